@@ -1,0 +1,82 @@
+/**
+ * What a benchmark file provides, and small helpers to time things.
+ *
+ * Each `bench/*_bench.ts` file exports `benchmarks: BenchCase[]`. `bench/run.ts` runs
+ * the cases (all, or those whose name contains a filter), shows progress, prints a
+ * table and merges the metrics into `bench/results.json`.
+ *
+ * Every speed claim is a ratio against a baseline measured in the same run, because
+ * wall-clock numbers on a shared 2-core machine are noisy.
+ *
+ * @module
+ */
+
+/** One reported number. Keys of the results file are `area.metric`. */
+export interface Metric {
+  /** The measured value. */
+  value: number;
+  /** Its unit, e.g. `ops/s`, `µs`, `x` (a ratio). */
+  unit: string;
+  /** The baseline measured in the same run, when `value` is compared with one. */
+  baseline?: number;
+  /** `value / baseline` (or the inverse, as `note` says). */
+  ratio?: number;
+  /** The target, e.g. `<= 1.3x`. */
+  goal?: string;
+  /** What exactly was measured. */
+  note?: string;
+}
+
+/** A named benchmark that reports one or more metrics. */
+export interface BenchCase {
+  /** Name used by the filter, e.g. `codec.page`. */
+  name: string;
+  /** Runs the case; calls `progress` with a fraction in [0, 1] as it goes. */
+  run(progress: (fraction: number) => void): Promise<Record<string, Metric>>;
+}
+
+/** Result of {@link timeOps}. */
+export interface Timing {
+  /** Operations completed. */
+  ops: number;
+  /** Wall time they took, in milliseconds. */
+  ms: number;
+  /** Operations per second. */
+  perSecond: number;
+  /** Mean time per operation in microseconds. */
+  meanUs: number;
+}
+
+/**
+ * Runs `batch` (which performs `batchSize` operations) repeatedly for at least `minMs`
+ * milliseconds after a short warm-up, and reports the rate.
+ *
+ * @example
+ * ```ts
+ * import { timeOps } from "./harness.ts";
+ * const t = await timeOps(() => { Math.sqrt(2); }, { batchSize: 1, minMs: 5 });
+ * console.assert(t.ops > 0);
+ * ```
+ */
+export async function timeOps(
+  batch: () => unknown,
+  options: { batchSize?: number; minMs?: number; warmupMs?: number } = {},
+): Promise<Timing> {
+  const batchSize = options.batchSize ?? 1;
+  const minMs = options.minMs ?? 300;
+  const warmupMs = options.warmupMs ?? Math.min(100, minMs / 3);
+  const runFor = async (ms: number) => {
+    let ops = 0;
+    const start = performance.now();
+    let now = start;
+    while (now - start < ms) {
+      await batch();
+      ops += batchSize;
+      now = performance.now();
+    }
+    return { ops, ms: now - start };
+  };
+  await runFor(warmupMs);
+  const { ops, ms } = await runFor(minMs);
+  return { ops, ms, perSecond: (ops / ms) * 1000, meanUs: (ms * 1000) / ops };
+}

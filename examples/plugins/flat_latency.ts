@@ -1,0 +1,77 @@
+/**
+ * A custom plugin, written the way a user would: a latency model that charges the same
+ * cost for every message, registered next to the stock plugins and chosen by a config.
+ *
+ * Run it: `deno run -A examples/plugins/flat_latency.ts [rpcMicroseconds]`.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import {
+  createStockRegistry,
+  definePlugin,
+  type LatencyModel,
+  type PluginDefinition,
+  type Schema,
+  startCluster,
+} from "../../mod.ts";
+
+/** Options of the flat model. */
+export interface FlatLatencyOptions {
+  /** Cost of every RPC round trip, in nanoseconds. */
+  rpcNs: number;
+  /** Cost of every cache hit, in nanoseconds. */
+  hitNs: number;
+}
+
+const FlatLatencyOptionsSchema: Schema<FlatLatencyOptions> = z.strictObject({
+  rpcNs: z.number().positive().default(10_000),
+  hitNs: z.number().nonnegative().default(100),
+});
+
+/** The `flat` latency model plugin. */
+export const flatLatencyPlugin: PluginDefinition<FlatLatencyOptions, LatencyModel> = definePlugin(
+  {
+    kind: "latency-model",
+    name: "flat",
+    description: "every message costs the same (an example of a user plugin)",
+    configSchema: FlatLatencyOptionsSchema,
+    create: ({ rpcNs, hitNs }: FlatLatencyOptions): LatencyModel => ({
+      name: "flat",
+      messageNs: () => rpcNs,
+      oneSidedNs: () => rpcNs,
+      deviceNs: () => 0,
+      cacheHitNs: () => hitNs,
+      describe: () => ({
+        rpcNs: { value: rpcNs, unit: "ns", source: "options.rpcNs" },
+        hitNs: { value: hitNs, unit: "ns", source: "options.hitNs" },
+      }),
+    }),
+  },
+);
+
+if (import.meta.main) {
+  const rpcUs = Number(Deno.args[0] ?? "10");
+  if (!(rpcUs > 0)) {
+    console.error(`flat_latency: rpcMicroseconds must be a positive number, got "${Deno.args[0]}"`);
+    Deno.exit(2);
+  }
+  const registry = createStockRegistry().register(flatLatencyPlugin);
+  const cluster = await startCluster({
+    latencyModel: { plugin: "flat", options: { rpcNs: rpcUs * 1000 } },
+    components: [
+      { id: "gm", role: "manager" },
+      { id: "p0", role: "processor", options: { cacheBytes: 262144 } },
+      { id: "m0", role: "memory" },
+      { id: "s0", role: "storage" },
+    ],
+  }, { registry });
+  const result = await cluster.run(new URL("../workloads/demo.ts", import.meta.url).href, ["1"]);
+  console.log(
+    `flat model at ${rpcUs} µs per RPC: ${result.stats.messages} messages, model time ${
+      (result.modelNs / 1e6).toFixed(3)
+    } ms, exit code ${result.exitCode}`,
+  );
+  await cluster.stop();
+}

@@ -1,0 +1,479 @@
+/**
+ * The cluster config: which components exist, which plugin runs each, and how they talk.
+ *
+ * A config is JSON (or a TS object of type {@link ClusterConfigInput}). Checking happens
+ * in two steps so that the shape can be validated without any plugin loaded:
+ * 1. {@link parseClusterConfig} (or {@link readClusterConfigFile}) checks the shape and
+ *    the cluster rules (unique ids, one manager, at least one processor, memory and
+ *    storage component) and fills defaults;
+ * 2. {@link resolvePlugins} checks every named plugin exists in a {@link PluginRegistry}
+ *    and validates each `options` object with that plugin's own schema.
+ *
+ * Every problem is reported as `<file>: <JSON path>: <what was expected / found>`.
+ *
+ * @example
+ * ```ts
+ * import { parseClusterConfig } from "./config.ts";
+ * const config = parseClusterConfig({
+ *   components: [
+ *     { id: "p0", role: "processor" },
+ *     { id: "m0", role: "memory", options: { poolBytes: 1 << 30 } },
+ *     { id: "s0", role: "storage" },
+ *     { id: "gm", role: "manager" },
+ *   ],
+ * });
+ * console.assert(config.transport.plugin === "memory");
+ * console.assert(config.components[1].plugin === "memory");
+ * ```
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { KernelError } from "./errors.ts";
+import { type ComponentId, componentIdProblem, type Role, ROLES } from "./ids.ts";
+import { PluginError, type PluginKind, type PluginRegistry } from "./plugins.ts";
+import { formatIssuePath, type IssueLine, type Schema, zodIssueLines } from "./zod_issues.ts";
+
+/** A plugin choice as written: a name and its options. */
+export interface PluginChoiceInput {
+  /** The plugin name (a default applies when omitted). */
+  plugin?: string;
+  /** Options for the plugin, checked later by the plugin's own schema. */
+  options?: Record<string, unknown>;
+}
+
+/** A plugin choice after parsing. */
+export interface PluginChoice {
+  /** The plugin name. */
+  plugin: string;
+  /** Options for the plugin, not yet checked by its schema (see {@link resolvePlugins}). */
+  options: Record<string, unknown>;
+}
+
+/** One component as written. */
+export interface ComponentConfigInput {
+  /** Cluster-unique component id, e.g. `p0`, `m1`, `s0`, `gm`. */
+  id: string;
+  /** What the component does. */
+  role: Role;
+  /** Monitor plugin, of kind `<role>-monitor`; defaults to the role name. */
+  plugin?: string;
+  /** Options for the monitor plugin. */
+  options?: Record<string, unknown>;
+  /** Where the component listens (`host:port`), for transports that need one. */
+  address?: string;
+}
+
+/** One component after parsing: `plugin` and `options` filled. */
+export interface ComponentConfig {
+  /** Cluster-unique component id. */
+  id: ComponentId;
+  /** What the component does. */
+  role: Role;
+  /** Monitor plugin name. */
+  plugin: string;
+  /** Options for the monitor plugin, not yet checked by its schema. */
+  options: Record<string, unknown>;
+  /** Where the component listens, when given. */
+  address?: string;
+}
+
+/** A cluster config as written (JSON, or a TS object): defaults optional. */
+export interface ClusterConfigInput {
+  /** Path or URL of the config's JSON schema, for editors; ignored. */
+  $schema?: string;
+  /** Name shown in reports (default `cluster`). */
+  name?: string;
+  /** How components exchange messages (default the `memory` transport). */
+  transport?: PluginChoiceInput;
+  /** What model time each event is charged (default `legoos-ib`). */
+  latencyModel?: PluginChoiceInput;
+  /** Every component of the cluster. */
+  components: ComponentConfigInput[];
+}
+
+/** A cluster config after parsing: defaults filled. */
+export interface ClusterConfig {
+  /** Path or URL of the config's JSON schema, when given. */
+  $schema?: string;
+  /** Name shown in reports. */
+  name: string;
+  /** The transport plugin and its options. */
+  transport: PluginChoice;
+  /** The latency-model plugin and its options. */
+  latencyModel: PluginChoice;
+  /** Every component, in config order. */
+  components: ComponentConfig[];
+}
+
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$/;
+
+const optionsZod = z.record(z.string(), z.unknown()).describe(
+  "Options for the plugin; their schema belongs to the plugin.",
+);
+
+const pluginChoiceZod = (defaultPlugin: string, what: string) =>
+  z.strictObject({
+    plugin: z.string().min(1).default(defaultPlugin).describe(`Name of the ${what} plugin.`),
+    options: optionsZod.default({}),
+  }).default({ plugin: defaultPlugin, options: {} });
+
+const componentZod = z.strictObject({
+  id: z.string().superRefine((id, ctx) => {
+    const problem = componentIdProblem(id);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }).describe('Cluster-unique component id, e.g. "p0", "m1", "s0", "gm".'),
+  role: z.enum(ROLES as [Role, ...Role[]]).describe("What the component does."),
+  plugin: z.string().min(1).optional().describe(
+    'Monitor plugin (of kind "<role>-monitor"); defaults to the role name.',
+  ),
+  options: optionsZod.default({}),
+  address: z.string()
+    .regex(HOST_PORT, { message: 'expected "host:port", e.g. "10.0.0.2:7000"', abort: true })
+    .refine((a) => Number(a.slice(a.lastIndexOf(":") + 1)) <= 65535, "port must be <= 65535")
+    .optional()
+    .describe('Where the component listens ("host:port"), for transports that need one.'),
+}).transform((c): ComponentConfig => ({ ...c, plugin: c.plugin ?? c.role }));
+
+const clusterConfigZod = z.strictObject({
+  $schema: z.string().optional().describe("Path or URL of this file's JSON schema."),
+  name: z.string().min(1).default("cluster").describe("Name shown in reports."),
+  transport: pluginChoiceZod("memory", "transport").describe(
+    "How components exchange messages.",
+  ),
+  latencyModel: pluginChoiceZod("legoos-ib", "latency-model").describe(
+    "What model time each event is charged.",
+  ),
+  components: z.array(componentZod).min(1).describe("Every component of the cluster."),
+}).meta({
+  title: "legoemu cluster config",
+  description: "Components of a split-kernel cluster and the plugins that run them.",
+});
+
+// Compile-time checks that the hand-written input types match what the schema accepts
+// (the output types are checked by the annotated exports below).
+type _Check<T extends true> = T;
+type _ComponentInputMatches = _Check<
+  ComponentConfigInput extends z.input<typeof componentZod> ? true : false
+>;
+type _ClusterInputMatches = _Check<
+  ClusterConfigInput extends z.input<typeof clusterConfigZod> ? true : false
+>;
+
+/**
+ * Validates one component and fills its defaults (shape only; no cluster rules).
+ *
+ * @example
+ * ```ts
+ * import { ComponentConfigSchema } from "./config.ts";
+ * const result = ComponentConfigSchema.safeParse({ id: "s0", role: "storage" });
+ * console.assert(result.success && result.data.plugin === "storage");
+ * ```
+ */
+export const ComponentConfigSchema: Schema<ComponentConfig> = componentZod;
+
+/**
+ * Validates a whole cluster config's shape and fills defaults. Objects are strict: an
+ * unknown key (a typo) is an error. {@link parseClusterConfig} adds the cluster rules.
+ *
+ * @example
+ * ```ts
+ * import { ClusterConfigSchema } from "./config.ts";
+ * const r = ClusterConfigSchema.safeParse({ components: [], trasnport: {} });
+ * console.assert(!r.success);
+ * ```
+ */
+export const ClusterConfigSchema: Schema<ClusterConfig> = clusterConfigZod;
+
+/**
+ * A config file or object that is wrong. `path` is the JSON path of the first problem;
+ * the message lists every problem as `<file>: <path>: <problem>`, one per line.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "./config.ts";
+ * const err = new ConfigError([{ path: "$.name", message: "expected string" }], "c.json");
+ * console.assert(err.message === "c.json: $.name: expected string" && err.path === "$.name");
+ * ```
+ */
+export class ConfigError extends KernelError {
+  /** The file the config came from, when it came from one. */
+  readonly file?: string;
+  /** JSON path of the first problem, e.g. `$.components[1].id`. */
+  readonly path: string;
+  /** Every problem, first one first. */
+  readonly problems: readonly IssueLine[];
+
+  /** Creates an error for `problems` (at least one) found in `file`. */
+  constructor(problems: readonly IssueLine[], file?: string, options?: ErrorOptions) {
+    const list = problems.length ? problems : [{ path: "$", message: "invalid config" }];
+    const where = file === undefined ? "" : `${file}: `;
+    super("EINVAL", list.map((p) => `${where}${p.path}: ${p.message}`).join("\n"), options);
+    this.name = "ConfigError";
+    this.file = file;
+    this.path = list[0].path;
+    this.problems = list;
+  }
+}
+
+/** Cluster rules the schema cannot express: unique ids, one manager, every pool present. */
+function clusterRuleProblems(config: ClusterConfig): IssueLine[] {
+  const problems: IssueLine[] = [];
+  const firstAt = new Map<string, number>();
+  config.components.forEach((c, i) => {
+    const first = firstAt.get(c.id);
+    if (first === undefined) firstAt.set(c.id, i);
+    else {
+      problems.push({
+        path: `$.components[${i}].id`,
+        message: `duplicate component id "${c.id}" (also at $.components[${first}].id)`,
+      });
+    }
+  });
+  const byRole = (role: Role) =>
+    config.components.flatMap((c, i) => c.role === role ? [`$.components[${i}]`] : []);
+  const managers = byRole("manager");
+  if (managers.length === 0) {
+    problems.push({
+      path: "$.components",
+      message: 'expected exactly one component with role "manager", found none',
+    });
+  } else if (managers.length > 1) {
+    problems.push({
+      path: `${managers[1]}.role`,
+      message: `expected exactly one component with role "manager", found ${managers.length} (${
+        managers.join(", ")
+      })`,
+    });
+  }
+  for (const role of ["processor", "memory", "storage"] as const) {
+    if (byRole(role).length === 0) {
+      problems.push({
+        path: "$.components",
+        message: `expected at least one component with role "${role}", found none`,
+      });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Checks `value` against the config schema and the cluster rules, filling defaults.
+ * Throws a {@link ConfigError} naming `file` (when given) and the JSON path of each
+ * problem.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, parseClusterConfig } from "./config.ts";
+ * try {
+ *   parseClusterConfig({ components: [{ id: "p0", role: "gpu" }] }, "c.json");
+ * } catch (err) {
+ *   console.assert(err instanceof ConfigError && err.path === "$.components[0].role");
+ * }
+ * ```
+ */
+export function parseClusterConfig(value: unknown, file?: string): ClusterConfig {
+  const result = ClusterConfigSchema.safeParse(value, { reportInput: true });
+  if (!result.success) throw new ConfigError(zodIssueLines(result.error, "$"), file);
+  const problems = clusterRuleProblems(result.data);
+  if (problems.length) throw new ConfigError(problems, file);
+  return result.data;
+}
+
+/** A plugin chosen by the config, with options already validated by its schema. */
+export interface ResolvedPlugin {
+  /** The plugin kind. */
+  kind: PluginKind;
+  /** The plugin name. */
+  plugin: string;
+  /** Options as parsed by the plugin's `configSchema` (defaults filled). */
+  options: unknown;
+}
+
+/** One component with its monitor plugin resolved. */
+export interface ResolvedComponentConfig extends ResolvedPlugin {
+  /** The component id. */
+  id: ComponentId;
+  /** The component role; `kind` is `${role}-monitor`. */
+  role: Role;
+  /** Where the component listens, when the config says. */
+  address?: string;
+}
+
+/** A cluster config whose plugins all exist and whose options all passed their schemas. */
+export interface ResolvedClusterConfig {
+  /** Name shown in reports. */
+  name: string;
+  /** The transport plugin. */
+  transport: ResolvedPlugin;
+  /** The latency-model plugin. */
+  latencyModel: ResolvedPlugin;
+  /** Every component, in config order. */
+  components: ResolvedComponentConfig[];
+}
+
+/**
+ * Checks that every plugin the config names exists in `registry` and validates each
+ * `options` with that plugin's schema. Collects every problem before throwing one
+ * {@link ConfigError}: an unknown plugin is reported at its `plugin` path with the names
+ * available, a bad option at its own path (e.g. `$.components[2].options.ways`).
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { parseClusterConfig, resolvePlugins } from "./config.ts";
+ * import { definePlugin, PluginRegistry } from "./plugins.ts";
+ * const registry = new PluginRegistry();
+ * for (const kind of ["transport", "latency-model", "processor-monitor", "memory-monitor",
+ *   "storage-monitor", "manager-monitor"] as const) {
+ *   const name = kind === "transport" ? "memory" : kind === "latency-model" ? "legoos-ib"
+ *     : kind.replace("-monitor", "");
+ *   registry.register(definePlugin({ kind, name, configSchema: z.object({}), create: () => ({}) }));
+ * }
+ * const config = parseClusterConfig({ components: [
+ *   { id: "p0", role: "processor" }, { id: "m0", role: "memory" },
+ *   { id: "s0", role: "storage" }, { id: "gm", role: "manager" },
+ * ] });
+ * const resolved = resolvePlugins(config, registry);
+ * console.assert(resolved.components[0].kind === "processor-monitor");
+ * ```
+ */
+export function resolvePlugins(
+  config: ClusterConfig,
+  registry: PluginRegistry,
+  file?: string,
+): ResolvedClusterConfig {
+  const problems: IssueLine[] = [];
+  const resolve = (
+    kind: PluginKind,
+    plugin: string,
+    options: unknown,
+    at: string,
+  ): ResolvedPlugin => {
+    try {
+      return {
+        kind,
+        plugin,
+        options: registry.parseOptions(kind, plugin, options, `${at}.options`),
+      };
+    } catch (err) {
+      if (!(err instanceof PluginError)) throw err;
+      if (err.code === "BAD_PLUGIN_OPTIONS") problems.push(...err.issues);
+      else problems.push({ path: `${at}.plugin`, message: err.message });
+      return { kind, plugin, options };
+    }
+  };
+  const resolved: ResolvedClusterConfig = {
+    name: config.name,
+    transport: resolve(
+      "transport",
+      config.transport.plugin,
+      config.transport.options,
+      "$.transport",
+    ),
+    latencyModel: resolve(
+      "latency-model",
+      config.latencyModel.plugin,
+      config.latencyModel.options,
+      "$.latencyModel",
+    ),
+    components: config.components.map((c, i) => {
+      const kind = `${c.role}-monitor` as PluginKind;
+      const at = formatIssuePath("$", ["components", i]);
+      const component: ResolvedComponentConfig = {
+        id: c.id,
+        role: c.role,
+        ...resolve(kind, c.plugin, c.options, at),
+      };
+      if (c.address !== undefined) component.address = c.address;
+      return component;
+    }),
+  };
+  if (problems.length) throw new ConfigError(problems, file);
+  return resolved;
+}
+
+/** Line and column (1-based) of a character offset, for JSON syntax errors. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - (before.lastIndexOf("\n") + 1) + 1 };
+}
+
+/**
+ * Reads and parses a JSON config file (see {@link parseClusterConfig}). A missing or
+ * unreadable file, or invalid JSON (reported with line and column), is a
+ * {@link ConfigError} naming the file.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, readClusterConfigFile } from "./config.ts";
+ * try {
+ *   await readClusterConfigFile("/no/such/cluster.json");
+ * } catch (err) {
+ *   console.assert(err instanceof ConfigError && err.file === "/no/such/cluster.json");
+ * }
+ * ```
+ */
+export async function readClusterConfigFile(path: string): Promise<ClusterConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const message = err instanceof Deno.errors.NotFound
+      ? "file not found"
+      : `cannot read file: ${err instanceof Error ? err.message : String(err)}`;
+    throw new ConfigError([{ path: "$", message }], path, { cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    const position = /position (\d+)/.exec(detail);
+    let message = `invalid JSON: ${detail.replace(/ \(line \d+ column \d+\)$/, "")}`;
+    if (position) {
+      const { line, column } = lineColumn(text, Number(position[1]));
+      message = `invalid JSON at line ${line}, column ${column}: ${
+        detail.replace(/ in JSON at position \d+.*$/, "")
+      }`;
+    }
+    throw new ConfigError([{ path: "$", message }], path, { cause: err });
+  }
+  return parseClusterConfig(value, path);
+}
+
+/**
+ * Reads a config file and resolves its plugins against `registry` in one step.
+ *
+ * @example
+ * ```ts
+ * import { loadClusterConfig } from "./config.ts";
+ * import { PluginRegistry } from "./plugins.ts";
+ * await loadClusterConfig("/no/such.json", new PluginRegistry()).catch((err) =>
+ *   console.assert(err.code === "EINVAL")
+ * );
+ * ```
+ */
+export async function loadClusterConfig(
+  path: string,
+  registry: PluginRegistry,
+): Promise<ResolvedClusterConfig> {
+  return resolvePlugins(await readClusterConfigFile(path), registry, path);
+}
+
+/**
+ * The JSON schema of a config file as written (defaults optional), for editors: put
+ * `"$schema": "<path to kernel/cluster_config.schema.json>"` at the top of a config.
+ *
+ * @example
+ * ```ts
+ * import { clusterConfigJsonSchema } from "./config.ts";
+ * const schema = clusterConfigJsonSchema() as { required: string[] };
+ * console.assert(schema.required.includes("components"));
+ * ```
+ */
+export function clusterConfigJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(clusterConfigZod, { io: "input" }) as Record<string, unknown>;
+}

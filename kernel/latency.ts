@@ -1,0 +1,83 @@
+/**
+ * The latency-model contract: how much model time each emulated event costs.
+ *
+ * All results are **nanoseconds** (as plain numbers, possibly fractional); all sizes are
+ * **bytes**. A model is a pure function of its constants: it keeps no state and reads no
+ * clock, so the same run always charges the same time. Implementations are
+ * `"latency-model"` plugins (see `plugins/latency/`); the default, `legoos-ib`, is
+ * calibrated from the micro-level figures in `FACTS.md`.
+ *
+ * @module
+ */
+
+/**
+ * Where a message travels.
+ * - `"network"`: between two machines through the switch (every component pair in a
+ *   disaggregated cluster);
+ * - `"loopback"`: between two monitors on the same machine (a co-located manager), which
+ *   costs a memory copy rather than a network round trip.
+ */
+export type LinkKind = "network" | "loopback";
+
+/** A device that holds data: flash, a RAM-backed block device, persistent memory, DRAM. */
+export type DeviceKind = "ssd" | "ramdisk" | "pmem" | "dram";
+
+/** What is done to a device. `flush` makes earlier writes durable. */
+export type DeviceOp = "read" | "write" | "flush";
+
+/** One constant of a model, for reports: its value, unit and where it comes from. */
+export interface LatencyConstant {
+  /** The value in `unit`. */
+  value: number;
+  /** E.g. `"ns"`, `"GB/s"`, `"bytes"`. */
+  unit: string;
+  /** Source key from `FACTS.md` (e.g. `"A2"`), with how it was derived, or the option. */
+  source: string;
+}
+
+/**
+ * Modeled costs of emulated events, in nanoseconds.
+ *
+ * @example
+ * ```ts
+ * import type { LatencyModel } from "./latency.ts";
+ * const flat: LatencyModel = {
+ *   name: "flat",
+ *   messageNs: () => 5_000,
+ *   oneSidedNs: () => 3_000,
+ *   deviceNs: () => 100,
+ *   cacheHitNs: () => 1,
+ *   describe: () => ({ rpcNs: { value: 5_000, unit: "ns", source: "made up" } }),
+ * };
+ * console.assert(flat.messageNs(4096) === 5_000);
+ * ```
+ */
+export interface LatencyModel {
+  /** The model's plugin name, shown in reports next to model time. */
+  readonly name: string;
+  /**
+   * Round-trip time of one two-sided RPC: from the caller posting a request until it has
+   * the reply, where one direction carries `bytes` of payload (request body or reply
+   * body) and the other direction is small (a header and a status). This is what LegoOS
+   * measured as RPC latency (a 4 KiB page fetch is `messageNs(4096)`). A piggybacked
+   * flush + fetch carries payload both ways: charge `messageNs(flushBytes + fetchBytes)`.
+   * `link` defaults to `"network"`.
+   */
+  messageNs(bytes: number, link?: LinkKind): number;
+  /**
+   * Time of one one-sided RDMA operation of `bytes`, from posting it to its completion
+   * at the initiator, with no CPU involved at the target.
+   */
+  oneSidedNs(op: "read" | "write", bytes: number): number;
+  /**
+   * Time of one `op` of `bytes` on `device` at queue depth 1. For block devices (`ssd`,
+   * `ramdisk`) this includes the kernel I/O path the measurement went through; for
+   * memory (`dram`, `pmem`) it is the load/store cost. `flush` is the extra cost of
+   * making `bytes` of earlier writes durable (zero on volatile devices).
+   */
+  deviceNs(device: DeviceKind, op: DeviceOp, bytes: number): number;
+  /** Time of an ExCache hit touching `bytes`: a plain DRAM access, no software. */
+  cacheHitNs(bytes: number): number;
+  /** Every constant the model uses, with unit and source, keyed by option name. */
+  describe(): Record<string, LatencyConstant>;
+}

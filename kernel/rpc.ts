@@ -1,0 +1,643 @@
+/**
+ * Request/response messaging between components over any {@link TransportEndpoint}.
+ *
+ * An {@link RpcNode} owns one endpoint. It drains the endpoint's shared receive queue,
+ * decodes every frame with the one binary codec and
+ * - dispatches requests to the handlers registered in its ops table (message kind →
+ *   handler, like Linux `file_operations`), sending back a reply or an error reply;
+ * - matches replies to the calls waiting for them by request id.
+ *
+ * Calls carry per-call timeouts (60 s by default, as LegoOS) and optional cancellation;
+ * remote failures arrive as typed {@link RemoteError}s. Malformed bytes never crash a
+ * node: they are counted, reported through `onBadFrame` and, when the header names a
+ * request, answered with an `EBADMSG` error reply.
+ *
+ * @example
+ * ```ts ignore
+ * import { RpcNode } from "./rpc.ts";
+ * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+ * const m0 = new RpcNode(await transport.attach("m0")).handle({
+ *   P2M_BRK: ({ addr }) => ({ addr: addr + 4096 }),
+ * });
+ * const p0 = new RpcNode(await transport.attach("p0"));
+ * const { addr } = await p0.call("m0", "P2M_BRK", { pid: 1, addr: 0x10000 });
+ * console.assert(addr === 0x11000);
+ * await p0.close();
+ * await m0.close();
+ * ```
+ *
+ * @module
+ */
+
+import { decode, decodeHeader, encode, type FrameHeader } from "./codec.ts";
+import { KernelError, RemoteError, RpcCancelledError, RpcTimeoutError } from "./errors.ts";
+import type { ComponentId } from "./ids.ts";
+import {
+  type ErrorBody,
+  FLAG_ERROR,
+  FLAG_ONE_WAY,
+  FLAG_REPLY,
+  MAX_STRING_BYTES,
+  MESSAGE_KINDS,
+  type MessageKind,
+  type ReplyOf,
+  type RequestOf,
+} from "./messages.ts";
+import type { ReceivedFrame, TransportEndpoint } from "./transport.ts";
+
+/** Default per-call timeout: LegoOS waits 60 s for an RPC reply. */
+export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+
+/** Longest delay `setTimeout` honours; longer timeouts mean "wait forever". */
+const MAX_TIMER_MS = 0x7fffffff;
+
+/** What a handler learns about the request it serves. */
+export interface CallContext {
+  /** The component that sent the request, as authenticated by the transport. */
+  readonly from: ComponentId;
+  /** The request id (0 for one-way requests). */
+  readonly requestId: number;
+  /** The message kind being served. */
+  readonly kind: MessageKind;
+}
+
+/**
+ * Serves one message kind: receives the decoded request body and returns (or resolves
+ * to) the reply body. Throwing a {@link KernelError} sends its `code` to the caller.
+ */
+export type Handler<K extends MessageKind> = (
+  body: RequestOf<K>,
+  ctx: CallContext,
+) => ReplyOf<K> | Promise<ReplyOf<K>>;
+
+/** An ops table: one handler per message kind. Register a `Partial` of it. */
+export type OpsTable = { [K in MessageKind]: Handler<K> };
+
+/** Options for {@link RpcNode}. */
+export interface RpcNodeOptions {
+  /** Timeout of a call that sets none, in milliseconds (default 60 000). */
+  defaultTimeoutMs?: number;
+  /** Largest frame body accepted from peers (default: the codec's 16 MiB). */
+  maxBodyBytes?: number;
+  /** Told about every frame dropped as malformed; must not throw (errors are ignored). */
+  onBadFrame?: (error: Error, from: ComponentId) => void;
+}
+
+/** Options for one {@link RpcNode.call}. */
+export interface CallOptions {
+  /** Milliseconds to wait for the reply; `Infinity` waits forever. */
+  timeoutMs?: number;
+  /** Aborting it rejects the call with {@link RpcCancelledError}. */
+  signal?: AbortSignal;
+}
+
+/** Counters kept by an {@link RpcNode}. */
+export interface RpcStats {
+  /** Calls whose request frame the transport accepted. */
+  callsSent: number;
+  /** Replies (including error replies) matched to a waiting call. */
+  repliesReceived: number;
+  /** Replies dropped because no call was waiting for them (late or stray). */
+  unmatchedReplies: number;
+  /** Requests dispatched to a registered handler. */
+  requestsHandled: number;
+  /** Error replies sent (handler failures, unhandled kinds, malformed requests). */
+  errorsReturned: number;
+  /** One-way requests whose handler failed (there is nobody to tell). */
+  oneWayFailures: number;
+  /** Frames dropped as malformed. */
+  badFrames: number;
+  /** Calls that timed out. */
+  timeouts: number;
+  /** Calls cancelled by their signal. */
+  cancelled: number;
+  /** Calls waiting for a reply right now. */
+  inFlight: number;
+  /** Bytes of every frame the transport accepted from this node. */
+  bytesSent: number;
+  /** Bytes of every frame taken from the receive queue. */
+  bytesReceived: number;
+}
+
+interface PendingCall {
+  readonly to: ComponentId;
+  readonly kind: MessageKind;
+  resolve(body: Record<string, unknown>): void;
+  fail(error: Error): void;
+}
+
+type AnyHandler = (body: never, ctx: CallContext) => unknown;
+
+/**
+ * One component's RPC endpoint: serves its ops table and makes calls to peers.
+ *
+ * @example
+ * ```ts ignore
+ * import { RpcNode } from "./rpc.ts";
+ * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+ * const a = new RpcNode(await transport.attach("a")).handle({
+ *   SYS_PING: ({ data }) => ({ data }),
+ * });
+ * const b = new RpcNode(await transport.attach("b"));
+ * const reply = await b.call("a", "SYS_PING", { data: new Uint8Array([42]) });
+ * console.assert(reply.data[0] === 42);
+ * await transport.close();
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class RpcNode {
+  /** This node's component id (its endpoint's id). */
+  readonly id: ComponentId;
+  readonly #endpoint: TransportEndpoint;
+  readonly #defaultTimeoutMs: number;
+  readonly #maxBodyBytes: number | undefined;
+  readonly #onBadFrame: ((error: Error, from: ComponentId) => void) | undefined;
+  readonly #ops = new Map<MessageKind, AnyHandler>();
+  readonly #pending = new Map<number, PendingCall>();
+  readonly #stats: Omit<RpcStats, "inFlight"> = {
+    callsSent: 0,
+    repliesReceived: 0,
+    unmatchedReplies: 0,
+    requestsHandled: 0,
+    errorsReturned: 0,
+    oneWayFailures: 0,
+    badFrames: 0,
+    timeouts: 0,
+    cancelled: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+  };
+  #lastRequestId = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #loop: Promise<void>;
+
+  /**
+   * Wraps `endpoint` and starts serving its receive queue.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcNode } from "./rpc.ts";
+   * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+   * const node = new RpcNode(await transport.attach("m0"), { defaultTimeoutMs: 5_000 });
+   * console.assert(node.id === "m0");
+   * await node.close();
+   * ```
+   */
+  constructor(endpoint: TransportEndpoint, options: RpcNodeOptions = {}) {
+    const timeout = options.defaultTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    checkTimeout(timeout, "defaultTimeoutMs");
+    this.id = endpoint.id;
+    this.#endpoint = endpoint;
+    this.#defaultTimeoutMs = timeout;
+    this.#maxBodyBytes = options.maxBodyBytes;
+    this.#onBadFrame = options.onBadFrame;
+    this.#loop = this.#serve();
+  }
+
+  /** Whether {@link RpcNode.close} was called or the endpoint went away. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Registers handlers from an ops table. Throws a `KernelError` (`EEXIST`) when a kind
+   * already has a handler, and a `TypeError` for an unknown kind or a non-function.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcNode } from "./rpc.ts";
+   * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+   * const node = new RpcNode(await transport.attach("s0")).handle({
+   *   P2S_UNLINK: () => ({}),
+   *   P2S_STAT: () => ({ size: 0, mode: 0o644, isDirectory: false, mtimeMs: 0 }),
+   * });
+   * await node.close();
+   * ```
+   */
+  handle(ops: Partial<OpsTable>): this {
+    const entries = Object.entries(ops) as [string, unknown][];
+    // Check everything first so a bad table registers nothing.
+    for (const [kind, handler] of entries) {
+      if (!Object.hasOwn(MESSAGE_KINDS, kind)) {
+        throw new TypeError(`cannot handle unknown message kind ${JSON.stringify(kind)}`);
+      }
+      if (typeof handler !== "function") {
+        throw new TypeError(`handler for ${kind} must be a function, got ${typeof handler}`);
+      }
+      if (this.#ops.has(kind as MessageKind)) {
+        throw new KernelError("EEXIST", `${this.id} already has a handler for ${kind}`);
+      }
+    }
+    for (const [kind, handler] of entries) {
+      this.#ops.set(kind as MessageKind, handler as AnyHandler);
+    }
+    return this;
+  }
+
+  /**
+   * Sends a request of `kind` to `to` and resolves to the reply body.
+   *
+   * Rejects with {@link RemoteError} when the remote handler fails,
+   * {@link RpcTimeoutError} when no reply arrives in time, {@link RpcCancelledError} when
+   * `signal` aborts (at once, without sending, if it already has), the transport's error
+   * (e.g. `UnreachableError`) when the request cannot be sent, a `KernelError`
+   * (`EINVAL`) when `body` does not fit its kind, and `ESHUTDOWN` when the node closes.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcNode } from "./rpc.ts";
+   * import { PAGE_SIZE } from "./messages.ts";
+   * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+   * const m0 = new RpcNode(await transport.attach("m0")).handle({
+   *   P2M_PAGE_FETCH: () => ({ page: new Uint8Array(PAGE_SIZE).fill(7) }),
+   * });
+   * const p0 = new RpcNode(await transport.attach("p0"));
+   * const { page } = await p0.call("m0", "P2M_PAGE_FETCH", { pid: 1, vaddr: 0 }, {
+   *   timeoutMs: 1_000,
+   * });
+   * console.assert(page.length === PAGE_SIZE && page[0] === 7);
+   * await p0.close();
+   * await m0.close();
+   * ```
+   */
+  call<K extends MessageKind>(
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+    options: CallOptions = {},
+  ): Promise<ReplyOf<K>> {
+    if (this.#closed) return Promise.reject(this.#shutdownError(`call ${kind} to ${to}`));
+    const { signal } = options;
+    if (signal?.aborted) {
+      this.#stats.cancelled++;
+      return Promise.reject(new RpcCancelledError(to, kind, { cause: signal.reason }));
+    }
+    const timeoutMs = options.timeoutMs ?? this.#defaultTimeoutMs;
+    try {
+      checkTimeout(timeoutMs, "timeoutMs");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const requestId = this.#nextRequestId();
+    let frame: Uint8Array;
+    try {
+      frame = encode({ kind, requestId, src: this.id, dst: to, flags: 0, body });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<ReplyOf<K>>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        this.#stats.cancelled++;
+        settle(new RpcCancelledError(to, kind, { cause: signal?.reason }));
+      };
+      // Every way out goes through here, so the timer and listener never leak.
+      const settle = (error: Error | undefined, reply?: Record<string, unknown>) => {
+        if (this.#pending.get(requestId) !== pending) return;
+        this.#pending.delete(requestId);
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (error) reject(error);
+        else resolve(reply as ReplyOf<K>);
+      };
+      const pending: PendingCall = {
+        to,
+        kind,
+        resolve: (reply) => settle(undefined, reply),
+        fail: (error) => settle(error),
+      };
+      this.#pending.set(requestId, pending);
+      if (timeoutMs <= MAX_TIMER_MS) {
+        timer = setTimeout(() => {
+          this.#stats.timeouts++;
+          settle(new RpcTimeoutError(to, kind, timeoutMs));
+        }, timeoutMs);
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#send(to, frame).then(
+        () => {
+          this.#stats.callsSent++;
+          this.#stats.bytesSent += frame.length;
+        },
+        (error) => settle(asError(error)),
+      );
+    });
+  }
+
+  /**
+   * Sends a one-way request of `kind` to `to`: no reply, no timeout. Resolves once the
+   * transport accepted the frame; rejects when it cannot be sent or encoded.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcNode } from "./rpc.ts";
+   * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+   * const gm = new RpcNode(await transport.attach("gm"));
+   * const p0 = new RpcNode(await transport.attach("p0"));
+   * await p0.notify("gm", "MGR_HEARTBEAT", { load: { threads: 3 } });
+   * await p0.close();
+   * await gm.close();
+   * ```
+   */
+  async notify<K extends MessageKind>(
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+  ): Promise<void> {
+    if (this.#closed) throw this.#shutdownError(`notify ${kind} to ${to}`);
+    const frame = encode({ kind, requestId: 0, src: this.id, dst: to, flags: FLAG_ONE_WAY, body });
+    await this.#send(to, frame);
+    this.#stats.bytesSent += frame.length;
+  }
+
+  /**
+   * A snapshot of this node's counters.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcNode } from "./rpc.ts";
+   * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+   * const node = new RpcNode(await transport.attach("p0"));
+   * console.assert(node.stats().inFlight === 0);
+   * await node.close();
+   * ```
+   */
+  stats(): RpcStats {
+    return { ...this.#stats, inFlight: this.#pending.size };
+  }
+
+  /**
+   * Rejects every waiting call with a `KernelError` (`ESHUTDOWN`), stops serving and
+   * closes the endpoint. Handlers still running finish, but their replies are dropped.
+   * Idempotent.
+   *
+   * @example
+   * ```ts ignore
+   * import { RpcNode } from "./rpc.ts";
+   * // `transport` is any Transport, e.g. `createMemoryTransport()`.
+   * const node = new RpcNode(await transport.attach("p0"));
+   * await node.close();
+   * await node.close();
+   * console.assert(node.closed);
+   * ```
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#shutDown();
+      await this.#endpoint.close();
+      await this.#loop;
+    })();
+    return this.#closing;
+  }
+
+  #shutDown(): void {
+    this.#closed = true;
+    for (const call of [...this.#pending.values()]) {
+      call.fail(this.#shutdownError(`call ${call.kind} to ${call.to}`));
+    }
+  }
+
+  #shutdownError(what: string): KernelError {
+    return new KernelError("ESHUTDOWN", `${this.id} is shut down: ${what} cannot complete`);
+  }
+
+  /** Allocates a u32 request id: wraps, never 0 (one-way), never one still waiting. */
+  #nextRequestId(): number {
+    let id = this.#lastRequestId;
+    do {
+      id = (id + 1) >>> 0;
+    } while (id === 0 || this.#pending.has(id));
+    this.#lastRequestId = id;
+    return id;
+  }
+
+  async #serve(): Promise<void> {
+    const queue = this.#endpoint.receiveQueue;
+    while (!this.#closed) {
+      const frame = await queue.take();
+      if (frame === undefined || this.#closed) break;
+      this.#stats.bytesReceived += frame.bytes.length;
+      // Nothing a peer sends may stop the loop.
+      try {
+        this.#dispatch(frame);
+      } catch (error) {
+        this.#badFrame(asError(error), frame);
+      }
+    }
+    // The endpoint went away under us: nobody will ever answer the waiting calls.
+    this.#shutDown();
+  }
+
+  #dispatch({ from, bytes }: ReceivedFrame): void {
+    const message = decode(bytes, { maxBodyBytes: this.#maxBodyBytes });
+    if (message.src !== from || message.dst !== this.id) {
+      throw new KernelError(
+        "EBADMSG",
+        `frame from ${from} claims to be from ${message.src} to ${message.dst}`,
+      );
+    }
+    if (message.flags & FLAG_REPLY) {
+      this.#onReply(message.requestId, message.flags, message.body, from);
+    } else this.#onRequest(message.kind, message.requestId, message.flags, message.body, from);
+  }
+
+  #onReply(
+    requestId: number,
+    flags: number,
+    body: Record<string, unknown>,
+    from: ComponentId,
+  ): void {
+    const call = this.#pending.get(requestId);
+    // A reply from anyone but the callee cannot be for this call.
+    if (!call || call.to !== from) {
+      this.#stats.unmatchedReplies++;
+      return;
+    }
+    this.#stats.repliesReceived++;
+    if (flags & FLAG_ERROR) {
+      const { code, message } = body as ErrorBody;
+      call.fail(new RemoteError(from, code, message));
+    } else {
+      call.resolve(body);
+    }
+  }
+
+  #onRequest(
+    kind: MessageKind,
+    requestId: number,
+    flags: number,
+    body: Record<string, unknown>,
+    from: ComponentId,
+  ): void {
+    const oneWay = (flags & FLAG_ONE_WAY) !== 0;
+    const handler = this.#ops.get(kind);
+    if (!handler) {
+      if (!oneWay) {
+        this.#replyError(
+          from,
+          kind,
+          requestId,
+          "UNHANDLED",
+          `${this.id} has no handler for ${kind}`,
+        );
+      } else {
+        this.#stats.oneWayFailures++;
+      }
+      return;
+    }
+    this.#stats.requestsHandled++;
+    // Not awaited: handlers run concurrently, a slow one never blocks the queue.
+    void this.#runHandler(handler, kind, requestId, oneWay, body, from);
+  }
+
+  async #runHandler(
+    handler: AnyHandler,
+    kind: MessageKind,
+    requestId: number,
+    oneWay: boolean,
+    body: Record<string, unknown>,
+    from: ComponentId,
+  ): Promise<void> {
+    let reply: unknown;
+    try {
+      reply = await handler(body as never, { from, requestId, kind });
+    } catch (error) {
+      if (oneWay) {
+        this.#stats.oneWayFailures++;
+        return;
+      }
+      const code = typeof (error as { code?: unknown })?.code === "string"
+        ? (error as { code: string }).code
+        : "EFAIL";
+      const message = error instanceof Error ? error.message : String(error);
+      this.#replyError(from, kind, requestId, code, message);
+      return;
+    }
+    if (oneWay) return;
+    let frame: Uint8Array;
+    try {
+      frame = encode({
+        kind,
+        requestId,
+        src: this.id,
+        dst: from,
+        flags: FLAG_REPLY,
+        body: reply as Record<string, unknown>,
+      });
+    } catch (error) {
+      // A handler bug: tell the caller rather than leave it waiting for its timeout.
+      this.#replyError(
+        from,
+        kind,
+        requestId,
+        "EPROTO",
+        `${this.id}'s ${kind} handler returned a reply that cannot be encoded: ${
+          asError(error).message
+        }`,
+      );
+      return;
+    }
+    this.#sendReply(from, frame);
+  }
+
+  #replyError(
+    to: ComponentId,
+    kind: MessageKind,
+    requestId: number,
+    code: string,
+    message: string,
+  ): void {
+    if (this.#closed) return;
+    let frame: Uint8Array;
+    try {
+      frame = encode({
+        kind,
+        requestId,
+        src: this.id,
+        dst: to,
+        flags: FLAG_REPLY | FLAG_ERROR,
+        body: { code: clipUtf8(code), message: clipUtf8(message) },
+      });
+    } catch {
+      return; // Only a bad peer id gets here, and such a peer cannot be answered anyway.
+    }
+    this.#stats.errorsReturned++;
+    this.#sendReply(to, frame);
+  }
+
+  #sendReply(to: ComponentId, frame: Uint8Array): void {
+    if (this.#closed) return;
+    // A caller that went away cannot be told; its own timeout covers it.
+    this.#send(to, frame).then(
+      () => void (this.#stats.bytesSent += frame.length),
+      () => {},
+    );
+  }
+
+  /** The endpoint's `send`, with a synchronous throw turned into a rejection. */
+  #send(to: ComponentId, frame: Uint8Array): Promise<void> {
+    try {
+      return this.#endpoint.send(to, frame);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #badFrame(error: Error, { from, bytes }: ReceivedFrame): void {
+    this.#stats.badFrames++;
+    try {
+      this.#onBadFrame?.(error, from);
+    } catch {
+      // The callback is advisory; its failure must not stop the node.
+    }
+    let header: FrameHeader;
+    try {
+      // Any body length will do here: we only want to know whom to answer.
+      header = decodeHeader(bytes, { maxBodyBytes: Number.MAX_SAFE_INTEGER });
+    } catch {
+      return;
+    }
+    if (header.src !== from) return;
+    if (header.flags & FLAG_REPLY) {
+      // A mangled reply still ends its call, sooner than the timeout would.
+      const call = this.#pending.get(header.requestId);
+      if (call && call.to === from) {
+        call.fail(new KernelError("EBADMSG", `malformed reply from ${from}: ${error.message}`));
+      }
+      return;
+    }
+    if (header.flags & FLAG_ONE_WAY) return;
+    this.#replyError(
+      from,
+      header.kind,
+      header.requestId,
+      "EBADMSG",
+      `${this.id} could not decode ${header.kind} request: ${error.message}`,
+    );
+  }
+}
+
+function checkTimeout(ms: number, name: string): void {
+  if (typeof ms !== "number" || Number.isNaN(ms) || ms <= 0) {
+    throw new RangeError(`${name} must be a positive number of milliseconds, got ${ms}`);
+  }
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+const utf8 = new TextEncoder();
+
+/** Shortens `text` so its UTF-8 form fits a `str` field. */
+function clipUtf8(text: string): string {
+  if (text.length * 3 <= MAX_STRING_BYTES) return text;
+  const bytes = utf8.encode(text);
+  if (bytes.length <= MAX_STRING_BYTES) return text;
+  // Cut on a code point boundary, leaving room for the ellipsis.
+  let end = MAX_STRING_BYTES - 3;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end)) + "…";
+}

@@ -1,0 +1,100 @@
+/**
+ * The transport contract: how components exchange bytes.
+ *
+ * A transport is connectionless from above: monitors and the RPC layer address a
+ * component by id and never see a connection. It offers
+ * - **two-sided** messaging: `send` puts a frame into the destination's single shared
+ *   receive queue (one queue per component, fed by every peer, as RDMA-specialised RPC
+ *   does with a shared receive queue);
+ * - **one-sided** access: `read`/`write` on memory regions another component has
+ *   registered, served by the transport itself without running the remote monitor (the
+ *   NIC's role in RDMA).
+ *
+ * Frames are encoded messages (see `codec.ts`); the transport does not interpret them.
+ * Implementations: `transports/memory.ts` (in-process), TCP, RDMA.
+ *
+ * @module
+ */
+
+import type { ComponentId } from "./ids.ts";
+import type { ReceiveQueue } from "./receive_queue.ts";
+
+/** What a remote peer may do to a registered region. */
+export interface RegionAccess {
+  /** Peers may `read` the region. */
+  remoteRead: boolean;
+  /** Peers may `write` the region. */
+  remoteWrite: boolean;
+}
+
+/** A registered memory region: the handle a peer needs for one-sided access. */
+export interface MemoryRegion {
+  /** Key that peers pass to `read`/`write` (like an RDMA rkey). Unique per endpoint. */
+  readonly key: number;
+  /** Length of the region in bytes. */
+  readonly length: number;
+  /** What peers may do. */
+  readonly access: RegionAccess;
+}
+
+/** A frame taken from a receive queue. */
+export interface ReceivedFrame {
+  /** The component that sent it, as authenticated by the transport. */
+  readonly from: ComponentId;
+  /** The encoded message. The receiver owns these bytes. */
+  readonly bytes: Uint8Array;
+}
+
+/** One component's attachment to a transport. */
+export interface TransportEndpoint {
+  /** The component this endpoint belongs to. */
+  readonly id: ComponentId;
+  /** The shared receive queue into which every peer's frames land. */
+  readonly receiveQueue: ReceiveQueue<ReceivedFrame>;
+  /**
+   * Sends one frame to `to`. Resolves once the transport has accepted the frame
+   * (queued for delivery); waits while the destination's queue is full (backpressure).
+   * Ownership of `frame` passes to the transport: do not modify it afterwards.
+   * Rejects with `UnreachableError` when `to` is unknown or gone.
+   */
+  send(to: ComponentId, frame: Uint8Array): Promise<void>;
+  /** Registers `bytes` for one-sided access by peers. */
+  registerRegion(bytes: Uint8Array, access: RegionAccess): MemoryRegion;
+  /** Withdraws a region; later remote accesses to its key fail. */
+  deregisterRegion(region: MemoryRegion): void;
+  /** One-sided read of `length` bytes at `offset` in region `key` of component `from`. */
+  read(from: ComponentId, key: number, offset: number, length: number): Promise<Uint8Array>;
+  /** One-sided write of `data` at `offset` in region `key` of component `to`. */
+  write(to: ComponentId, key: number, offset: number, data: Uint8Array): Promise<void>;
+  /** Detaches: closes the receive queue and refuses further traffic. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options for attaching a component to a transport. */
+export interface AttachOptions {
+  /** Capacity of the shared receive queue in frames (default 4096). */
+  receiveQueueFrames?: number;
+  /** Transport-specific settings (e.g. a TCP listen address). */
+  [key: string]: unknown;
+}
+
+/**
+ * A transport instance: one per cluster (in-memory) or per OS process (TCP, RDMA).
+ *
+ * @example
+ * ```ts ignore
+ * const transport: Transport = createMemoryTransport();
+ * const m0 = await transport.attach("m0");
+ * const p0 = await transport.attach("p0");
+ * await p0.send("m0", frame);
+ * const received = await m0.receiveQueue.take();
+ * ```
+ */
+export interface Transport {
+  /** Short name, e.g. `memory`, `tcp`, `rdma`. */
+  readonly name: string;
+  /** Attaches component `id` and returns its endpoint. Rejects a duplicate id. */
+  attach(id: ComponentId, options?: AttachOptions): Promise<TransportEndpoint>;
+  /** Closes every endpoint this transport attached. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,106 @@
+/**
+ * legoemu: a split-kernel OS emulator for disaggregated datacenters (the LegoOS model).
+ *
+ * A process runs on a processor component whose memory accesses go through a cache and
+ * whose misses travel, as messages, to memory components that own its virtual memory;
+ * files live on storage components; global managers place everything. Every policy,
+ * monitor and transport is a plugin.
+ *
+ * @example
+ * ```ts ignore
+ * import { startCluster } from "legoemu";
+ * const cluster = await startCluster("examples/clusters/1p1m1s.memory.json");
+ * const result = await cluster.run("examples/workloads/demo.ts", ["4"]);
+ * console.log(result.stats.pagesFetched, result.modelNs);
+ * await cluster.stop();
+ * ```
+ *
+ * Run as a program it is the `legoemu` command line (`deno run -A mod.ts help`).
+ *
+ * @module
+ */
+
+import { bootCluster, type BootOptions, type Cluster } from "./kernel/cluster.ts";
+import { runCli } from "./kernel/cli.ts";
+import {
+  type ClusterConfigInput,
+  loadClusterConfig,
+  parseClusterConfig,
+  resolvePlugins,
+} from "./kernel/config.ts";
+import type { PluginRegistry } from "./kernel/plugins.ts";
+import { createStockRegistry } from "./plugins/stock.ts";
+
+export * from "./kernel/abi.ts";
+export * from "./kernel/errors.ts";
+export * from "./kernel/ids.ts";
+export * from "./kernel/messages.ts";
+export * from "./kernel/codec.ts";
+export * from "./kernel/receive_queue.ts";
+export * from "./kernel/transport.ts";
+export * from "./kernel/rpc.ts";
+export * from "./kernel/plugins.ts";
+export * from "./kernel/config.ts";
+export * from "./kernel/clock.ts";
+export * from "./kernel/latency.ts";
+export * from "./kernel/events.ts";
+export * from "./kernel/metrics.ts";
+export * from "./kernel/monitor.ts";
+export * from "./kernel/process_api.ts";
+export * from "./kernel/membership.ts";
+export * from "./kernel/cluster.ts";
+export { runCli, runSummary } from "./kernel/cli.ts";
+export type { CliEnvironment } from "./kernel/cli.ts";
+export * from "./kernel/managers/mod.ts";
+export { createMemoryTransport } from "./transports/memory.ts";
+export type {
+  MemoryEndpoint,
+  MemoryEndpointStats,
+  MemoryTransport,
+  MemoryTransportOptions,
+} from "./transports/memory.ts";
+export { createStockRegistry, STOCK_PLUGINS } from "./plugins/stock.ts";
+
+/** Options for {@link startCluster}. */
+export interface StartOptions extends BootOptions {
+  /** Registry to resolve plugins from (default: a fresh stock registry). */
+  registry?: PluginRegistry;
+}
+
+/**
+ * Boots a cluster in this process from a config file path or a config object.
+ *
+ * @example
+ * ```ts ignore
+ * const cluster = await startCluster({
+ *   components: [
+ *     { id: "gm", role: "manager" },
+ *     { id: "p0", role: "processor" },
+ *     { id: "m0", role: "memory" },
+ *     { id: "s0", role: "storage" },
+ *   ],
+ * });
+ * await cluster.stop();
+ * ```
+ */
+export async function startCluster(
+  config: string | ClusterConfigInput,
+  options: StartOptions = {},
+): Promise<Cluster> {
+  const registry = options.registry ?? createStockRegistry();
+  const resolved = typeof config === "string"
+    ? await loadClusterConfig(config, registry)
+    : resolvePlugins(parseClusterConfig(config), registry);
+  return await bootCluster(resolved, registry, options);
+}
+
+if (import.meta.main) {
+  const here = (path: string) => new URL(path, import.meta.url);
+  const demo = {
+    config: decodeURIComponent(here("./examples/clusters/1p1m1s.memory.json").pathname),
+    workload: here("./examples/workloads/demo.ts").href,
+  };
+  // No top-level await here: workloads import this module, and a module still awaiting
+  // at the top level would make their import wait for the workload itself.
+  runCli(Deno.args, { registry: createStockRegistry(), demo }).then((code) => Deno.exit(code));
+}

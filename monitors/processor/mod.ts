@@ -1,0 +1,35 @@
+/**
+ * The stock processor monitor, registered as the `processor-monitor` plugin named
+ * `processor`.
+ *
+ * @module
+ */
+
+import { definePlugin, type PluginDefinition } from "../../kernel/plugins.ts";
+import type { MonitorContext } from "../../kernel/monitor.ts";
+import {
+  type ProcessorOptions,
+  ProcessorOptionsSchema,
+  StockProcessorMonitor,
+} from "./processor_monitor.ts";
+
+export {
+  type ProcessCounters,
+  type ProcessorOptions,
+  ProcessorOptionsSchema,
+  StockProcessorMonitor,
+} from "./processor_monitor.ts";
+
+/** The stock processor monitor as a plugin. */
+export const processorMonitorPlugin: PluginDefinition<
+  ProcessorOptions,
+  StockProcessorMonitor,
+  MonitorContext
+> = definePlugin({
+  kind: "processor-monitor",
+  name: "processor",
+  description: "runs workloads; memory through a line cache, misses fetched by message",
+  configSchema: ProcessorOptionsSchema,
+  create: (options: ProcessorOptions, context: MonitorContext) =>
+    new StockProcessorMonitor(context, options),
+});

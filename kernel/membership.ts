@@ -10,6 +10,8 @@ import type { MonitorContext } from "./monitor.ts";
 export interface Membership {
   /** Heartbeat period the manager asked for, in milliseconds. */
   readonly heartbeatMs: number;
+  /** Size of a vRegion in this cluster, in bytes (the manager decides it for everyone). */
+  readonly vregionBytes: number;
   /** Stops heartbeating. Idempotent. */
   leave(): void;
 }
@@ -30,7 +32,7 @@ export async function joinCluster(
   capacity: Record<string, unknown>,
   load: () => Record<string, unknown>,
 ): Promise<Membership> {
-  const { heartbeatMs } = await context.rpc.call(context.manager, "MGR_JOIN", {
+  const { heartbeatMs, vregionBytes } = await context.rpc.call(context.manager, "MGR_JOIN", {
     role: context.role,
     capacity,
     addresses: {},
@@ -45,6 +47,7 @@ export async function joinCluster(
   let timer: typeof interval | undefined = interval;
   return {
     heartbeatMs,
+    vregionBytes,
     leave() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;

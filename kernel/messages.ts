@@ -215,7 +215,7 @@ export const MESSAGE_KINDS = {
   MGR_JOIN: {
     code: 0x0501,
     request: { role: "str", capacity: "json", addresses: "json" },
-    reply: { heartbeatMs: "u32" },
+    reply: { heartbeatMs: "u32", vregionBytes: "u64" },
   },
   MGR_HEARTBEAT: { code: 0x0502, request: { load: "json" }, reply: empty },
   MGR_PLACE_PROCESS: {

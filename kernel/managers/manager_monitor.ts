@@ -24,12 +24,17 @@ export interface ManagerOptions {
   heartbeatMs: number;
   /** Heartbeats a component may miss before it is declared down (default 3). */
   missedHeartbeats: number;
+  /** Size of a vRegion in bytes, a power of two of at least 4 KiB (default 1 GiB). */
+  vregionBytes: number;
 }
 
 /** Validates {@link ManagerOptions}, filling defaults. */
 export const ManagerOptionsSchema: Schema<ManagerOptions> = z.strictObject({
   heartbeatMs: z.number().int().min(10).max(60_000).default(1000),
   missedHeartbeats: z.number().int().min(1).max(100).default(3),
+  vregionBytes: z.number().int().min(4096).max(2 ** 46)
+    .refine((n) => Number.isInteger(Math.log2(n)), "must be a power of two")
+    .default(2 ** 30),
 });
 
 /**
@@ -73,7 +78,10 @@ export class StockManager implements ManagerMonitor {
         const addresses = asRecord(body.addresses);
         this.state.join(call.from, body.role, capacity, addresses, Date.now());
         ctx.events.emit("component.up", { component: call.from, data: { role: body.role } });
-        return { heartbeatMs: this.#options.heartbeatMs };
+        return {
+          heartbeatMs: this.#options.heartbeatMs,
+          vregionBytes: this.#options.vregionBytes,
+        };
       },
       MGR_HEARTBEAT: (body, call) => {
         const record = this.state.components.get(call.from);

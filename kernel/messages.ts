@@ -234,6 +234,35 @@ export const MESSAGE_KINDS = {
     request: { pid: "u32", exitCode: "i32", error: "str" },
     reply: empty,
   },
+  // Address book: where a component can be reached (learnt by the manager at join).
+  MGR_LOOKUP: {
+    code: 0x0507,
+    request: { id: "str" },
+    reply: { role: "str", state: "str", addresses: "json" },
+  },
+  // The whole cluster state the managers keep (a ClusterSnapshot as JSON).
+  MGR_SNAPSHOT: { code: 0x0508, request: empty, reply: { state: "json" } },
+  // A client asks the manager to place and run a workload; the reply comes at exit.
+  MGR_SPAWN: {
+    code: 0x0509,
+    request: { workload: "str", args: "json", threads: "u32" },
+    reply: {
+      pid: "u32",
+      processor: "str",
+      home: "str",
+      exitCode: "i32",
+      error: "str",
+      wallNs: "f64",
+      modelNs: "f64",
+      stats: "json",
+    },
+  },
+  // The manager tells a processor to run a placed process; the reply comes at exit.
+  MGR_EXEC: {
+    code: 0x050a,
+    request: { pid: "u32", home: "str", workload: "str", args: "json" },
+    reply: { exitCode: "i32", error: "str", wallNs: "f64", modelNs: "f64", stats: "json" },
+  },
 } as const satisfies Record<string, KindSpec>;
 
 /** The name of a message kind, e.g. `"P2M_PAGE_FETCH"`. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ClusterConfigInput, startCluster } from "../mod.ts";
+import { type ClusterConfigInput, RpcNode, startCluster } from "../mod.ts";
 
 const workload = (name: string) => new URL(`./workloads/${name}`, import.meta.url).href;
 const demoWorkload = new URL("../examples/workloads/demo.ts", import.meta.url).href;
@@ -107,6 +107,34 @@ Deno.test("the manager records joins and emits process events", async () => {
     await cluster.run(workload("pattern.ts"), ["2"]);
     const types = cluster.events.recent().map((e) => e.type);
     assert.ok(types.includes("process.start") && types.includes("process.exit"));
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("MGR_SPAWN runs a workload by message: manager places it, the processor runs it", async () => {
+  const cluster = await startCluster(config(64 * 1024), quiet);
+  try {
+    // A client component on the same transport, as the CLI's `run` will be.
+    const client = new RpcNode(await cluster.transport.attach("cli"));
+    const reply = await client.call("gm", "MGR_SPAWN", {
+      workload: workload("pattern.ts"),
+      args: ["4"],
+      threads: 1,
+    });
+    assert.equal(reply.exitCode, 0);
+    assert.equal(reply.processor, "p0");
+    assert.ok((reply.stats as Record<string, number>).pagesFetched > 0);
+    const lookup = await client.call("gm", "MGR_LOOKUP", { id: "m0" });
+    assert.deepEqual([lookup.role, lookup.state], ["memory", "up"]);
+    await assert.rejects(client.call("gm", "MGR_LOOKUP", { id: "zz" }), /ENOENT|no component/);
+    const { state } = await client.call("gm", "MGR_SNAPSHOT", {});
+    assert.equal((state as { processes: unknown[] }).processes.length, 1);
+    await assert.rejects(
+      client.call("gm", "MGR_SPAWN", { workload: "x.ts", args: [1], threads: 1 }),
+      /args must be an array of strings/,
+    );
+    await client.close();
   } finally {
     await cluster.stop();
   }

@@ -97,6 +97,25 @@ export class StockManager implements ManagerMonitor {
       MGR_PLACE_PROCESS: (body) => this.placeProcess(body.threads),
       MGR_PLACE_VREGION: (body) => ({ owner: this.placeVregion(body.pid, body.vregion) }),
       MGR_PLACE_FILE: (body) => ({ storage: this.placeFile(body.path) }),
+      MGR_LOOKUP: ({ id }) => {
+        const record = this.state.components.get(id);
+        if (!record) throw new KernelError("ENOENT", `no component "${id}" has joined`);
+        return { role: record.role, state: record.state, addresses: record.addresses };
+      },
+      MGR_SNAPSHOT: () => ({ state: this.state.snapshot() }),
+      MGR_SPAWN: async ({ workload, args, threads }) => {
+        if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+          throw new KernelError("EINVAL", "args must be an array of strings");
+        }
+        const placement = await this.placeProcess(threads);
+        const result = await ctx.rpc.call(placement.processor, "MGR_EXEC", {
+          pid: placement.pid,
+          home: placement.home,
+          workload,
+          args,
+        }, { timeoutMs: Infinity });
+        return { ...placement, ...result };
+      },
       MGR_PROCESS_EXIT: (body) => {
         const process = this.state.processes.get(body.pid);
         if (!process) throw new KernelError("ESRCH", `no process ${body.pid}`);

@@ -120,8 +120,23 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     this.#cache = new LineCache(options.cacheBytes / PAGE_SIZE);
   }
 
-  /** Joins the cluster. */
+  /** Serves `MGR_EXEC` (the manager starting a placed process) and joins the cluster. */
   async start(): Promise<void> {
+    this.#context.rpc.handle({
+      MGR_EXEC: async ({ pid, home, workload, args }) => {
+        if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+          throw new KernelError("EINVAL", "args must be an array of strings");
+        }
+        const result = await this.runProcess({ pid, home, workload, args });
+        return {
+          exitCode: result.exitCode,
+          error: result.error ?? "",
+          wallNs: result.wallNs,
+          modelNs: result.modelNs,
+          stats: result.stats,
+        };
+      },
+    });
     this.#membership = await joinCluster(
       this.#context,
       { cacheBytes: this.#cache.lines * PAGE_SIZE },

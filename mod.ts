@@ -49,10 +49,61 @@ export * from "./kernel/monitor.ts";
 export * from "./kernel/process_api.ts";
 export * from "./kernel/membership.ts";
 export * from "./kernel/cluster.ts";
-export { runCli, runSummary } from "./kernel/cli.ts";
-export type { CliEnvironment } from "./kernel/cli.ts";
+export { formatRunSummary, runCli, runSummary } from "./kernel/cli.ts";
+export type { CliEnvironment, RunSummaryView } from "./kernel/cli.ts";
+export * from "./kernel/component.ts";
+export * from "./kernel/component_process.ts";
+export * from "./kernel/cluster_client.ts";
+export * from "./kernel/cli_views.ts";
+export * from "./kernel/supervisor.ts";
 export * from "./kernel/managers/mod.ts";
+export * from "./kernel/placement.ts";
+export * from "./plugins/placement/mod.ts";
+export * from "./plugins/replacement/mod.ts";
+export {
+  MAX_NAME_BYTES,
+  MAX_PATH_BYTES,
+  parseStoragePath,
+  StorageClient,
+  type StorageClientOptions,
+  type StoragePath,
+  type StorageStat,
+} from "./monitors/storage/mod.ts";
+export * from "./kernel/control/mod.ts";
+export { serveComponentServices } from "./kernel/component_services.ts";
+export {
+  type AddressSpaceView,
+  type BufferCacheStats,
+  memoryMonitorPlugin,
+  type MemoryOptions,
+  MemoryOptionsSchema,
+  type OnFull,
+  type PageOwnerCounters,
+  StockMemoryMonitor,
+} from "./monitors/memory/mod.ts";
 export { createMemoryTransport } from "./transports/memory.ts";
+export {
+  ClusterSecret,
+  type ConnectionStats,
+  createTcpTransport,
+  formatHostPort,
+  type HostPort,
+  MIN_SECRET_BYTES,
+  parseHostPort,
+  readSecretFile,
+  type SecretFile,
+  type TcpAttachOptions,
+  type TcpEndpoint,
+  type TcpEndpointStats,
+  type TcpManager,
+  type TcpTransport,
+  type TcpTransportOptions,
+} from "./transports/tcp/mod.ts";
+export {
+  TcpTransportOptionsSchema,
+  tcpTransportPlugin,
+  type TcpTransportPluginOptions,
+} from "./transports/tcp/plugin.ts";
 export type {
   MemoryEndpoint,
   MemoryEndpointStats,
@@ -102,5 +153,8 @@ if (import.meta.main) {
   };
   // No top-level await here: workloads import this module, and a module still awaiting
   // at the top level would make their import wait for the workload itself.
-  runCli(Deno.args, { registry: createStockRegistry(), demo }).then((code) => Deno.exit(code));
+  const entry = decodeURIComponent(here("./mod.ts").pathname);
+  runCli(Deno.args, { registry: createStockRegistry(), demo, entry }).then((code) =>
+    Deno.exit(code)
+  );
 }

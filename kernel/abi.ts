@@ -9,20 +9,30 @@
 export const PROT_READ = 0x1;
 /** Pages may be written. */
 export const PROT_WRITE = 0x2;
+/** Pages may be executed. */
+export const PROT_EXEC = 0x4;
 /** Pages may not be accessed. */
 export const PROT_NONE = 0x0;
 
-/** Private mapping (the only kind legoemu models). */
+/** Shared mapping. */
+export const MAP_SHARED = 0x01;
+/** Private mapping. */
 export const MAP_PRIVATE = 0x02;
+/** Shared mapping that rejects unknown flags. */
+export const MAP_SHARED_VALIDATE = 0x03;
 /** Place the mapping exactly at the given address. */
 export const MAP_FIXED = 0x10;
 /** Not backed by a file; zero-filled. */
 export const MAP_ANONYMOUS = 0x20;
+/** Like `MAP_FIXED`, but fail with `EEXIST` instead of replacing a mapping. */
+export const MAP_FIXED_NOREPLACE = 0x100000;
 
 /** `mremap`: the mapping may move. */
 export const MREMAP_MAYMOVE = 0x1;
 /** `mremap`: move to exactly the given new address. */
 export const MREMAP_FIXED = 0x2;
+/** `mremap`: move the pages but leave the old range mapped (and empty). */
+export const MREMAP_DONTUNMAP = 0x4;
 
 /** Open for reading only. */
 export const O_RDONLY = 0o0;

@@ -12,19 +12,14 @@
 import { WallClock } from "./clock.ts";
 import type { ResolvedClusterConfig } from "./config.ts";
 import { KernelError } from "./errors.ts";
+import { bootComponent, type ComponentEnvironment } from "./component.ts";
 import { EventBus } from "./events.ts";
 import type { ComponentId } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
 import { MetricsRegistry } from "./metrics.ts";
-import type {
-  ManagerMonitor,
-  Monitor,
-  MonitorContext,
-  ProcessorMonitor,
-  ProcessResult,
-} from "./monitor.ts";
+import type { ManagerMonitor, Monitor, ProcessorMonitor, ProcessResult } from "./monitor.ts";
 import type { PluginRegistry } from "./plugins.ts";
-import { RpcNode } from "./rpc.ts";
+import type { RpcNode } from "./rpc.ts";
 import type { Transport } from "./transport.ts";
 
 /** Options for {@link bootCluster}. */
@@ -39,6 +34,12 @@ export interface RunResult extends ProcessResult {
   processor: ComponentId;
   /** Its home memory component. */
   home: ComponentId;
+}
+
+/** Options for {@link Cluster.run}. */
+export interface RunOptions {
+  /** Threads the process will run, for placement (default 1). */
+  threads?: number;
 }
 
 /** A running cluster. */
@@ -59,10 +60,19 @@ export interface Cluster {
   readonly rpc: ReadonlyMap<ComponentId, RpcNode>;
   /** The manager monitor. */
   readonly manager: ManagerMonitor;
-  /** Places and runs a workload (`main(proc)` module) to completion. */
-  run(workload: string, args?: readonly string[]): Promise<RunResult>;
+  /**
+   * Places and runs a workload (`main(proc)` module) to completion. `options.threads` is
+   * how many threads the process will run (default 1), which the global process manager
+   * weighs when it places the process.
+   */
+  run(workload: string, args?: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Every monitor's statistics, by component id. */
   stats(): Record<ComponentId, Record<string, unknown>>;
+  /**
+   * Stops one component (fault injection): its monitor stops and its endpoint closes, so
+   * peers' messages to it fail as unreachable. The managers notice by missed heartbeats.
+   */
+  stopComponent(id: ComponentId): Promise<void>;
   /** Stops every monitor and closes the transport. Idempotent. */
   stop(): Promise<void>;
 }
@@ -118,40 +128,45 @@ export async function bootCluster(
     await transport.close();
   };
   try {
+    const environment: ComponentEnvironment = {
+      cluster: config.name,
+      transport,
+      latency,
+      wallClock,
+      events,
+      metrics,
+      registry,
+      manager: manager.id,
+      log,
+    };
     for (const component of ordered) {
-      const endpoint = await transport.attach(component.id);
-      const rpc = new RpcNode(endpoint, {
-        onBadFrame: (error, from) =>
-          log(component.id, `dropped a bad frame from ${from}: ${error.message}`),
+      const booted = await bootComponent(component, environment, {
+        // Network transports listen where the config says and find peers through the
+        // manager; the in-memory transport ignores these.
+        attachOptions: {
+          listen: component.address,
+          manager: { id: manager.id, address: manager.address },
+          log: (message: string) => log(component.id, `transport: ${message}`),
+        },
+        stop: () => stopComponent(component.id),
       });
-      rpcs.set(component.id, rpc);
-      const context: MonitorContext = {
-        id: component.id,
-        role: component.role,
-        manager: manager.id,
-        rpc,
-        endpoint,
-        latency,
-        wallClock,
-        events,
-        metrics,
-        registry,
-        log: (message) => log(component.id, message),
-      };
-      const monitor = await registry.create<Monitor>(
-        component.kind,
-        component.plugin,
-        component.options,
-        context,
-      );
-      monitors.set(component.id, monitor);
-      await monitor.start();
+      rpcs.set(component.id, booted.rpc);
+      monitors.set(component.id, booted.monitor);
     }
   } catch (e) {
     await stop();
     throw e;
   }
   const managerMonitor = monitors.get(manager.id) as ManagerMonitor;
+  async function stopComponent(id: ComponentId): Promise<void> {
+    const monitor = monitors.get(id);
+    if (!monitor) throw new KernelError("ENOENT", `no running component "${id}"`);
+    monitors.delete(id);
+    await monitor.stop().catch((e) => log(id, `stop failed: ${(e as Error).message}`));
+    await rpcs.get(id)?.close();
+    rpcs.delete(id);
+    log(id, "stopped");
+  }
   let stopped = false;
   return {
     name: config.name,
@@ -162,9 +177,9 @@ export async function bootCluster(
     monitors,
     rpc: rpcs,
     manager: managerMonitor,
-    async run(workload, args = []) {
+    async run(workload, args = [], options = {}) {
       if (stopped) throw new KernelError("ESHUTDOWN", "the cluster is stopped");
-      const placement = await managerMonitor.placeProcess(1);
+      const placement = await managerMonitor.placeProcess(options.threads ?? 1);
       const processor = monitors.get(placement.processor) as ProcessorMonitor | undefined;
       if (!processor || typeof processor.runProcess !== "function") {
         throw new KernelError("EINVAL", `${placement.processor} is not a processor monitor`);
@@ -180,6 +195,7 @@ export async function bootCluster(
     stats() {
       return Object.fromEntries([...monitors].map(([id, m]) => [id, m.stats()]));
     },
+    stopComponent,
     async stop() {
       if (stopped) return;
       stopped = true;

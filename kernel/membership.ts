@@ -32,15 +32,23 @@ export async function joinCluster(
   capacity: Record<string, unknown>,
   load: () => Record<string, unknown>,
 ): Promise<Membership> {
-  const { heartbeatMs, vregionBytes } = await context.rpc.call(context.manager, "MGR_JOIN", {
-    role: context.role,
-    capacity,
-    addresses: {},
-  });
+  const join = () =>
+    context.rpc.call(context.manager, "MGR_JOIN", {
+      role: context.role,
+      capacity,
+      addresses: {},
+    });
+  const { heartbeatMs, vregionBytes } = await join();
   const interval = setInterval(() => {
     context.rpc.call(context.manager, "MGR_HEARTBEAT", { load: load() }, {
       timeoutMs: heartbeatMs * 2,
-    }).catch((e) => context.log(`heartbeat failed: ${(e as Error).message}`));
+    }).catch((e) => {
+      context.log(`heartbeat failed: ${(e as Error).message}`);
+      // A manager that restarted no longer knows us: announce ourselves again.
+      if ((e as { code?: string }).code === "ENOENT") {
+        join().catch((err) => context.log(`re-join failed: ${(err as Error).message}`));
+      }
+    });
   }, heartbeatMs);
   // Heartbeats alone must not keep a finished program alive.
   Deno.unrefTimer(interval);

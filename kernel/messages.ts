@@ -156,6 +156,8 @@ export const MESSAGE_KINDS = {
     reply: { written: "u32" },
   },
   P2M_FSYNC: { code: 0x010d, request: { pid: "u32", path: "str" }, reply: empty },
+  // The process closed `path`: its dirty buffer-cache pages are written back.
+  P2M_CLOSE: { code: 0x010e, request: { pid: "u32", path: "str" }, reply: empty },
 
   // P2S: the processor asks a storage component (stateless: full path every time).
   P2S_OPEN: {
@@ -210,6 +212,34 @@ export const MESSAGE_KINDS = {
     request: { pid: "u32", vaddr: "u64", page: "page" },
     reply: empty,
   },
+  // The home tells a vRegion owner the VMAs of `pid` in [start, end) (a JSON array of
+  // { start, end, prot, shared, path, offset }); `discard` drops every page there first.
+  M2M_VMA_SET: {
+    code: 0x0404,
+    request: { pid: "u32", home: "str", start: "u64", end: "u64", discard: "bool", vmas: "json" },
+    reply: { pagesFreed: "u32" },
+  },
+  // Copies out pages an owner holds in [start, end) (at most `maxPages`; `addrs` is a JSON
+  // array, `data` their 4 KiB pages in order); `next` is where to continue.
+  M2M_PAGES_READ: {
+    code: 0x0405,
+    request: { pid: "u32", start: "u64", end: "u64", maxPages: "u32" },
+    reply: { addrs: "json", data: "bytes", next: "u64" },
+  },
+  // Installs pages (mremap across owners, fork): `addrs` JSON array, `data` pages in order.
+  M2M_PAGES_WRITE: {
+    code: 0x0406,
+    request: { pid: "u32", addrs: "json", data: "bytes" },
+    reply: empty,
+  },
+  // Copies (or moves) pages inside one owner: [from, from + length) of pid to `to` of toPid.
+  M2M_PAGES_COPY: {
+    code: 0x0407,
+    request: { pid: "u32", from: "u64", toPid: "u32", to: "u64", length: "u64", move: "bool" },
+    reply: { pages: "u32" },
+  },
+  // The process exited: the owner frees its pages and VMAs.
+  M2M_PROCESS_EXIT: { code: 0x0408, request: { pid: "u32" }, reply: { pagesFreed: "u32" } },
 
   // MGR: components and the global managers (GPM, GMM, GSM).
   MGR_JOIN: {
@@ -263,6 +293,20 @@ export const MESSAGE_KINDS = {
     request: { pid: "u32", home: "str", workload: "str", args: "json" },
     reply: { exitCode: "i32", error: "str", wallNs: "f64", modelNs: "f64", stats: "json" },
   },
+  // Control traffic sent to any component (the control plane asks, steers, injects faults).
+  MGR_QUERY: { code: 0x0520, request: { what: "str", args: "json" }, reply: { result: "json" } },
+  MGR_KILL: { code: 0x0521, request: { pid: "u32" }, reply: empty },
+  MGR_STOP: { code: 0x0522, request: empty, reply: empty },
+  MGR_SET_POLICY: { code: 0x0523, request: { kind: "str", name: "str" }, reply: empty },
+  // A storage component tells the manager (one-way) that its namespace changed, so the
+  // file map stays true: change is "create", "remove", "rmdir" or "rename" (then `to`).
+  MGR_FILE_CHANGED: {
+    code: 0x0510,
+    request: { change: "str", path: "str", to: "str" },
+    reply: empty,
+  },
+  // Drain a component (no new placements) or undrain it.
+  MGR_DRAIN: { code: 0x0511, request: { id: "str", drained: "bool" }, reply: empty },
 } as const satisfies Record<string, KindSpec>;
 
 /** The name of a message kind, e.g. `"P2M_PAGE_FETCH"`. */

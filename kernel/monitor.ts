@@ -30,6 +30,8 @@ export interface MonitorContext {
   readonly role: Role;
   /** The id of the global manager component. */
   readonly manager: ComponentId;
+  /** The cluster's name (from its config), for reports. */
+  readonly cluster?: string;
   /** RPC over this component's transport endpoint: the only way to reach other components. */
   readonly rpc: RpcNode;
   /** The raw endpoint, for one-sided access to registered regions. */
@@ -60,6 +62,16 @@ export interface Monitor {
   stop(): Promise<void>;
   /** A JSON-friendly snapshot of the monitor's statistics. */
   stats(): Record<string, unknown>;
+  /**
+   * Answers a control-plane question beyond `stats` and `transport` (which every
+   * component answers), e.g. `address-space` with `{ pid }` on a memory component.
+   * Throw `KernelError("ENOENT")` for a question it does not know.
+   */
+  query?(what: string, args: Record<string, unknown>): unknown | Promise<unknown>;
+  /** Ends a running process (processors). */
+  kill?(pid: number): Promise<void>;
+  /** Switches a run-time policy of this component (e.g. a processor's replacement policy). */
+  setPolicy?(kind: string, name: string): Promise<void>;
 }
 
 /** How a process is to be started on a processor component. */
@@ -124,8 +136,8 @@ export interface ProcessPlacement {
 export interface ManagerMonitor extends Monitor {
   /** The role. */
   readonly role: "manager";
-  /** Places a new process with `threads` threads. */
-  placeProcess(threads: number): Promise<ProcessPlacement>;
+  /** Places a new process with `threads` threads (on `processor`, when given and up). */
+  placeProcess(threads: number, processor?: ComponentId): Promise<ProcessPlacement>;
   /** A copy of the cluster state the managers keep (what the control plane shows). */
   snapshot(): ClusterSnapshot;
 }

@@ -89,7 +89,44 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Aborting it rejects the call with {@link RpcCancelledError}. */
   signal?: AbortSignal;
+  /**
+   * Sends the request again when an attempt fails with one of `retry.on`'s codes (each
+   * attempt gets its own request id and its own `timeoutMs`). Only for requests that are
+   * safe to repeat: a lost reply means the callee may have done the work already.
+   */
+  retry?: RetryOptions;
 }
+
+/**
+ * When and how {@link RpcNode.call} repeats a failed request.
+ *
+ * @example
+ * ```ts
+ * import type { RetryOptions } from "./rpc.ts";
+ * // Up to 5 attempts, waiting 10, 20, 40, 80 ms between them, on timeouts and on a
+ * // destination that is not attached (a component restarting).
+ * const retry: RetryOptions = { attempts: 5, backoffMs: 10, on: ["ETIMEDOUT", "EHOSTUNREACH"] };
+ * console.assert(retry.attempts === 5);
+ * ```
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first one included (an integer from 1 to 1000). */
+  attempts: number;
+  /** Wait before the first retry, in ms; it doubles after each retry (default 10). */
+  backoffMs?: number;
+  /** Longest wait between two attempts, in ms (default 1000). */
+  maxBackoffMs?: number;
+  /** Error codes worth another attempt (default {@link DEFAULT_RETRY_CODES}). */
+  on?: readonly string[];
+  /** Told before each retry, with the error that caused it and the attempt about to start. */
+  onRetry?: (error: KernelError, attempt: number) => void;
+}
+
+/**
+ * The codes {@link RetryOptions} retries by default: no reply in time, or a destination
+ * that cannot be reached right now (for example while it restarts).
+ */
+export const DEFAULT_RETRY_CODES: readonly string[] = Object.freeze(["ETIMEDOUT", "EHOSTUNREACH"]);
 
 /** Counters kept by an {@link RpcNode}. */
 export interface RpcStats {
@@ -111,6 +148,8 @@ export interface RpcStats {
   timeouts: number;
   /** Calls cancelled by their signal. */
   cancelled: number;
+  /** Requests sent again under a call's {@link RetryOptions}. */
+  retries: number;
   /** Calls waiting for a reply right now. */
   inFlight: number;
   /** Bytes of every frame the transport accepted from this node. */
@@ -165,6 +204,7 @@ export class RpcNode {
     badFrames: 0,
     timeouts: 0,
     cancelled: 0,
+    retries: 0,
     bytesSent: 0,
     bytesReceived: 0,
   };
@@ -244,6 +284,8 @@ export class RpcNode {
    * `signal` aborts (at once, without sending, if it already has), the transport's error
    * (e.g. `UnreachableError`) when the request cannot be sent, a `KernelError`
    * (`EINVAL`) when `body` does not fit its kind, and `ESHUTDOWN` when the node closes.
+   * With `options.retry`, a failure whose code it lists is retried first, and the call
+   * rejects with the last attempt's error once the attempts run out.
    *
    * @example
    * ```ts ignore
@@ -267,6 +309,71 @@ export class RpcNode {
     kind: K,
     body: RequestOf<K>,
     options: CallOptions = {},
+  ): Promise<ReplyOf<K>> {
+    if (options.retry === undefined) return this.#callOnce(to, kind, body, options);
+    return this.#callWithRetry(to, kind, body, options, options.retry);
+  }
+
+  async #callWithRetry<K extends MessageKind>(
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+    options: CallOptions,
+    retry: RetryOptions,
+  ): Promise<ReplyOf<K>> {
+    const { attempts, backoffMs = 10, maxBackoffMs = 1000 } = retry;
+    if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) {
+      throw new RangeError(`retry.attempts must be an integer from 1 to 1000, got ${attempts}`);
+    }
+    for (const [name, ms] of [["backoffMs", backoffMs], ["maxBackoffMs", maxBackoffMs]] as const) {
+      if (typeof ms !== "number" || !(ms >= 0) || ms > MAX_TIMER_MS) {
+        throw new RangeError(`retry.${name} must be a number of milliseconds >= 0, got ${ms}`);
+      }
+    }
+    const codes = retry.on ?? DEFAULT_RETRY_CODES;
+    let wait = backoffMs;
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#callOnce(to, kind, body, options);
+      } catch (error) {
+        const code = (error as { code?: unknown })?.code;
+        if (
+          attempt >= attempts || this.#closed || options.signal?.aborted ||
+          !(error instanceof KernelError) || typeof code !== "string" || !codes.includes(code)
+        ) throw error;
+        try {
+          retry.onRetry?.(error, attempt + 1);
+        } catch {
+          // An advisory callback; its failure must not change the call's outcome.
+        }
+        await this.#backoff(Math.min(wait, maxBackoffMs), to, kind, options.signal);
+        wait *= 2;
+        this.#stats.retries++;
+      }
+    }
+  }
+
+  /** Waits `ms` before a retry; an abort of `signal` ends the wait (and the call). */
+  #backoff(ms: number, to: ComponentId, kind: MessageKind, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        this.#stats.cancelled++;
+        reject(new RpcCancelledError(to, kind, { cause: signal?.reason }));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #callOnce<K extends MessageKind>(
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+    options: CallOptions,
   ): Promise<ReplyOf<K>> {
     if (this.#closed) return Promise.reject(this.#shutdownError(`call ${kind} to ${to}`));
     const { signal } = options;

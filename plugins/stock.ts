@@ -11,17 +11,23 @@ import { memoryMonitorPlugin } from "../monitors/memory/mod.ts";
 import { processorMonitorPlugin } from "../monitors/processor/mod.ts";
 import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
 import { memoryTransportPlugin } from "../transports/memory_plugin.ts";
+import { tcpTransportPlugin } from "../transports/tcp/plugin.ts";
 import { latencyModelPlugins } from "./latency/mod.ts";
+import { placementPlugins } from "./placement/mod.ts";
+import { replacementPolicyPlugins } from "./replacement/mod.ts";
 
 /** Every stock plugin. */
 // deno-lint-ignore no-explicit-any
 export const STOCK_PLUGINS: readonly PluginDefinition<any, unknown, any>[] = [
   memoryTransportPlugin,
+  tcpTransportPlugin,
   ...latencyModelPlugins,
   managerMonitorPlugin,
   processorMonitorPlugin,
   memoryMonitorPlugin,
   storageMonitorPlugin,
+  ...placementPlugins,
+  ...replacementPolicyPlugins,
 ];
 
 /**

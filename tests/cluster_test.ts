@@ -25,8 +25,9 @@ Deno.test("startCluster() runs the demo workload end to end over the in-memory t
     assert.equal(result.processor, "p0");
     assert.equal(result.home, "m0");
     const pages = (1024 * 1024) / 4096;
-    // A 16-line cache over 256 pages: every page is fetched at least twice (fill, verify).
-    assert.ok(result.stats.pagesFetched >= 2 * pages, `fetched ${result.stats.pagesFetched}`);
+    // A 16-line cache over 256 pages: filling them evicts dirty lines to the memory
+    // component, and verifying fetches every evicted page back.
+    assert.ok(result.stats.pagesFetched >= pages - 16, `fetched ${result.stats.pagesFetched}`);
     assert.ok(result.stats.piggybacked > 0, "dirty victims should ride on fetches");
     assert.ok(result.modelNs > 0 && result.wallNs > 0);
 
@@ -124,7 +125,8 @@ Deno.test("MGR_SPAWN runs a workload by message: manager places it, the processo
     });
     assert.equal(reply.exitCode, 0);
     assert.equal(reply.processor, "p0");
-    assert.ok((reply.stats as Record<string, number>).pagesFetched > 0);
+    const stats = reply.stats as Record<string, number>;
+    assert.ok(stats.hits + stats.misses > 0, JSON.stringify(stats));
     const lookup = await client.call("gm", "MGR_LOOKUP", { id: "m0" });
     assert.deepEqual([lookup.role, lookup.state], ["memory", "up"]);
     await assert.rejects(client.call("gm", "MGR_LOOKUP", { id: "zz" }), /ENOENT|no component/);

@@ -1,6 +1,15 @@
 /**
  * The global managers (GPM, GMM, GSM) and their cluster state, registered as the
- * `manager-monitor` plugin named `manager`.
+ * `manager-monitor` plugin named `manager`. Their placement policies are plugins of the
+ * kinds `process-placement`, `vregion-placement` and `file-placement` (contracts in
+ * `kernel/placement.ts`, stock ones in `plugins/placement/`), chosen by name in the
+ * manager's options.
+ *
+ * @example
+ * ```ts
+ * import { managerMonitorPlugin } from "./mod.ts";
+ * console.assert(managerMonitorPlugin.kind === "manager-monitor");
+ * ```
  *
  * @module
  */
@@ -9,7 +18,15 @@ import type { MonitorContext } from "../monitor.ts";
 import { definePlugin, type PluginDefinition } from "../plugins.ts";
 import { type ManagerOptions, ManagerOptionsSchema, StockManager } from "./manager_monitor.ts";
 
-export { type ManagerOptions, ManagerOptionsSchema, StockManager } from "./manager_monitor.ts";
+export {
+  type ControlOptions,
+  type ManagerOptions,
+  ManagerOptionsSchema,
+  type PlacementKind,
+  type PolicySelection,
+  StockManager,
+} from "./manager_monitor.ts";
+export { FailureDetector, type FailureDetectorOptions } from "./failure_detector.ts";
 export * from "./cluster_state.ts";
 
 /** The stock manager as a plugin. */

@@ -1,45 +1,85 @@
 /**
- * The stock memory monitor (mComponent): address-space calls, per-process page tables
- * (the MMU lives here, not on the processor) and the DRAM frame pool.
- *
- * The page table is hashed (a `Map` from virtual page number to frame), as the LegoOS
- * paper describes: lookups cost the same however sparse the address space is.
+ * The stock memory monitor (mComponent): LegoOS's virtual memory system, moved off the
+ * processor. One component plays two parts:
+ * - **home** of the processes the manager homed here ({@link Home}): their address-space
+ *   calls (`P2M_FORK`, `P2M_EXIT`, `P2M_MMAP`, `P2M_MUNMAP`, `P2M_MREMAP`,
+ *   `P2M_MPROTECT`, `P2M_BRK`) and their file I/O through the buffer cache
+ *   ({@link BufferCache}: `P2M_READ`, `P2M_WRITE`, `P2M_FSYNC`, `P2M_CLOSE`);
+ * - **owner** of the vRegions the manager placed here ({@link PageOwner}): their VMAs,
+ *   page table and frames, the page service (`P2M_PAGE_FETCH`, `P2M_PAGE_FLUSH`,
+ *   `P2M_PAGE_FLUSH_FETCH`) and the `M2M_*` requests homes send.
  *
  * @module
  */
 
 import { z } from "zod";
-import { PROT_READ, PROT_WRITE } from "../../kernel/abi.ts";
 import { KernelError } from "../../kernel/errors.ts";
+import type { ComponentId } from "../../kernel/ids.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
 import type { MemoryMonitor, MonitorContext } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
-import { AddressSpace, type Vma } from "./address_space.ts";
+import { BufferCache } from "./buffer_cache.ts";
 import { FramePool } from "./frame_pool.ts";
+import { Home } from "./home.ts";
+import { type OnFull, PageOwner } from "./page_owner.ts";
+import { localOwnerLink, type OwnerLink, remoteOwnerLink } from "./owner_link.ts";
+import { StorageLink } from "./storage_link.ts";
+import { SwapArea } from "./swap.ts";
+import type { Vma } from "./vma.ts";
 
 /** Options of the stock memory monitor. */
 export interface MemoryOptions {
   /** Size of the DRAM pool in bytes (default 64 MiB; at least one 4 KiB frame). */
   dramBytes: number;
+  /**
+   * When the pool is full: `"swap"` spills cold pages to a swap file on a storage
+   * component (no page is ever lost), `"enomem"` answers `ENOMEM`. Default `"swap"`.
+   */
+  onFull: OnFull;
+  /** Most bytes of swap (default 16 GiB). */
+  swapBytes: number;
+  /**
+   * The swap file's path on storage (default `@swap/<component id>.bin`: a vNode of its
+   * own, out of the way of processes' files).
+   */
+  swapPath?: string;
+  /** The storage component holding the swap file (default: the one the manager picks). */
+  swapStorage?: string;
+  /** Pages evicted together when the pool is full (default 16). */
+  evictBatch: number;
+  /** Size of the buffer cache for file I/O, in bytes (default 8 MiB). */
+  bufferCacheBytes: number;
 }
 
 /** Validates {@link MemoryOptions}, filling defaults. */
 export const MemoryOptionsSchema: Schema<MemoryOptions> = z.strictObject({
   dramBytes: z.number().int().min(PAGE_SIZE).max(2 ** 40).default(64 * 1024 * 1024),
+  onFull: z.enum(["swap", "enomem"]).default("swap"),
+  swapBytes: z.number().int().min(PAGE_SIZE).max(2 ** 43).default(16 * 2 ** 30),
+  swapPath: z.string().min(1).max(255).optional(),
+  swapStorage: z.string().min(1).max(16).optional(),
+  evictBatch: z.number().int().min(1).max(256).default(16),
+  bufferCacheBytes: z.number().int().min(PAGE_SIZE).max(2 ** 36).default(8 * 1024 * 1024),
 });
 
-interface ProcessMemory {
-  space: AddressSpace;
-  pageTable: Map<number, number>;
-}
+const vmaSchema = z.strictObject({
+  start: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  end: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  prot: z.number().int().min(0).max(7),
+  shared: z.boolean(),
+  path: z.string().max(4096),
+  offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+const vmasSchema = z.array(vmaSchema).max(1 << 20);
+const addrsSchema = z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).max(1 << 16);
 
 /**
  * The stock memory monitor.
  *
  * @example
  * ```ts ignore
- * const memory = new StockMemoryMonitor(context, { dramBytes: 1 << 26 });
+ * const memory = new StockMemoryMonitor(context, MemoryOptionsSchema.parse({ dramBytes: 1 << 26 }));
  * await memory.start();
  * ```
  */
@@ -48,148 +88,278 @@ export class StockMemoryMonitor implements MemoryMonitor {
   readonly role = "memory" as const;
   /** The component id. */
   readonly id: string;
-  #context: MonitorContext;
-  #pool: FramePool;
-  #processes = new Map<number, ProcessMemory>();
+  readonly #context: MonitorContext;
+  readonly #options: MemoryOptions;
+  readonly #pool: FramePool;
+  readonly #storage: StorageLink;
+  readonly #swap: SwapArea | undefined;
+  readonly #owner: PageOwner;
+  readonly #home: Home;
+  readonly #cache: BufferCache;
+  readonly #links = new Map<ComponentId, OwnerLink>();
   #membership: Membership | undefined;
-  #counts = { fetches: 0, flushes: 0, piggybacked: 0, bytesIn: 0, bytesOut: 0, faults: 0 };
+  #reported = { fetches: 0, flushes: 0 };
 
   /** Creates the monitor; `start()` begins serving. */
   constructor(context: MonitorContext, options: MemoryOptions) {
     this.#context = context;
+    this.#options = options;
     this.id = context.id;
     this.#pool = new FramePool(options.dramBytes);
+    this.#storage = new StorageLink(context.rpc, context.manager);
+    if (options.onFull === "swap") {
+      const path = options.swapPath ?? `@swap/${context.id}.bin`;
+      if (options.swapStorage) this.#storage.pin(path, options.swapStorage);
+      this.#swap = new SwapArea(this.#storage, path, Math.floor(options.swapBytes / PAGE_SIZE));
+    }
+    this.#owner = new PageOwner({
+      id: context.id,
+      pool: this.#pool,
+      storage: this.#storage,
+      onFull: options.onFull,
+      swap: this.#swap,
+      evictBatch: options.evictBatch,
+      events: context.events,
+    });
+    this.#links.set(context.id, localOwnerLink(context.id, this.#owner));
+    this.#home = new Home({
+      id: context.id,
+      rpc: context.rpc,
+      manager: context.manager,
+      link: (id) => this.#link(id),
+    });
+    this.#cache = new BufferCache(this.#storage, options.bufferCacheBytes);
   }
 
-  /** Registers the P2M handlers and joins the cluster. */
+  /** Registers the P2M and M2M handlers and joins the cluster. */
   async start(): Promise<void> {
+    const owner = this.#owner;
+    const home = this.#home;
+    const cache = this.#cache;
     this.#context.rpc.handle({
-      P2M_FORK: ({ pid }) => {
-        if (this.#processes.has(pid)) throw new KernelError("EEXIST", `process ${pid} exists`);
-        this.#processes.set(pid, { space: new AddressSpace(), pageTable: new Map() });
-        return {};
+      // Page service: served by the owner of the page's vRegion.
+      P2M_PAGE_FETCH: ({ pid, vaddr }) => {
+        const page = owner.fetch(pid, vaddr);
+        return page instanceof Uint8Array ? { page } : page.then((p) => ({ page: p }));
       },
-      P2M_EXIT: ({ pid }) => {
-        const proc = this.#process(pid);
-        const pagesFreed = proc.pageTable.size;
-        for (const frame of proc.pageTable.values()) this.#pool.release(frame);
-        this.#processes.delete(pid);
-        return { pagesFreed };
-      },
-      P2M_MMAP: ({ pid, addr, length, prot, flags, path }) => {
-        if (path !== "") {
-          throw new KernelError("ENODEV", "file-backed mmap is not supported by this monitor");
-        }
-        return { addr: this.#process(pid).space.mmap(addr, length, prot, flags) };
-      },
-      P2M_MUNMAP: ({ pid, addr, length }) => {
-        const proc = this.#process(pid);
-        this.#freeRanges(proc, proc.space.unmap(addr, length));
-        return {};
-      },
-      P2M_BRK: ({ pid, addr }) => {
-        const proc = this.#process(pid);
-        const { brk, released } = proc.space.setBrk(addr, PROT_READ | PROT_WRITE);
-        if (released) this.#freeRanges(proc, [released]);
-        return { addr: brk };
-      },
-      P2M_PAGE_FETCH: ({ pid, vaddr }) => ({ page: this.#fetch(pid, vaddr) }),
       P2M_PAGE_FLUSH: ({ pid, vaddr, page }) => {
-        this.#flush(pid, vaddr, page);
-        return {};
+        const done = owner.flush(pid, vaddr, page);
+        return done === undefined ? {} : done.then(() => ({}));
       },
       P2M_PAGE_FLUSH_FETCH: ({ pid, flushVaddr, page, fetchVaddr }) => {
-        this.#flush(pid, flushVaddr, page);
-        this.#counts.piggybacked++;
-        return { page: this.#fetch(pid, fetchVaddr) };
+        const fetched = owner.flushFetch(pid, flushVaddr, page, fetchVaddr);
+        return fetched instanceof Uint8Array
+          ? { page: fetched }
+          : fetched.then((p) => ({ page: p }));
       },
+
+      // Address space: served by the process's home.
+      P2M_FORK: async ({ pid, parentPid }) => (await home.fork(pid, parentPid), {}),
+      P2M_EXIT: async ({ pid }) => {
+        // Files first: the exiting process's writes must reach storage.
+        await cache.exitProcess(pid).catch((e) =>
+          this.#context.log(
+            `process ${pid}: file write-back at exit failed: ${(e as Error).message}`,
+          )
+        );
+        return { pagesFreed: await home.exit(pid) };
+      },
+      P2M_MMAP: async ({ pid, addr, length, prot, flags, path, offset }) => {
+        if (path !== "" && !(flags & 0x20)) {
+          // The file must exist, and what was written through the cache must be seen.
+          await cache.flushPath(path);
+          await this.#storage.attributes(path);
+        }
+        return {
+          addr: await home.call(pid, (s) => s.mmap(addr, length, prot, flags, path, offset)),
+        };
+      },
+      P2M_MUNMAP: async ({ pid, addr, length }) => (
+        await home.call(pid, (s) => s.munmap(addr, length)), {}
+      ),
+      P2M_MREMAP: async ({ pid, oldAddr, oldLength, newLength, flags, newAddr }) => ({
+        addr: await home.call(pid, (s) => s.mremap(oldAddr, oldLength, newLength, flags, newAddr)),
+      }),
+      P2M_MPROTECT: async ({ pid, addr, length, prot }) => (
+        await home.call(pid, (s) => s.mprotect(addr, length, prot)), {}
+      ),
+      P2M_BRK: async ({ pid, addr }) => ({ addr: await home.call(pid, (s) => s.setBrk(addr)) }),
+
+      // File I/O through the buffer cache.
+      P2M_READ: async ({ pid, path, offset, length }) => ({
+        data: await cache.read(pid, path, offset, length),
+      }),
+      P2M_WRITE: async ({ pid, path, offset, data }) => ({
+        written: await cache.write(pid, path, offset, data),
+      }),
+      P2M_FSYNC: async ({ pid, path }) => (await cache.fsync(pid, path), {}),
+      P2M_CLOSE: async ({ pid, path }) => (await cache.close(pid, path), {}),
+
+      // From homes to this owner.
+      M2M_VMA_SET: async ({ pid, home: from, start, end, discard, vmas }) => ({
+        pagesFreed: await owner.setVmas(
+          pid,
+          from,
+          start,
+          end,
+          discard,
+          checkVmas(vmas, start, end),
+        ),
+      }),
+      M2M_PAGES_READ: async ({ pid, start, end, maxPages }) => {
+        checkRange(start, end);
+        return await owner.readPages(pid, start, end, maxPages);
+      },
+      M2M_PAGES_WRITE: async ({ pid, addrs, data }) => {
+        const parsed = addrsSchema.safeParse(addrs);
+        if (!parsed.success) throw new KernelError("EINVAL", "addrs must be an array of addresses");
+        await owner.writePages(pid, parsed.data, data);
+        return {};
+      },
+      M2M_PAGES_COPY: async ({ pid, from, toPid, to, length, move }) => {
+        checkRange(from, from + length);
+        checkRange(to, to + length);
+        return { pages: await owner.copyPages(pid, from, toPid, to, length, move) };
+      },
+      M2M_PROCESS_EXIT: async ({ pid }) => ({ pagesFreed: await owner.exit(pid) }),
     });
     this.#membership = await joinCluster(
       this.#context,
-      { dramBytes: this.#pool.frames * PAGE_SIZE },
-      () => ({ framesUsed: this.#pool.used, framesFree: this.#pool.free }),
+      {
+        dramBytes: this.#pool.frames * PAGE_SIZE,
+        frames: this.#pool.frames,
+        onFull: this.#options.onFull,
+        bufferCacheBytes: this.#options.bufferCacheBytes,
+      },
+      () => this.#load(),
     );
+    owner.vregionBytes = this.#membership.vregionBytes;
+    home.vregionBytes = this.#membership.vregionBytes;
   }
 
-  /** Leaves the cluster. */
-  stop(): Promise<void> {
+  /** Leaves the cluster and removes the swap file (its pages mean nothing any more). */
+  async stop(): Promise<void> {
     this.#membership?.leave();
-    return Promise.resolve();
+    this.#membership = undefined;
+    const swap = this.#swap;
+    if (swap && swap.highWater > 0) {
+      try {
+        const storage = await this.#storage.locate(swap.path);
+        await this.#context.rpc.call(storage, "P2S_UNLINK", { path: swap.path }, {
+          timeoutMs: 1000,
+        });
+      } catch (e) {
+        this.#context.log(`could not remove swap file "${swap.path}": ${(e as Error).message}`);
+      }
+    }
   }
 
-  /** Frames, faults and bytes served. */
+  /**
+   * Frames, pages, faults, bytes, swap, buffer cache and vRegions, for the control plane.
+   * `processes` counts processes homed here; `ownedProcesses` those whose pages live here.
+   */
   stats(): Record<string, unknown> {
+    const counters = this.#owner.counters();
     return {
-      ...this.#counts,
+      frames: this.#pool.frames,
       framesUsed: this.#pool.used,
       framesFree: this.#pool.free,
-      processes: this.#processes.size,
+      processes: this.#home.processes,
+      ownedProcesses: this.#owner.processes,
+      pagesPerProcess: this.#owner.pagesPerProcess(),
+      ...counters,
+      faultsServed: counters.fetches,
+      requests: this.#context.rpc.stats().requestsHandled,
+      onFull: this.#options.onFull,
+      swappedPages: this.#owner.swappedPages,
+      swapFilePages: this.#swap?.highWater ?? 0,
+      bufferCache: this.#cache.stats(),
+      storage: this.#storage.stats(),
+      vregions: this.#home.vregions(),
+      ownedVregions: this.#owner.ownedVregions(),
     };
   }
 
-  #process(pid: number): ProcessMemory {
-    const proc = this.#processes.get(pid);
-    if (!proc) throw new KernelError("ESRCH", `no process ${pid} on ${this.id}`);
-    return proc;
+  /**
+   * Control-plane questions: `address-space` (`{ pid }`, a process homed here: VMAs, break,
+   * vRegion owners) and `owned` (`{ pid }`: the VMAs and pages this component owns of it).
+   */
+  query(what: string, args: Record<string, unknown>): unknown {
+    const pid = Number(args.pid);
+    switch (what) {
+      case "address-space":
+        return this.#home.view(pid);
+      case "owned":
+        return {
+          pid,
+          vmas: this.#owner.vmasOf(pid),
+          vregions: this.#owner.ownedVregions().filter((v) => v.pid === pid),
+        };
+      default:
+        throw new KernelError(
+          "ENOENT",
+          `${this.id} answers no question "${what}" (it knows: address-space, owned)`,
+        );
+    }
   }
 
-  /** Checks an access and returns the frame backing `vaddr`, allocating it on first touch. */
-  #frameFor(pid: number, vaddr: number, prot: number): number {
-    const proc = this.#process(pid);
-    if (vaddr % PAGE_SIZE !== 0) {
-      throw new KernelError("EINVAL", `page address 0x${vaddr.toString(16)} is unaligned`);
-    }
-    const vma = proc.space.find(vaddr);
-    if (!vma || (vma.prot & prot) !== prot) {
-      this.#counts.faults++;
-      this.#context.events.emit("fault", {
-        component: this.id,
-        data: { pid, vaddr, reason: vma ? "protection" : "unmapped" },
-      });
+  /** What the heartbeat tells the manager; also refreshes this component's metrics. */
+  #load(): Record<string, unknown> {
+    const counters = this.#owner.counters();
+    const labels = { component: this.id };
+    const metrics = this.#context.metrics;
+    metrics.gauge("memory_frames_used", "DRAM frames in use", labels).set(this.#pool.used);
+    metrics.gauge("memory_frames_free", "DRAM frames free", labels).set(this.#pool.free);
+    metrics.gauge("memory_swapped_pages", "Pages in swap", labels).set(this.#owner.swappedPages);
+    metrics.counter("memory_page_fetches_total", "Pages fetched", labels)
+      .inc(counters.fetches - this.#reported.fetches);
+    metrics.counter("memory_page_flushes_total", "Pages flushed", labels)
+      .inc(counters.flushes - this.#reported.flushes);
+    this.#reported = { fetches: counters.fetches, flushes: counters.flushes };
+    return {
+      framesUsed: this.#pool.used,
+      framesFree: this.#pool.free,
+      requests: this.#context.rpc.stats().requestsHandled,
+      processes: this.#home.processes,
+      swappedPages: this.#owner.swappedPages,
+    };
+  }
+
+  #link(id: ComponentId): OwnerLink {
+    let link = this.#links.get(id);
+    if (!link) this.#links.set(id, link = remoteOwnerLink(this.#context.rpc, id));
+    return link;
+  }
+}
+
+function checkRange(start: number, end: number): void {
+  if (start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0 || end < start) {
+    throw new KernelError(
+      "EINVAL",
+      `range 0x${start.toString(16)}-0x${end.toString(16)} is not page-aligned`,
+    );
+  }
+}
+
+/** Checks VMAs sent by a home: valid, sorted, disjoint, aligned, inside `[start, end)`. */
+function checkVmas(value: unknown, start: number, end: number): Vma[] {
+  checkRange(start, end);
+  const parsed = vmasSchema.safeParse(value);
+  if (!parsed.success) throw new KernelError("EINVAL", "vmas must be an array of VMA records");
+  let at = start;
+  for (const vma of parsed.data) {
+    if (
+      vma.start < at || vma.end <= vma.start || vma.end > end || vma.start % PAGE_SIZE !== 0 ||
+      vma.end % PAGE_SIZE !== 0
+    ) {
       throw new KernelError(
-        "EFAULT",
-        `segmentation fault: pid ${pid} ${prot & PROT_WRITE ? "write" : "read"} at 0x${
-          vaddr.toString(16)
-        } (${vma ? "protection" : "not mapped"})`,
+        "EINVAL",
+        `VMA 0x${vma.start.toString(16)}-0x${
+          vma.end.toString(16)
+        } is out of order or outside the range`,
       );
     }
-    const vpn = vaddr / PAGE_SIZE;
-    let frame = proc.pageTable.get(vpn);
-    if (frame === undefined) {
-      frame = this.#pool.allocate();
-      if (frame < 0) {
-        throw new KernelError(
-          "ENOMEM",
-          `${this.id}: DRAM pool of ${this.#pool.frames} frames full`,
-        );
-      }
-      proc.pageTable.set(vpn, frame);
-    }
-    return frame;
+    at = vma.end;
   }
-
-  #fetch(pid: number, vaddr: number): Uint8Array {
-    const page = this.#pool.page(this.#frameFor(pid, vaddr, PROT_READ));
-    this.#counts.fetches++;
-    this.#counts.bytesOut += PAGE_SIZE;
-    return page;
-  }
-
-  #flush(pid: number, vaddr: number, page: Uint8Array): void {
-    this.#pool.page(this.#frameFor(pid, vaddr, PROT_WRITE)).set(page);
-    this.#counts.flushes++;
-    this.#counts.bytesIn += PAGE_SIZE;
-  }
-
-  #freeRanges(proc: ProcessMemory, ranges: Vma[]): void {
-    for (const { start, end } of ranges) {
-      for (let vpn = start / PAGE_SIZE; vpn < end / PAGE_SIZE; vpn++) {
-        const frame = proc.pageTable.get(vpn);
-        if (frame !== undefined) {
-          this.#pool.release(frame);
-          proc.pageTable.delete(vpn);
-        }
-      }
-    }
-  }
+  return parsed.data;
 }

@@ -1,5 +1,7 @@
 /**
- * The stock memory monitor, registered as the `memory-monitor` plugin named `memory`.
+ * The stock memory monitor, registered as the `memory-monitor` plugin named `memory`, and
+ * the pieces it is made of (address space, VMAs, hashed page table, frame pool, swap,
+ * buffer cache).
  *
  * @module
  */
@@ -9,8 +11,32 @@ import type { MonitorContext } from "../../kernel/monitor.ts";
 import { type MemoryOptions, MemoryOptionsSchema, StockMemoryMonitor } from "./memory_monitor.ts";
 
 export { type MemoryOptions, MemoryOptionsSchema, StockMemoryMonitor } from "./memory_monitor.ts";
+export {
+  AddressSpace,
+  HEAP_START,
+  MAX_MAP_COUNT,
+  MMAP_BASE,
+  MMAP_MIN_ADDR,
+  type SpaceResult,
+  type SpaceStep,
+  TASK_SIZE,
+} from "./address_space.ts";
+export { type Vma, VmaList } from "./vma.ts";
+export { NO_PAGE, PageTable } from "./page_table.ts";
+export { FramePool } from "./frame_pool.ts";
+export type { OnFull, PageOwnerCounters } from "./page_owner.ts";
+export type { BufferCacheStats } from "./buffer_cache.ts";
+export type { AddressSpaceView } from "./home.ts";
 
-/** The stock memory monitor as a plugin. */
+/**
+ * The stock memory monitor as a plugin.
+ *
+ * @example
+ * ```ts
+ * import { memoryMonitorPlugin } from "./mod.ts";
+ * console.assert(memoryMonitorPlugin.kind === "memory-monitor" && memoryMonitorPlugin.name === "memory");
+ * ```
+ */
 export const memoryMonitorPlugin: PluginDefinition<
   MemoryOptions,
   StockMemoryMonitor,
@@ -18,7 +44,8 @@ export const memoryMonitorPlugin: PluginDefinition<
 > = definePlugin({
   kind: "memory-monitor",
   name: "memory",
-  description: "virtual memory, page tables and a DRAM frame pool (LegoOS mComponent)",
+  description:
+    "vRegions, VMA trees, hashed page tables over a DRAM frame pool, swap to storage and a buffer cache (LegoOS mComponent)",
   configSchema: MemoryOptionsSchema,
   create: (options: MemoryOptions, context: MonitorContext) =>
     new StockMemoryMonitor(context, options),

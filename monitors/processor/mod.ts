@@ -1,6 +1,7 @@
 /**
  * The stock processor monitor, registered as the `processor-monitor` plugin named
- * `processor`.
+ * `processor`: threads on Workers sharing an ExCache in shared memory, misses served by
+ * message from memory components, system calls routed as LegoOS routes them.
  *
  * @module
  */
@@ -28,7 +29,7 @@ export const processorMonitorPlugin: PluginDefinition<
 > = definePlugin({
   kind: "processor-monitor",
   name: "processor",
-  description: "runs workloads; memory through a line cache, misses fetched by message",
+  description: "threads on Workers sharing an ExCache; misses fetched from memory by message",
   configSchema: ProcessorOptionsSchema,
   create: (options: ProcessorOptions, context: MonitorContext) =>
     new StockProcessorMonitor(context, options),

@@ -1,100 +1,110 @@
 /**
- * The stock processor monitor (pComponent) of the first end-to-end cluster: runs each
- * process's workload, serves its memory accesses from a line cache, and turns every miss
- * into messages to the memory component that holds the page.
+ * The stock processor monitor (pComponent): runs processes whose threads are Workers and
+ * whose only memory is the ExCache, a `SharedArrayBuffer` all threads share.
  *
- * A miss evicts the least recently used line first; when that line is dirty and belongs
- * to the same memory component, the write-back and the fetch travel in one round trip
- * (`P2M_PAGE_FLUSH_FETCH`). Misses are handled one at a time, so two accesses to a missing
- * line cause one fetch and a line being written back cannot be read stale.
+ * Threads serve their own cache hits (see `worker_proc.ts`). When one misses or makes a
+ * system call it posts a request in its control block and sleeps in `Atomics.wait`; the
+ * monitor, woken by `Atomics.waitAsync`, serves it (`page_service.ts`, `syscalls.ts`),
+ * answers and wakes it with `Atomics.notify`. Other threads keep running meanwhile.
+ *
+ * A process ends when its first thread returns from `main` (the return value is the exit
+ * code), when any thread calls `exit(code)`, or when any thread fails (an uncaught error
+ * or a segmentation fault: exit code 1, the error reported). Its other threads are then
+ * stopped, its lines dropped, its files closed and its memory freed on its home (`P2M_EXIT`);
+ * the monitor keeps serving every other process.
  *
  * @module
  */
 
 import { z } from "zod";
-import { ModelClock } from "../../kernel/clock.ts";
 import { KernelError } from "../../kernel/errors.ts";
-import type { ComponentId } from "../../kernel/ids.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
-import {
-  type MessageKind,
-  PAGE_SIZE,
-  type ReplyOf,
-  type RequestOf,
-} from "../../kernel/messages.ts";
+import { PAGE_SIZE } from "../../kernel/messages.ts";
 import type {
   MonitorContext,
   ProcessorMonitor,
   ProcessResult,
   ProcessSpec,
 } from "../../kernel/monitor.ts";
-import type { FileStat, WorkloadModule } from "../../kernel/process_api.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
-import { LineCache, MAX_PID } from "./line_cache.ts";
-import { type FileHost, Process, type ProcessHost } from "./process.ts";
+import type { ReplacementPolicy } from "../../plugins/replacement/policy.ts";
+import { ExCache } from "./excache.ts";
+import {
+  CTL,
+  F64,
+  LINE_BYTES,
+  MAILBOX_BYTES,
+  MAX_PID,
+  REQUEST,
+  RESPONSE,
+  type ThreadInit,
+  type ThreadMessage,
+  VADDR_LIMIT,
+} from "./layout.ts";
+import { createMessenger, type Messenger } from "./messenger.ts";
+import { PageService } from "./page_service.ts";
+import {
+  newCounters,
+  type ProcessCounters,
+  ProcessRecord,
+  type ThreadEnd,
+  ThreadRecord,
+} from "./records.ts";
+import { Syscalls } from "./syscalls.ts";
+import { VictimCache } from "./victim_cache.ts";
 
 /** Options of the stock processor monitor. */
 export interface ProcessorOptions {
-  /** Cache size in bytes, a whole number of 4 KiB lines (default 4 MiB). */
+  /** ExCache size in bytes, a whole number of 4 KiB lines (default 4 MiB, at most 2 GiB). */
   cacheBytes: number;
+  /** Lines per set (default 64, as in the paper; clamped to the number of lines). */
+  ways: number;
+  /** The replacement-policy plugin (default `lru`; stock: `fifo`, `lru`, `random`). */
+  replacement: string;
+  /** Options of the replacement-policy plugin. */
+  replacementOptions: Record<string, unknown>;
+  /** Lines in the optional victim cache (default 0: none). */
+  victimLines: number;
+  /** Most threads running on this component at once (default 256). */
+  maxThreads: number;
 }
 
 /** Validates {@link ProcessorOptions}, filling defaults. */
 export const ProcessorOptionsSchema: Schema<ProcessorOptions> = z.strictObject({
-  cacheBytes: z.number().int().min(PAGE_SIZE).max(2 ** 34).multipleOf(PAGE_SIZE)
+  cacheBytes: z.number().int().min(PAGE_SIZE).max(2 ** 31).multipleOf(PAGE_SIZE)
     .default(4 * 1024 * 1024),
+  ways: z.number().int().min(1).max(65536).default(64),
+  replacement: z.string().min(1).default("lru"),
+  replacementOptions: z.record(z.string(), z.unknown()).default({}),
+  victimLines: z.number().int().min(0).max(65536).default(0),
+  maxThreads: z.number().int().min(1).max(4096).default(256),
+}).superRefine((options, ctx) => {
+  const lines = options.cacheBytes / PAGE_SIZE;
+  const ways = Math.min(options.ways, lines);
+  if (Number.isInteger(lines) && lines % ways !== 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["ways"],
+      message:
+        `${lines} lines do not split into sets of ${ways} ways; choose ways that divide ${lines}`,
+    });
+  }
 });
 
-/** Largest chunk of one file read or write message. */
-const FILE_CHUNK_BYTES = 1024 * 1024;
+export type { ProcessCounters } from "./records.ts";
 
-/** Per-process counters; every field is a count of events or bytes. */
-export interface ProcessCounters {
-  [name: string]: number;
-  /** Accesses served from the cache. */
-  hits: number;
-  /** Accesses that had to fetch a line. */
-  misses: number;
-  /** Lines evicted to make room. */
-  evictions: number;
-  /** Dirty lines written back. */
-  dirtyFlushes: number;
-  /** Write-backs that shared a round trip with a fetch. */
-  piggybacked: number;
-  /** Pages fetched from memory components. */
-  pagesFetched: number;
-  /** Bytes received from memory and storage. */
-  bytesIn: number;
-  /** Bytes sent to memory and storage. */
-  bytesOut: number;
-  /** Messages sent (each is one round trip). */
-  messages: number;
-}
-
-interface Running {
-  home: ComponentId;
-  clock: ModelClock;
-  counters: ProcessCounters;
-}
-
-const newCounters = (): ProcessCounters => ({
-  hits: 0,
-  misses: 0,
-  evictions: 0,
-  dirtyFlushes: 0,
-  piggybacked: 0,
-  pagesFetched: 0,
-  bytesIn: 0,
-  bytesOut: 0,
-  messages: 0,
-});
+/** How long a stopped thread's last pins stay untouchable (its Worker may run on briefly). */
+const DEAD_THREAD_GRACE_MS = 50;
+const THREAD_MODULE = new URL("./thread_worker.ts", import.meta.url).href;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * The stock processor monitor.
  *
  * @example
  * ```ts ignore
- * const processor = new StockProcessorMonitor(context, { cacheBytes: 1 << 22 });
+ * const processor = new StockProcessorMonitor(context, ProcessorOptionsSchema.parse({}));
  * await processor.start();
  * const result = await processor.runProcess({ pid: 1, home: "m0", workload: "w.ts", args: [] });
  * ```
@@ -104,25 +114,75 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   readonly role = "processor" as const;
   /** The component id. */
   readonly id: string;
-  #context: MonitorContext;
-  #cache: LineCache;
-  #running = new Map<number, Running>();
-  #totals = newCounters();
-  #processesRun = 0;
-  #missLock: Promise<unknown> = Promise.resolve();
-  #fileHomes = new Map<string, ComponentId>();
+  readonly #context: MonitorContext;
+  readonly #options: ProcessorOptions;
+  readonly #lines: number;
+  readonly #ways: number;
+  readonly #messenger: Messenger;
+  #cache: ExCache | undefined;
+  #pages: PageService | undefined;
+  #syscalls: Syscalls | undefined;
+  #hitCostNs = new Float64Array(0);
   #membership: Membership | undefined;
+  #vregionBytes = 2 ** 30;
+  readonly #processes = new Map<number, ProcessRecord>();
+  readonly #running = new Map<number, Promise<ProcessResult>>();
+  readonly #totals: ProcessCounters = newCounters();
+  #processesRun = 0;
+  #stopped = false;
 
-  /** Creates the monitor; `start()` joins the cluster. */
+  /** Creates the monitor; `start()` builds the ExCache and joins the cluster. */
   constructor(context: MonitorContext, options: ProcessorOptions) {
     this.#context = context;
     this.id = context.id;
-    this.#cache = new LineCache(options.cacheBytes / PAGE_SIZE);
+    this.#options = options;
+    this.#lines = options.cacheBytes / PAGE_SIZE;
+    this.#ways = Math.min(options.ways, this.#lines);
+    if (this.#lines % this.#ways !== 0) {
+      throw new KernelError("EINVAL", `${this.#lines} lines do not split into ${this.#ways} ways`);
+    }
+    this.#messenger = createMessenger(context);
   }
 
-  /** Serves `MGR_EXEC` (the manager starting a placed process) and joins the cluster. */
+  /** Builds the ExCache, serves `MGR_EXEC` and joins the cluster. */
   async start(): Promise<void> {
-    this.#context.rpc.handle({
+    const context = this.#context;
+    const sets = this.#lines / this.#ways;
+    const policy = await context.registry.create<ReplacementPolicy>(
+      "replacement-policy",
+      this.#options.replacement,
+      this.#options.replacementOptions,
+      { sets, ways: this.#ways },
+    );
+    const victims = this.#options.victimLines > 0
+      ? new VictimCache(this.#options.victimLines)
+      : undefined;
+    this.#cache = new ExCache(this.#lines, this.#ways, policy, {
+      copyCleanVictims: victims !== undefined,
+      nowMs: () => context.wallClock.nowNs() / 1e6,
+    });
+    this.#pages = new PageService(this.#cache, victims, {
+      context,
+      messenger: this.#messenger,
+      process: (pid) => this.#processes.get(pid),
+      vregionBytes: () => this.#vregionBytes,
+    });
+    this.#syscalls = new Syscalls({
+      manager: context.manager,
+      messenger: this.#messenger,
+      latency: context.latency,
+      pages: this.#pages,
+      spawnThread: (process, entry, arg, parent) =>
+        this.#spawnThread(process, entry, arg, parent.modelNs()),
+    });
+    this.#hitCostNs = Float64Array.from({ length: LINE_BYTES + 1 }, (_, n) => {
+      const ns = context.latency.cacheHitNs(n);
+      if (!Number.isFinite(ns) || ns < 0) {
+        throw new KernelError("EINVAL", `latency model ${context.latency.name}: hit cost ${ns}`);
+      }
+      return ns;
+    });
+    context.rpc.handle({
       MGR_EXEC: async ({ pid, home, workload, args }) => {
         if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
           throw new KernelError("EINVAL", "args must be an array of strings");
@@ -137,315 +197,408 @@ export class StockProcessorMonitor implements ProcessorMonitor {
         };
       },
     });
-    this.#membership = await joinCluster(
-      this.#context,
-      { cacheBytes: this.#cache.lines * PAGE_SIZE },
-      () => ({ processes: this.#running.size, threads: this.#running.size, ...this.#totals }),
-    );
+    this.#membership = await joinCluster(context, {
+      cacheBytes: this.#options.cacheBytes,
+      ways: this.#ways,
+      replacement: policy.name,
+    }, () => this.#load());
+    this.#vregionBytes = this.#membership.vregionBytes;
   }
 
-  /** Leaves the cluster. */
-  stop(): Promise<void> {
+  /** Stops every running process (exit code 1) and leaves the cluster. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
     this.#membership?.leave();
-    return Promise.resolve();
+    for (const process of this.#processes.values()) {
+      process.conclude({ code: 1, error: `processor ${this.id} stopped` });
+    }
+    await Promise.allSettled([...this.#running.values()]);
   }
 
-  /** Totals over every process run here. */
+  /** Ends process `pid` (exit code 1, "killed"); resolves once it is gone. */
+  async kill(pid: number): Promise<void> {
+    const process = this.#processes.get(pid);
+    if (!process) throw new KernelError("ESRCH", `no process ${pid} on ${this.id}`);
+    process.conclude({ code: 1, error: "killed by request" });
+    await this.#running.get(pid)?.catch(() => {});
+  }
+
+  /**
+   * Switches the ExCache's replacement policy at run time (`kind` must be
+   * `replacement-policy`); the new policy gets its default options unless it is the
+   * configured one.
+   */
+  async setPolicy(kind: string, name: string): Promise<void> {
+    if (kind !== "replacement-policy") {
+      throw new KernelError("EINVAL", `processor ${this.id} has no ${kind} policy to switch`);
+    }
+    const cache = this.#cache;
+    if (!cache) throw new KernelError("ENOTCONN", `processor ${this.id} is not started`);
+    const options = name === this.#options.replacement ? this.#options.replacementOptions : {};
+    cache.setPolicy(
+      await this.#context.registry.create<ReplacementPolicy>("replacement-policy", name, options, {
+        sets: cache.sets,
+        ways: cache.ways,
+      }),
+    );
+    this.#context.log(`replacement policy is now ${name}`);
+  }
+
+  /** Totals over every process run here, plus the ExCache's state. */
   stats(): Record<string, unknown> {
+    const live = newCounters();
+    for (const process of this.#processes.values()) addInto(live, processCounters(process));
+    const totals = { ...this.#totals };
+    addInto(totals, live);
     return {
-      ...this.#totals,
+      ...totals,
       processesRun: this.#processesRun,
-      running: this.#running.size,
-      cacheLines: this.#cache.lines,
-      cacheLinesUsed: this.#cache.used,
+      running: this.#processes.size,
+      threads: this.#liveThreads(),
+      cacheLines: this.#lines,
+      cacheWays: this.#ways,
+      cacheLinesUsed: this.#cache?.used ?? 0,
+      replacement: this.#cache?.policy.name,
+      ...this.#pages?.stats,
     };
   }
 
   /** Runs `spec`'s workload to completion on this component. */
-  async runProcess(spec: ProcessSpec): Promise<ProcessResult> {
-    const { pid, home } = spec;
+  runProcess(spec: ProcessSpec): Promise<ProcessResult> {
+    const { pid } = spec ?? {};
     if (!Number.isInteger(pid) || pid < 1 || pid > MAX_PID) {
-      throw new KernelError("EINVAL", `pid must be in 1..${MAX_PID}, got ${pid}`);
+      return Promise.reject(new KernelError("EINVAL", `pid must be in 1..${MAX_PID}, got ${pid}`));
     }
-    if (this.#running.has(pid)) throw new KernelError("EEXIST", `process ${pid} is running`);
-    const running: Running = { home, clock: new ModelClock(), counters: newCounters() };
-    this.#running.set(pid, running);
+    if (this.#processes.has(pid)) {
+      return Promise.reject(new KernelError("EEXIST", `process ${pid} is running on ${this.id}`));
+    }
+    if (typeof spec.home !== "string" || spec.home === "") {
+      return Promise.reject(new KernelError("EINVAL", "a process needs a home memory component"));
+    }
+    if (typeof spec.workload !== "string" || spec.workload === "") {
+      return Promise.reject(new KernelError("EINVAL", "a process needs a workload module"));
+    }
+    if (!Array.isArray(spec.args) || !spec.args.every((a) => typeof a === "string")) {
+      return Promise.reject(new KernelError("EINVAL", "args must be an array of strings"));
+    }
+    if (!this.#cache || this.#stopped) {
+      return Promise.reject(
+        new KernelError("ENOTCONN", `processor ${this.id} is not running (start() first)`),
+      );
+    }
+    const process = new ProcessRecord({
+      pid,
+      home: spec.home,
+      workload: workloadUrl(spec.workload),
+      args: [...spec.args],
+    });
+    this.#processes.set(pid, process);
+    const run = this.#run(process);
+    this.#running.set(pid, run);
+    run.finally(() => this.#running.delete(pid)).catch(() => {});
+    return run;
+  }
+
+  async #run(p: ProcessRecord): Promise<ProcessResult> {
+    const context = this.#context;
     this.#processesRun++;
-    const wallStart = this.#context.wallClock.nowNs();
-    let exitCode = 0;
-    let error: string | undefined;
+    p.wallStartNs = context.wallClock.nowNs();
+    const main = new ThreadRecord(p, p.nextTid++, 0);
+    p.threads.set(main.tid, main);
     try {
-      await this.#call(pid, home, "P2M_FORK", { pid, parentPid: 0 }, 16);
-      const module = await loadWorkload(spec.workload);
-      const result = await module.main(new Process(pid, spec.args, this.#host));
-      if (typeof result === "number") exitCode = result;
+      await this.#messenger.call(main, p.home, "P2M_FORK", { pid: p.pid, parentPid: 0 }, {
+        request: 8,
+      });
+      this.#startThread(main, "main", null);
     } catch (e) {
-      exitCode = 1;
-      error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-      this.#context.log(`process ${pid} failed: ${error}`);
+      p.conclude({ code: 1, error: `cannot start process ${p.pid}: ${(e as Error).message}` });
+      main.finish({ kind: "failed", error: "not started" });
     }
-    // Private anonymous memory dies with the process: drop its lines, no write-back.
-    this.#cache.drop(pid);
-    try {
-      await this.#call(pid, home, "P2M_EXIT", { pid }, 8);
-    } catch (e) {
-      this.#context.log(`process ${pid}: exit on ${home} failed: ${(e as Error).message}`);
+    const outcome = await p.outcome;
+    if (outcome.error) context.log(`process ${p.pid} failed: ${outcome.error}`);
+    await this.#teardown(p, main);
+    const counters = processCounters(p);
+    addInto(this.#totals, counters);
+    this.#processes.delete(p.pid);
+    await context.rpc.call(context.manager, "MGR_PROCESS_EXIT", {
+      pid: p.pid,
+      exitCode: outcome.code,
+      error: outcome.error ?? "",
+    }).catch((e) => context.log(`exit report of process ${p.pid} failed: ${(e as Error).message}`));
+    const stats: Record<string, number> = { ...counters, threads: p.threads.size };
+    if (p.threads.size > 1) {
+      for (const t of p.threads.values()) {
+        for (const [name, value] of Object.entries(t.snapshot())) {
+          stats[`thread${t.tid}.${name}`] = value;
+        }
+        stats[`thread${t.tid}.modelNs`] = t.modelNs();
+        stats[`thread${t.tid}.wallNs`] = (t.wallEndNs || context.wallClock.nowNs()) -
+          t.wallStartNs;
+      }
     }
-    this.#running.delete(pid);
-    await this.#context.rpc.call(this.#context.manager, "MGR_PROCESS_EXIT", {
-      pid,
-      exitCode,
-      error: error ?? "",
-    }).catch((e) => this.#context.log(`exit report failed: ${(e as Error).message}`));
     return {
-      pid,
-      exitCode,
-      error,
-      wallNs: this.#context.wallClock.nowNs() - wallStart,
-      modelNs: running.clock.nowNs(),
-      stats: { ...running.counters },
+      pid: p.pid,
+      exitCode: outcome.code,
+      error: outcome.error,
+      wallNs: context.wallClock.nowNs() - p.wallStartNs,
+      modelNs: Math.max(...[...p.threads.values()].map((t) => t.modelNs())),
+      stats,
     };
   }
 
-  /** Sends one request for `pid`, charging its model time and counters. */
-  async #call<K extends MessageKind>(
-    pid: number,
-    to: ComponentId,
-    kind: K,
-    body: RequestOf<K>,
-    requestBytes: number,
-    replyBytes = 0,
-    deviceNs = 0,
-  ): Promise<ReplyOf<K>> {
-    const running = this.#running.get(pid);
-    const reply = await this.#context.rpc.call(to, kind, body);
-    if (running) {
-      running.clock.advance(this.#context.latency.messageNs(requestBytes + replyBytes) + deviceNs);
-      this.#count(running, "messages", 1);
-      this.#count(running, "bytesOut", requestBytes);
-      this.#count(running, "bytesIn", replyBytes);
+  /** Stops the threads, drops the lines, closes the files and frees the memory of `p`. */
+  async #teardown(p: ProcessRecord, main: ThreadRecord): Promise<void> {
+    p.ending = true;
+    for (const t of p.threads.values()) this.#kill(t);
+    await Promise.allSettled([...p.inflight]);
+    try {
+      await this.#pages!.dropProcess(main, p);
+      await this.#syscalls!.closeAll(main);
+    } catch (e) {
+      this.#context.log(`process ${p.pid}: cleanup failed: ${(e as Error).message}`);
     }
-    return reply;
-  }
-
-  #count(running: Running, counter: keyof ProcessCounters, n: number): void {
-    running.counters[counter] += n;
-    this.#totals[counter] += n;
-  }
-
-  #process(pid: number): Running {
-    const running = this.#running.get(pid);
-    if (!running) throw new KernelError("ESRCH", `no process ${pid} on ${this.id}`);
-    return running;
-  }
-
-  /** Serves one access: a hit in place, a miss through the memory component. */
-  #withLine = <T>(
-    pid: number,
-    vpn: number,
-    write: boolean,
-    use: (line: Uint8Array) => T,
-  ): Promise<T> => {
-    const running = this.#process(pid);
-    const slot = this.#cache.lookup(pid, vpn);
-    if (slot >= 0) return Promise.resolve(this.#hit(running, slot, write, use));
-    // Misses go one at a time; a waiter re-checks the cache once its turn comes.
-    const turn = this.#missLock.then(() => this.#miss(running, pid, vpn, write, use));
-    this.#missLock = turn.catch(() => {});
-    return turn;
-  };
-
-  #hit<T>(running: Running, slot: number, write: boolean, use: (line: Uint8Array) => T): T {
-    this.#count(running, "hits", 1);
-    running.clock.advance(this.#context.latency.cacheHitNs(8));
-    if (write) this.#cache.markDirty(slot);
-    return use(this.#cache.line(slot));
-  }
-
-  async #miss<T>(
-    running: Running,
-    pid: number,
-    vpn: number,
-    write: boolean,
-    use: (line: Uint8Array) => T,
-  ): Promise<T> {
-    const cached = this.#cache.lookup(pid, vpn);
-    if (cached >= 0) return this.#hit(running, cached, write, use);
-    this.#count(running, "misses", 1);
-    const vaddr = vpn * PAGE_SIZE;
-    const victim = this.#cache.evictOldest();
-    let page: Uint8Array;
-    if (victim) this.#count(running, "evictions", 1);
-    const victimHome = victim?.dirty ? this.#running.get(victim.pid)?.home : undefined;
-    if (victim?.dirty && victimHome === running.home) {
-      this.#count(running, "dirtyFlushes", 1);
-      this.#count(running, "piggybacked", 1);
-      ({ page } = await this.#call(
-        pid,
-        running.home,
-        "P2M_PAGE_FLUSH_FETCH",
-        {
-          pid: victim.pid,
-          flushVaddr: victim.vpn * PAGE_SIZE,
-          page: victim.bytes,
-          fetchVaddr: vaddr,
-        },
-        PAGE_SIZE + 32,
-        PAGE_SIZE,
-      ));
-    } else {
-      if (victim?.dirty && victimHome) {
-        this.#count(running, "dirtyFlushes", 1);
-        await this.#call(pid, victimHome, "P2M_PAGE_FLUSH", {
-          pid: victim.pid,
-          vaddr: victim.vpn * PAGE_SIZE,
-          page: victim.bytes,
-        }, PAGE_SIZE + 16);
-      }
-      ({ page } = await this.#call(
-        pid,
-        running.home,
-        "P2M_PAGE_FETCH",
-        { pid, vaddr },
-        16,
-        PAGE_SIZE,
-      ));
+    try {
+      await this.#messenger.call(main, p.home, "P2M_EXIT", { pid: p.pid }, {
+        request: 4,
+        reply: 4,
+      });
+    } catch (e) {
+      this.#context.log(`process ${p.pid}: exit on ${p.home} failed: ${(e as Error).message}`);
     }
-    this.#count(running, "pagesFetched", 1);
-    const slot = this.#cache.insert(pid, vpn);
-    const line = this.#cache.line(slot);
-    line.set(page);
-    if (write) this.#cache.markDirty(slot);
-    return use(line);
   }
 
-  #storageFor = async (pid: number, path: string): Promise<ComponentId> => {
-    let storage = this.#fileHomes.get(path);
-    if (!storage) {
-      ({ storage } = await this.#call(pid, this.#context.manager, "MGR_PLACE_FILE", { path }, 64));
-      this.#fileHomes.set(path, storage);
-    }
-    return storage;
-  };
+  #liveThreads(): number {
+    let n = 0;
+    for (const process of this.#processes.values()) n += process.liveThreads().length;
+    return n;
+  }
 
-  #files: FileHost = {
-    open: async (pid, path, flags, mode) =>
-      (await this.#call(pid, await this.#storageFor(pid, path), "P2S_OPEN", {
-        path,
-        flags,
-        mode,
-      }, 64)).size,
-    read: async (pid, path, offset, length) => {
-      const storage = await this.#storageFor(pid, path);
-      const chunks: Uint8Array[] = [];
-      let total = 0;
-      while (total < length) {
-        const want = Math.min(FILE_CHUNK_BYTES, length - total);
-        const { data } = await this.#call(
-          pid,
-          storage,
-          "P2S_READ",
-          { path, offset: offset + total, length: want },
-          64,
-          want,
-          this.#context.latency.deviceNs("ssd", "read", want),
-        );
-        chunks.push(data);
-        total += data.length;
-        if (data.length < want) break;
-      }
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (const chunk of chunks) {
-        out.set(chunk, at);
-        at += chunk.length;
-      }
-      return out;
-    },
-    write: async (pid, path, offset, data) => {
-      const storage = await this.#storageFor(pid, path);
-      let total = 0;
-      while (total < data.length) {
-        const chunk = data.subarray(total, total + FILE_CHUNK_BYTES);
-        const { written } = await this.#call(
-          pid,
-          storage,
-          "P2S_WRITE",
-          { path, offset: offset + total, data: chunk, sync: false },
-          chunk.length + 64,
-          0,
-          this.#context.latency.deviceNs("ssd", "write", chunk.length),
-        );
-        total += written;
-      }
-      return total;
-    },
-    fsync: async (pid, path) => {
-      await this.#call(
-        pid,
-        await this.#storageFor(pid, path),
-        "P2S_FSYNC",
-        { path },
-        64,
-        0,
-        this.#context.latency.deviceNs("ssd", "flush", 0),
+  #load(): Record<string, unknown> {
+    return {
+      processes: this.#processes.size,
+      threads: this.#liveThreads(),
+      cacheLinesUsed: this.#cache?.used ?? 0,
+      ...this.#totals,
+    };
+  }
+
+  #spawnThread(p: ProcessRecord, entry: string, arg: unknown, startNs: number): number {
+    if (p.ending) throw new KernelError("ESRCH", `process ${p.pid} is ending`);
+    if (this.#liveThreads() >= this.#options.maxThreads) {
+      throw new KernelError(
+        "EAGAIN",
+        `processor ${this.id} already runs ${this.#options.maxThreads} threads (maxThreads)`,
       );
-    },
-    stat: async (pid, path): Promise<FileStat> =>
-      await this.#call(pid, await this.#storageFor(pid, path), "P2S_STAT", { path }, 64),
-    unlink: async (pid, path) => {
-      await this.#call(pid, await this.#storageFor(pid, path), "P2S_UNLINK", { path }, 64);
-    },
-    mkdir: async (pid, path, mode) => {
-      await this.#call(pid, await this.#storageFor(pid, path), "P2S_MKDIR", { path, mode }, 64);
-    },
-    rename: async (pid, from, to) => {
-      const storage = await this.#storageFor(pid, from);
-      await this.#call(pid, storage, "P2S_RENAME", { from, to }, 128);
-      this.#fileHomes.set(to, storage);
-    },
-  };
+    }
+    const t = new ThreadRecord(p, p.nextTid++, startNs);
+    p.threads.set(t.tid, t);
+    this.#startThread(t, entry, arg);
+    return t.tid;
+  }
 
-  #host: ProcessHost = {
-    withLine: this.#withLine,
-    mmap: async (pid, addr, length, prot, flags) =>
-      (await this.#call(pid, this.#process(pid).home, "P2M_MMAP", {
-        pid,
-        addr,
-        length,
-        prot,
-        flags,
-        path: "",
-        offset: 0,
-      }, 48)).addr,
-    munmap: async (pid, addr, length) => {
-      // Unmapped private memory is discarded, so its cached lines go without write-back.
-      const first = Math.floor(addr / PAGE_SIZE);
-      this.#cache.drop(pid, first, Math.ceil((addr + length) / PAGE_SIZE));
-      await this.#call(pid, this.#process(pid).home, "P2M_MUNMAP", { pid, addr, length }, 24);
-    },
-    brk: async (pid, addr) =>
-      (await this.#call(pid, this.#process(pid).home, "P2M_BRK", { pid, addr }, 16)).addr,
-    files: this.#files,
-    log: (pid, message) => this.#context.log(`[pid ${pid}] ${message}`),
-  };
+  #startThread(t: ThreadRecord, entry: string, arg: unknown): void {
+    const cache = this.#cache!;
+    const p = t.process;
+    const stamps = cache.policy.needsRecency
+      ? new SharedArrayBuffer(this.#lines * Float64Array.BYTES_PER_ELEMENT)
+      : undefined;
+    if (stamps) {
+      t.stamps = new Float64Array(stamps);
+      cache.addStamps(t.stamps);
+    }
+    cache.addHolder(t);
+    t.wallStartNs = this.#context.wallClock.nowNs();
+    const init: ThreadInit = {
+      pid: p.pid,
+      tid: t.tid,
+      args: p.args,
+      workload: p.workload,
+      entry,
+      arg,
+      cache: cache.buffers,
+      block: t.block,
+      stamps,
+      hitCostNs: this.#hitCostNs,
+    };
+    const worker = new Worker(THREAD_MODULE, {
+      type: "module",
+      name: `pid ${p.pid} thread ${t.tid}`,
+    });
+    t.worker = worker;
+    worker.onmessage = (event: MessageEvent<ThreadMessage>) => this.#onMessage(t, event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#ended(t, { kind: "failed", error: `thread crashed: ${event.message}` });
+    };
+    worker.onmessageerror = () => {
+      this.#ended(t, { kind: "failed", error: "thread sent an unreadable message" });
+    };
+    worker.postMessage(init);
+    this.#context.events.emit("thread.start", {
+      component: this.id,
+      data: { pid: p.pid, tid: t.tid, entry },
+    });
+    this.#serve(t).catch((e) =>
+      this.#ended(t, { kind: "failed", error: `monitor error: ${(e as Error).message}` })
+    );
+  }
+
+  #onMessage(t: ThreadRecord, message: ThreadMessage): void {
+    const pid = t.process.pid;
+    switch (message?.type) {
+      case "log":
+        this.#context.log(
+          `[pid ${pid}${t.tid === 0 ? "" : ` thread ${t.tid}`}] ${String(message.text)}`,
+        );
+        return;
+      case "exit":
+        this.#ended(t, { kind: "returned", value: Number(message.value) | 0 });
+        return;
+      case "exit-process":
+        this.#ended(t, { kind: "exit-process", code: Number(message.code) | 0 });
+        return;
+      case "error":
+        this.#ended(t, { kind: "failed", error: String(message.error) });
+        return;
+      default:
+        this.#ended(t, { kind: "failed", error: "thread sent an unknown message" });
+    }
+  }
+
+  /** Records a thread's end and decides what it means for its process. */
+  #ended(t: ThreadRecord, end: ThreadEnd): void {
+    if (t.end) return;
+    t.finish(end);
+    // A thread that reported its own end dropped its pins; a crashed one may not have.
+    this.#release(t, end.kind === "failed" ? DEAD_THREAD_GRACE_MS : 0);
+    const p = t.process;
+    this.#context.events.emit("thread.exit", {
+      component: this.id,
+      data: { pid: p.pid, tid: t.tid, ...end },
+    });
+    if (end.kind === "failed") p.conclude({ code: 1, error: `thread ${t.tid}: ${end.error}` });
+    else if (end.kind === "exit-process") p.conclude({ code: end.code });
+    else if (t.tid === 0) p.conclude({ code: end.value });
+  }
+
+  /** Stops a thread that is still running (its process is ending). */
+  #kill(t: ThreadRecord): void {
+    if (t.end) return;
+    t.finish({ kind: "failed", error: "stopped: its process ended" });
+    const ctl = t.views.ctl;
+    Atomics.store(ctl, CTL.KILLED, 1);
+    t.requestShootdown();
+    this.#release(t, DEAD_THREAD_GRACE_MS);
+  }
+
+  /** Ends a thread's Worker and request loop; its pins count for `graceMs` more. */
+  #release(t: ThreadRecord, graceMs: number): void {
+    t.wallEndNs = this.#context.wallClock.nowNs();
+    t.worker?.terminate();
+    const ctl = t.views.ctl;
+    // Wake the request loop (to exit) and the thread, should it still be waiting.
+    Atomics.notify(ctl, CTL.REQ);
+    if (Atomics.load(ctl, CTL.RESP) === 0) Atomics.store(ctl, CTL.RESP, RESPONSE.KILLED);
+    Atomics.notify(ctl, CTL.RESP);
+    this.#cache!.retireHolder(t, graceMs);
+    if (t.stamps) this.#cache!.removeStamps(t.stamps);
+  }
+
+  /** Serves thread `t`'s requests until it ends. */
+  async #serve(t: ThreadRecord): Promise<void> {
+    const ctl = t.views.ctl;
+    while (!t.end) {
+      const waiting = Atomics.waitAsync(ctl, CTL.REQ, 0);
+      if (waiting.async) await waiting.value;
+      if (t.end) return;
+      const op = Atomics.exchange(ctl, CTL.REQ, 0);
+      if (op !== 0) await this.#handle(t, op);
+    }
+  }
+
+  async #handle(t: ThreadRecord, op: number): Promise<void> {
+    const p = t.process;
+    let response: number;
+    try {
+      if (op === REQUEST.MISS) {
+        const vaddr = t.views.f64[F64.VADDR];
+        const write = Atomics.load(t.views.ctl, CTL.WRITE) === 1;
+        if (!Number.isSafeInteger(vaddr) || vaddr < 0 || vaddr >= VADDR_LIMIT) {
+          throw new KernelError("EFAULT", `segmentation fault: bad address ${vaddr}`);
+        }
+        response = await p.track(this.#pages!.miss(t, vaddr, write));
+      } else if (op === REQUEST.SYSCALL) {
+        response = await p.track(this.#syscall(t));
+      } else {
+        throw new KernelError("EINVAL", `unknown request ${op}`);
+      }
+    } catch (e) {
+      response = RESPONSE.ERROR;
+      const error = e as { code?: unknown; message?: unknown };
+      this.#writeMailbox(t, {
+        code: typeof error?.code === "string" ? error.code : "EIO",
+        message: String(error?.message ?? e).slice(0, 8192),
+      });
+    }
+    if (t.end) return; // killed meanwhile: #release already answered KILLED
+    const ctl = t.views.ctl;
+    Atomics.store(ctl, CTL.RESP, response);
+    Atomics.notify(ctl, CTL.RESP);
+  }
+
+  async #syscall(t: ThreadRecord): Promise<number> {
+    const { ctl, mailbox } = t.views;
+    const jsonBytes = Atomics.load(ctl, CTL.JSON_BYTES);
+    const blobBytes = Atomics.load(ctl, CTL.BLOB_BYTES);
+    if (
+      jsonBytes < 0 || blobBytes < 0 || jsonBytes + blobBytes > MAILBOX_BYTES
+    ) throw new KernelError("EINVAL", "malformed system call");
+    let args: Record<string, unknown>;
+    try {
+      args = JSON.parse(decoder.decode(mailbox.slice(0, jsonBytes)));
+    } catch {
+      throw new KernelError("EINVAL", "malformed system call arguments");
+    }
+    if (typeof args !== "object" || args === null || Array.isArray(args)) {
+      throw new KernelError("EINVAL", "system call arguments must be an object");
+    }
+    const blob = mailbox.slice(jsonBytes, jsonBytes + blobBytes);
+    const { reply, blob: out } = await this.#syscalls!.run(t, args, blob);
+    this.#writeMailbox(t, reply, out);
+    return RESPONSE.OK;
+  }
+
+  #writeMailbox(t: ThreadRecord, reply: unknown, blob?: Uint8Array): void {
+    const { ctl, mailbox } = t.views;
+    const json = encoder.encode(JSON.stringify(reply));
+    const blobBytes = blob?.length ?? 0;
+    if (json.length + blobBytes > MAILBOX_BYTES) {
+      throw new KernelError("E2BIG", `reply of ${json.length + blobBytes} bytes`);
+    }
+    mailbox.set(json, 0);
+    if (blob) mailbox.set(blob, json.length);
+    Atomics.store(ctl, CTL.JSON_BYTES, json.length);
+    Atomics.store(ctl, CTL.BLOB_BYTES, blobBytes);
+  }
 }
 
-async function loadWorkload(workload: string): Promise<WorkloadModule> {
-  let url: string;
+/** The counters of every thread of `p`, summed. */
+function processCounters(p: ProcessRecord): ProcessCounters {
+  const sum = newCounters();
+  for (const t of p.threads.values()) addInto(sum, t.snapshot());
+  return sum;
+}
+
+function addInto(into: ProcessCounters, from: ProcessCounters): void {
+  for (const [name, value] of Object.entries(from)) into[name] = (into[name] ?? 0) + value;
+}
+
+/** A workload path or URL as an absolute URL (paths are relative to the working directory). */
+function workloadUrl(workload: string): string {
   try {
-    url = new URL(workload).href;
+    return new URL(workload).href;
   } catch {
-    url = new URL(workload, `file://${Deno.cwd()}/`).href;
+    return new URL(workload, `file://${Deno.cwd()}/`).href;
   }
-  let module: Partial<WorkloadModule>;
-  try {
-    module = await import(url);
-  } catch (e) {
-    throw new KernelError("ENOENT", `cannot load workload ${workload}: ${(e as Error).message}`);
-  }
-  if (typeof module.main !== "function") {
-    throw new KernelError("ENOEXEC", `workload ${workload} does not export a main(proc) function`);
-  }
-  return module as WorkloadModule;
 }

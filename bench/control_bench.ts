@@ -1,0 +1,85 @@
+/**
+ * Control-plane benchmark: `GET /api/cluster` on a running in-memory cluster, against a
+ * bare `Deno.serve` answering the same JSON, both loaded the same way in the same run
+ * (8 concurrent fetch loops in this process for a fixed time).
+ *
+ * @module
+ */
+
+import { startCluster } from "../mod.ts";
+import { clusterControlSource } from "../kernel/control/manager_source.ts";
+import { serveControlPlane } from "../kernel/control/server.ts";
+import type { BenchCase } from "./harness.ts";
+
+const CONCURRENCY = 8;
+const DURATION_MS = 1500;
+
+/** Requests per second that `CONCURRENCY` fetch loops get from `url` in `DURATION_MS`. */
+async function load(url: string): Promise<number> {
+  let done = 0;
+  const end = performance.now() + DURATION_MS;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < end) {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`GET ${url} answered ${res.status}`);
+      done++;
+    }
+  }));
+  return (done / (performance.now() - started)) * 1000;
+}
+
+/** The control-plane benchmark cases. */
+export const benchmarks: BenchCase[] = [{
+  name: "control.status",
+  async run(progress) {
+    const cluster = await startCluster({
+      components: [
+        { id: "gm", role: "manager" },
+        { id: "p0", role: "processor" },
+        { id: "m0", role: "memory" },
+        { id: "s0", role: "storage" },
+      ],
+    }, { log: () => {} });
+    const source = clusterControlSource(cluster);
+    const control = await serveControlPlane(source, { port: 0 });
+    const body = await (await fetch(`${control.url}/api/cluster`)).text();
+    const bare = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => new Response(body, { headers: { "content-type": "application/json" } }),
+    );
+    try {
+      const bareUrl = `http://127.0.0.1:${bare.addr.port}/api/cluster`;
+      await load(bareUrl); // warm-up
+      progress(0.2);
+      const controlRps = await load(`${control.url}/api/cluster`);
+      progress(0.6);
+      const bareRps = await load(bareUrl);
+      progress(1);
+      const ratio = controlRps / bareRps;
+      const how = `${CONCURRENCY} concurrent fetch loops in the same process for ${DURATION_MS} ms`;
+      return {
+        "control.status.rps": {
+          value: controlRps,
+          unit: "req/s",
+          baseline: bareRps,
+          ratio,
+          note: `GET /api/cluster on the Hono control plane of a 4-component in-memory cluster, ` +
+            `${how}; baseline = bare Deno.serve returning the same JSON, same load`,
+        },
+        "control.status.ratio_vs_bare": {
+          value: ratio,
+          unit: "x",
+          baseline: bareRps,
+          goal: ">= 0.7x",
+          note: "control.status.rps divided by the bare Deno.serve rate, same run",
+        },
+      };
+    } finally {
+      await bare.shutdown();
+      await control.close();
+      await cluster.stop();
+    }
+  },
+}];

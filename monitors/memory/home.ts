@@ -1,0 +1,365 @@
+/**
+ * The home side of a memory component: it serves the address-space calls of the
+ * processes homed here (`fork`, `exit`, `mmap`, `munmap`, `mremap`, `mprotect`, `brk`)
+ * and carries each change out on the owners of the vRegions it touches.
+ *
+ * A call is computed on a copy of the process's {@link AddressSpace} (Linux semantics;
+ * a failing call changes nothing), committed, then propagated: for every vRegion a
+ * changed range covers, the home asks the global memory manager for the owner
+ * (`MGR_PLACE_VREGION`, remembered per process) and tells it the VMAs it must now
+ * enforce there (`M2M_VMA_SET`); pages that `mremap` moves or `fork` copies travel
+ * owner to owner (`M2M_PAGES_COPY` inside one owner, `M2M_PAGES_READ` + `M2M_PAGES_WRITE`
+ * across two). One process's calls run one at a time, in arrival order.
+ *
+ * @module
+ */
+
+import { KernelError } from "../../kernel/errors.ts";
+import type { ComponentId } from "../../kernel/ids.ts";
+import type { RpcNode } from "../../kernel/rpc.ts";
+import { AddressSpace, type SpaceResult, type SpaceStep } from "./address_space.ts";
+import { MAX_PAGES_PER_READ } from "./page_owner.ts";
+import type { OwnerLink } from "./owner_link.ts";
+import { Serial } from "./serial.ts";
+import { permsOf } from "./vma.ts";
+
+/** Most vRegions one call may touch (a guard against tiny vRegions and huge ranges). */
+export const MAX_VREGIONS_PER_CALL = 65536;
+/** Owner messages of one step in flight at once. */
+const PARALLEL_OWNER_CALLS = 32;
+
+interface HomedProcess {
+  space: AddressSpace;
+  /** vRegion index → owner, as the manager placed them. */
+  readonly owners: Map<number, ComponentId>;
+  readonly serial: Serial;
+}
+
+/** What a {@link Home} needs from its component. */
+export interface HomeOptions {
+  /** This component's id. */
+  id: ComponentId;
+  /** RPC, to reach the manager. */
+  rpc: RpcNode;
+  /** The global manager's id. */
+  manager: ComponentId;
+  /** A link to the owner `id` (local calls for this component, messages otherwise). */
+  link(id: ComponentId): OwnerLink;
+}
+
+/** One process's address space as a control-plane query shows it. */
+export interface AddressSpaceView {
+  /** Process id. */
+  pid: number;
+  /** Program break. */
+  brk: number;
+  /** VMAs, ascending. */
+  vmas: {
+    start: number;
+    end: number;
+    prot: number;
+    perms: string;
+    shared: boolean;
+    path: string;
+    offset: number;
+  }[];
+  /** Owner of every vRegion placed for the process. */
+  vregions: { vregion: number; owner: ComponentId }[];
+}
+
+/**
+ * The address-space service for the processes homed on one component.
+ *
+ * @example
+ * ```ts ignore
+ * const home = new Home({ id: "m0", rpc, manager: "gm", link });
+ * await home.fork(1, 0);
+ * const addr = await home.call(1, (space) => space.mmap(0, 4096, 3, 0x22));
+ * await home.exit(1);
+ * ```
+ */
+export class Home {
+  /** Size of a vRegion (set from the manager's join reply). */
+  vregionBytes: number = 2 ** 30;
+  readonly #options: HomeOptions;
+  readonly #procs = new Map<number, HomedProcess>();
+
+  /** A home with no process. */
+  constructor(options: HomeOptions) {
+    this.#options = options;
+  }
+
+  /** Processes homed here. */
+  get processes(): number {
+    return this.#procs.size;
+  }
+
+  /** Every vRegion owner known for processes homed here. */
+  vregions(): { pid: number; vregion: number; owner: ComponentId }[] {
+    const out: { pid: number; vregion: number; owner: ComponentId }[] = [];
+    for (const [pid, proc] of this.#procs) {
+      for (const [vregion, owner] of [...proc.owners].sort((a, b) => a[0] - b[0])) {
+        out.push({ pid, vregion, owner });
+      }
+    }
+    return out;
+  }
+
+  /** The address space of `pid`, for the control plane; `ESRCH` if not homed here. */
+  view(pid: number): AddressSpaceView {
+    const proc = this.#proc(pid);
+    return {
+      pid,
+      brk: proc.space.brk,
+      vmas: proc.space.vmas.vmas.map((v) => ({
+        start: v.start,
+        end: v.end,
+        prot: v.prot,
+        perms: permsOf(v),
+        shared: v.shared,
+        path: v.path,
+        offset: v.offset,
+      })),
+      vregions: [...proc.owners].sort((a, b) => a[0] - b[0]).map(([vregion, owner]) => ({
+        vregion,
+        owner,
+      })),
+    };
+  }
+
+  /**
+   * Starts homing `pid`: empty (`parentPid` 0) or a copy of `parentPid`'s address space
+   * and memory (the parent must be homed here).
+   */
+  async fork(pid: number, parentPid: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid < 1) {
+      throw new KernelError("EINVAL", `pid must be a positive integer, got ${pid}`);
+    }
+    if (this.#procs.has(pid)) throw new KernelError("EEXIST", `process ${pid} already exists`);
+    if (parentPid === 0) {
+      this.#procs.set(pid, { space: new AddressSpace(), owners: new Map(), serial: new Serial() });
+      return;
+    }
+    const parent = this.#procs.get(parentPid);
+    if (!parent) {
+      throw new KernelError(
+        "ESRCH",
+        `cannot fork from process ${parentPid}: it is not homed on ${this.#options.id}`,
+      );
+    }
+    await parent.serial.run(async () => {
+      if (this.#procs.get(parentPid) !== parent) {
+        throw new KernelError("ESRCH", `cannot fork from process ${parentPid}: it has exited`);
+      }
+      if (this.#procs.has(pid)) throw new KernelError("EEXIST", `process ${pid} already exists`);
+      const child: HomedProcess = {
+        space: parent.space.clone(),
+        owners: new Map(),
+        serial: new Serial(),
+      };
+      this.#procs.set(pid, child);
+      try {
+        await child.serial.run(async () => {
+          const vmas = child.space.vmas.vmas;
+          await this.#apply(pid, child, vmas.map((v) => set(v.start, v.end)));
+          for (const vma of vmas) {
+            await this.#copyPages(
+              parentPid,
+              parent,
+              vma.start,
+              pid,
+              child,
+              vma.start,
+              vma.end - vma.start,
+              false,
+            );
+          }
+        });
+      } catch (e) {
+        await this.#release(pid, child).catch(() => {});
+        this.#procs.delete(pid);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Runs an address-space call of `pid` and carries it out on the owners. Returns what
+   * the call returns.
+   */
+  call(pid: number, op: (space: AddressSpace) => SpaceResult): Promise<number> {
+    const proc = this.#proc(pid);
+    return proc.serial.run(async () => {
+      if (this.#procs.get(pid) !== proc) {
+        throw new KernelError("ESRCH", `process ${pid} has exited`);
+      }
+      const next = proc.space.clone();
+      const result = op(next);
+      this.#checkSpan(result.steps);
+      proc.space = next;
+      await this.#apply(pid, proc, result.steps);
+      if (result.error) throw result.error;
+      return result.addr;
+    });
+  }
+
+  /** Frees everything of `pid` on every owner and stops homing it; returns pages freed. */
+  async exit(pid: number): Promise<number> {
+    const proc = this.#proc(pid);
+    return await proc.serial.run(async () => {
+      this.#procs.delete(pid);
+      return await this.#release(pid, proc);
+    });
+  }
+
+  /** The process `pid`, or `ESRCH`. */
+  #proc(pid: number): HomedProcess {
+    const proc = this.#procs.get(pid);
+    if (!proc) throw new KernelError("ESRCH", `no process ${pid} is homed on ${this.#options.id}`);
+    return proc;
+  }
+
+  async #release(pid: number, proc: HomedProcess): Promise<number> {
+    const owners = [...new Set(proc.owners.values())];
+    const results = await Promise.allSettled(owners.map((o) => this.#options.link(o).exit(pid)));
+    let freed = 0;
+    const failures: string[] = [];
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") freed += r.value;
+      else failures.push(`${owners[i]}: ${(r.reason as Error).message}`);
+    });
+    if (failures.length) {
+      throw new KernelError(
+        "EIO",
+        `process ${pid} exit was not acknowledged by ${failures.join("; ")}`,
+      );
+    }
+    return freed;
+  }
+
+  #checkSpan(steps: readonly SpaceStep[]): void {
+    let vregions = 0;
+    for (const step of steps) {
+      if (step.kind !== "set") continue;
+      vregions += Math.floor((step.end - 1) / this.vregionBytes) -
+        Math.floor(step.start / this.vregionBytes) + 1;
+    }
+    if (vregions > MAX_VREGIONS_PER_CALL) {
+      throw new KernelError(
+        "ENOMEM",
+        `the call spans ${vregions} vRegions of ${this.vregionBytes} bytes, over the ` +
+          `${MAX_VREGIONS_PER_CALL} one call may touch`,
+      );
+    }
+  }
+
+  /** The owner of vRegion `vregion` of `pid` (placed by the manager on first use). */
+  async #ownerOf(pid: number, proc: HomedProcess, vregion: number): Promise<ComponentId> {
+    const known = proc.owners.get(vregion);
+    if (known !== undefined) return known;
+    if (vregion > 0xffffffff) {
+      throw new KernelError(
+        "EINVAL",
+        `vRegion index ${vregion} does not fit the u32 of MGR_PLACE_VREGION (vregionBytes ${this.vregionBytes} is too small)`,
+      );
+    }
+    const { owner } = await this.#options.rpc.call(this.#options.manager, "MGR_PLACE_VREGION", {
+      pid,
+      vregion,
+    });
+    proc.owners.set(vregion, owner);
+    return owner;
+  }
+
+  /** Carries out `steps` in order; the chunks of one step go out in parallel. */
+  async #apply(pid: number, proc: HomedProcess, steps: readonly SpaceStep[]): Promise<void> {
+    const vb = this.vregionBytes;
+    for (const step of steps) {
+      if (step.kind === "copy") {
+        await this.#copyPages(pid, proc, step.from, pid, proc, step.to, step.length, true);
+        continue;
+      }
+      const chunks: [number, number][] = [];
+      for (let at = step.start; at < step.end;) {
+        const end = Math.min(step.end, (Math.floor(at / vb) + 1) * vb);
+        chunks.push([at, end]);
+        at = end;
+      }
+      await inParallel(chunks, PARALLEL_OWNER_CALLS, async ([start, end]) => {
+        const owner = await this.#ownerOf(pid, proc, Math.floor(start / vb));
+        await this.#options.link(owner).setVmas(
+          pid,
+          this.#options.id,
+          start,
+          end,
+          step.discard,
+          proc.space.vmas.slice(start, end),
+        );
+      });
+    }
+  }
+
+  /**
+   * Copies (or moves) the pages of `[from, from + length)` of `srcPid` to `to` of
+   * `dstPid`, piece by piece so that each piece has one owner on each side.
+   */
+  async #copyPages(
+    srcPid: number,
+    src: HomedProcess,
+    from: number,
+    dstPid: number,
+    dst: HomedProcess,
+    to: number,
+    length: number,
+    move: boolean,
+  ): Promise<void> {
+    const vb = this.vregionBytes;
+    for (let done = 0; done < length;) {
+      const a = from + done;
+      const b = to + done;
+      const n = Math.min(length - done, vb - (a % vb), vb - (b % vb));
+      const srcOwner = await this.#ownerOf(srcPid, src, Math.floor(a / vb));
+      const dstOwner = await this.#ownerOf(dstPid, dst, Math.floor(b / vb));
+      if (srcOwner === dstOwner) {
+        await this.#options.link(srcOwner).copyPages(srcPid, a, dstPid, b, n, move);
+      } else {
+        // Across owners the pages travel through here; the source is dropped afterwards
+        // by the step that unmaps it, so a failure part-way loses nothing.
+        for (let at = a; at < a + n;) {
+          const chunk = await this.#options.link(srcOwner).readPages(
+            srcPid,
+            at,
+            a + n,
+            MAX_PAGES_PER_READ,
+          );
+          if (chunk.addrs.length) {
+            await this.#options.link(dstOwner).writePages(
+              dstPid,
+              chunk.addrs.map((addr) => addr - a + b),
+              chunk.data,
+            );
+          }
+          at = chunk.next;
+        }
+      }
+      done += n;
+    }
+  }
+}
+
+function set(start: number, end: number): SpaceStep {
+  return { kind: "set", start, end, discard: true };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

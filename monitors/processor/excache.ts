@@ -1,0 +1,413 @@
+/**
+ * The processor monitor's side of the ExCache: the tag index, the free lists, victim
+ * selection through the replacement-policy plugin, and exclusive access to lines.
+ *
+ * Threads read the same shared buffers (see `layout.ts`) to serve hits; the monitor is
+ * the only one that fills, evicts or cleans a line. To do so it *holds* the line: it sets
+ * the line's `evicting` word, then checks that no thread announced the slot in its TLB
+ * (the other half of the handshake in `worker_proc.ts`). A line pinned by a running
+ * thread is skipped when another victim will do; when every candidate is pinned, the
+ * monitor commits to the policy's choice, asks the pinning threads to drop their pins
+ * (a TLB shootdown, honoured at their next access) and waits.
+ *
+ * @module
+ */
+
+import type { ReplacementPolicy } from "../../plugins/replacement/policy.ts";
+import {
+  allocateCache,
+  type CacheBuffers,
+  type CacheViews,
+  cacheViews,
+  EPOCH_SPAN,
+  keyPid,
+  LINE_BYTES,
+  NO_KEY,
+  STATE_DIRTY,
+  STATE_PLOCAL,
+  STATE_VALID,
+} from "./layout.ts";
+
+/** Something that may pin lines: a thread's TLB. */
+export interface PinHolder {
+  /** Per TLB entry: the slot the holder may touch, or -1. */
+  readonly announce: Int32Array;
+  /** Asks the holder to drop every pin at its next access. */
+  requestShootdown(): void;
+}
+
+/** A line taken out of the cache. */
+export interface EvictedLine {
+  /** Its tag. */
+  key: number;
+  /** Whether it must be written back. */
+  dirty: boolean;
+  /** Whether it was zero-filled locally and memory has never seen it. */
+  plocal: boolean;
+  /** A copy of its bytes (when dirty, or when clean copies were asked for). */
+  data: Uint8Array | undefined;
+}
+
+/** Options of an {@link ExCache}. */
+export interface ExCacheOptions {
+  /** Copy clean victims too (for a victim cache). */
+  copyCleanVictims?: boolean;
+  /** Wall clock in milliseconds, for retiring the pins of dead threads. */
+  nowMs?: () => number;
+}
+
+/**
+ * The monitor's controller of one ExCache.
+ *
+ * @example
+ * ```ts
+ * import { ExCache } from "./excache.ts";
+ * import { createFifo } from "../../plugins/replacement/fifo.ts";
+ * const cache = new ExCache(4, 2, createFifo({ sets: 2, ways: 2 }));
+ * const { slot } = await cache.allocate(0);
+ * cache.install(slot, 42, null, 0);
+ * cache.release(slot);
+ * console.assert(cache.lookup(42) === slot && cache.used === 1);
+ * ```
+ */
+export class ExCache {
+  /** The shared buffers handed to threads. */
+  readonly buffers: CacheBuffers;
+  /** Views over them. */
+  readonly views: CacheViews;
+  /** Number of lines. */
+  readonly lines: number;
+  /** Lines per set. */
+  readonly ways: number;
+  /** Number of sets. */
+  readonly sets: number;
+  #policy: ReplacementPolicy;
+  readonly #index = new Map<number, number>();
+  readonly #byPid = new Map<number, Set<number>>();
+  readonly #free: number[][];
+  readonly #fillStamp: Float64Array;
+  readonly #holders = new Map<PinHolder, number>(); // holder -> retire time (ms)
+  readonly #stampArrays = new Set<Float64Array>();
+  readonly #copyClean: boolean;
+  readonly #nowMs: () => number;
+  #waiters: (() => void)[] = [];
+
+  /** Creates an empty cache of `lines` lines, `ways` per set. */
+  constructor(
+    lines: number,
+    ways: number,
+    policy: ReplacementPolicy,
+    options: ExCacheOptions = {},
+  ) {
+    if (!Number.isSafeInteger(lines) || lines < 1 || !Number.isSafeInteger(ways) || ways < 1) {
+      throw new RangeError(`an ExCache needs lines >= 1 and ways >= 1, got ${lines}, ${ways}`);
+    }
+    if (lines % ways !== 0) {
+      throw new RangeError(`${lines} lines do not split into sets of ${ways} ways`);
+    }
+    this.lines = lines;
+    this.ways = ways;
+    this.sets = lines / ways;
+    this.#policy = policy;
+    this.buffers = allocateCache(lines, ways);
+    this.views = cacheViews(this.buffers);
+    this.#fillStamp = new Float64Array(lines);
+    this.#free = Array.from({ length: this.sets }, () => [...Array(ways).keys()].reverse());
+    this.#copyClean = options.copyCleanVictims ?? false;
+    this.#nowMs = options.nowMs ?? (() => performance.now());
+  }
+
+  /** The replacement policy. */
+  get policy(): ReplacementPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Switches to another replacement policy, telling it about the resident lines in the
+   * order they were filled. Threads started before the switch record no recency stamps
+   * if the old policy needed none; their hits then count from the lines' fill times.
+   */
+  setPolicy(policy: ReplacementPolicy): void {
+    this.#policy = policy;
+    const slots = [...this.#index.values()].sort((a, b) => this.#fillStamp[a] - this.#fillStamp[b]);
+    for (const slot of slots) policy.filled(Math.floor(slot / this.ways), slot % this.ways);
+  }
+
+  /** Lines currently held. */
+  get used(): number {
+    return this.#index.size;
+  }
+
+  /** The set a virtual line maps to (virtually indexed). */
+  setOf(vline: number): number {
+    return vline % this.sets;
+  }
+
+  /** The slot holding `key`, or -1 when it is not resident. */
+  slotOf(key: number): number {
+    return this.#index.get(key) ?? -1;
+  }
+
+  /** The slot holding `key` when it is resident and no monitor operation holds it; else -1. */
+  lookup(key: number): number {
+    const slot = this.#index.get(key);
+    return slot !== undefined && this.views.evicting[slot] === 0 ? slot : -1;
+  }
+
+  /** The slots of process `pid`'s resident lines. */
+  residentSlots(pid: number): number[] {
+    return [...(this.#byPid.get(pid) ?? [])];
+  }
+
+  /** Tag of a slot. */
+  keyAt(slot: number): number {
+    return this.views.keys[slot];
+  }
+
+  /** State bits of a slot. */
+  stateAt(slot: number): number {
+    return Atomics.load(this.views.state, slot);
+  }
+
+  /** Sets state bits of a resident line (e.g. grant writes); safe while threads pin it. */
+  addState(slot: number, bits: number): void {
+    Atomics.or(this.views.state, slot, bits);
+  }
+
+  /** Registers a thread's TLB as a pin holder. */
+  addHolder(holder: PinHolder): void {
+    this.#holders.set(holder, Infinity);
+  }
+
+  /**
+   * Stops counting a dead thread's pins after `graceMs`: a terminated Worker may still
+   * run for a moment, so its last announced lines stay untouchable until then.
+   */
+  retireHolder(holder: PinHolder, graceMs: number): void {
+    if (this.#holders.has(holder)) this.#holders.set(holder, this.#nowMs() + graceMs);
+  }
+
+  /** Registers a thread's recency stamps (read by policies that need recency). */
+  addStamps(stamps: Float64Array): void {
+    this.#stampArrays.add(stamps);
+  }
+
+  /** Forgets a thread's recency stamps. */
+  removeStamps(stamps: Float64Array): void {
+    this.#stampArrays.delete(stamps);
+  }
+
+  /** When slot's line was last used: the newest of its fill stamp and every thread's stamp. */
+  lastUse(slot: number): number {
+    let newest = this.#fillStamp[slot];
+    for (const stamps of this.#stampArrays) if (stamps[slot] > newest) newest = stamps[slot];
+    return newest;
+  }
+
+  /**
+   * Holds a slot of set `set` for a new line: a free way first, else a victim chosen by
+   * the policy, which is taken out of the cache (`onEvict` runs synchronously with it, so
+   * the caller can mark the victim's write-back in flight before anything else runs).
+   */
+  async allocate(
+    set: number,
+    onEvict?: (victim: EvictedLine) => void,
+  ): Promise<{ slot: number; victim: EvictedLine | undefined }> {
+    const { evicting } = this.views;
+    const base = set * this.ways;
+    for (;;) {
+      const free = this.#free[set];
+      if (free.length > 0) {
+        const slot = base + free[free.length - 1];
+        Atomics.store(evicting, slot, 1);
+        if (this.#pinners(slot).length === 0) {
+          free.pop();
+          return { slot, victim: undefined };
+        }
+        // A thread is checking this empty slot right now; it will give up in a moment.
+        Atomics.store(evicting, slot, 0);
+        await this.progress(1);
+        continue;
+      }
+      const pinned = this.#pinned();
+      const open: number[] = [];
+      const held: number[] = [];
+      for (let way = 0; way < this.ways; way++) {
+        const slot = base + way;
+        if (evicting[slot] !== 0) continue; // another monitor operation holds it
+        (pinned.has(slot) ? held : open).push(way);
+      }
+      const choice = open.length > 0 ? open : held;
+      if (choice.length === 0) {
+        await this.progress(20); // every way is being filled or written back
+        continue;
+      }
+      const way = this.#policy.victim(set, choice, (w) => this.lastUse(base + w));
+      const slot = base + way;
+      Atomics.store(evicting, slot, 1);
+      if (!(await this.#drainPins(slot, open.length > 0))) {
+        Atomics.store(evicting, slot, 0);
+        continue;
+      }
+      const victim = this.#takeOut(slot);
+      onEvict?.(victim);
+      return { slot, victim };
+    }
+  }
+
+  /**
+   * Waits until no thread pins `slot` (which the caller marked evicting), asking the
+   * pinning threads for a shootdown. With `giveUp`, returns false at once instead of
+   * waiting (the caller picks another victim).
+   */
+  async #drainPins(slot: number, giveUp: boolean): Promise<boolean> {
+    for (;;) {
+      const pinners = this.#pinners(slot);
+      if (pinners.length === 0) return true;
+      if (giveUp) return false;
+      for (const holder of pinners) holder.requestShootdown();
+      await this.progress(1);
+    }
+  }
+
+  /**
+   * Holds the resident line `key` exclusively (for a write-back or a drop), waiting for
+   * other monitor operations and for threads' pins. Returns its slot, or -1 when the line
+   * is not (or no longer) resident.
+   */
+  async acquire(key: number): Promise<number> {
+    const { evicting } = this.views;
+    for (;;) {
+      const slot = this.#index.get(key);
+      if (slot === undefined) return -1;
+      if (evicting[slot] !== 0) {
+        await this.progress(1);
+        continue;
+      }
+      Atomics.store(evicting, slot, 1);
+      await this.#drainPins(slot, false);
+      return slot;
+    }
+  }
+
+  /** Fills a held slot with line `key`: `data`, or zeros when null; `bits` are STATE_* bits. */
+  install(slot: number, key: number, data: Uint8Array | null, bits: number): void {
+    const { u8, keys, state, epoch } = this.views;
+    const base = slot * LINE_BYTES;
+    if (data) u8.set(data.subarray(0, LINE_BYTES), base);
+    else u8.fill(0, base, base + LINE_BYTES);
+    keys[slot] = key;
+    this.#fillStamp[slot] = (Atomics.add(epoch, 0, 1) + 1) * EPOCH_SPAN;
+    for (const stamps of this.#stampArrays) stamps[slot] = 0; // they described the old line
+    Atomics.store(state, slot, bits | STATE_VALID);
+    this.#index.set(key, slot);
+    const pid = keyPid(key);
+    let slots = this.#byPid.get(pid);
+    if (!slots) this.#byPid.set(pid, slots = new Set());
+    slots.add(slot);
+    this.#policy.filled(Math.floor(slot / this.ways), slot % this.ways);
+  }
+
+  /** Takes a held line out of the cache, describing it (the slot stays held, empty). */
+  takeOut(slot: number): EvictedLine {
+    return this.#takeOut(slot);
+  }
+
+  /** Copies a held line if it is dirty and marks it clean (the caller writes it back). */
+  clean(slot: number): Uint8Array | undefined {
+    const state = this.views.state;
+    if ((Atomics.load(state, slot) & STATE_DIRTY) === 0) return undefined;
+    Atomics.and(state, slot, ~STATE_DIRTY);
+    const base = slot * LINE_BYTES;
+    return this.views.u8.slice(base, base + LINE_BYTES);
+  }
+
+  /** Lets threads use a held slot again. */
+  release(slot: number): void {
+    Atomics.store(this.views.evicting, slot, 0);
+    this.#wake();
+  }
+
+  /** Empties a held slot (its line was taken out, or a fill failed) and frees it. */
+  discard(slot: number): void {
+    const { keys, state } = this.views;
+    const key = keys[slot];
+    if (key !== NO_KEY && this.#index.get(key) === slot) this.#takeOut(slot);
+    keys[slot] = NO_KEY;
+    Atomics.store(state, slot, 0);
+    this.#free[Math.floor(slot / this.ways)].push(slot % this.ways);
+    this.release(slot);
+  }
+
+  /** Resolves at the next release of a held slot, or after `ms` milliseconds. */
+  progress(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiters.push(done);
+    });
+  }
+
+  #wake(): void {
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const done of waiters) done();
+  }
+
+  #takeOut(slot: number): EvictedLine {
+    const { keys, state, u8 } = this.views;
+    const key = keys[slot];
+    const bits = Atomics.load(state, slot);
+    const dirty = (bits & STATE_DIRTY) !== 0;
+    const base = slot * LINE_BYTES;
+    const data = dirty || this.#copyClean ? u8.slice(base, base + LINE_BYTES) : undefined;
+    Atomics.store(state, slot, 0);
+    if ((bits & STATE_VALID) !== 0 && this.#index.get(key) === slot) {
+      this.#index.delete(key);
+      this.#byPid.get(keyPid(key))?.delete(slot);
+      this.#policy.removed(Math.floor(slot / this.ways), slot % this.ways);
+    }
+    return { key, dirty, plocal: (bits & STATE_PLOCAL) !== 0, data };
+  }
+
+  #liveHolders(): PinHolder[] {
+    const now = this.#nowMs();
+    const live: PinHolder[] = [];
+    for (const [holder, retireAt] of this.#holders) {
+      if (retireAt <= now) this.#holders.delete(holder);
+      else live.push(holder);
+    }
+    return live;
+  }
+
+  /**
+   * The slots some thread announces, read without atomics: a hint for choosing victims
+   * (a stale read only makes {@link ExCache.#pinners}, which is exact, refuse a choice).
+   */
+  #pinned(): Set<number> {
+    const pinned = new Set<number>();
+    for (const holder of this.#liveHolders()) {
+      const announce = holder.announce;
+      for (let i = 0; i < announce.length; i++) if (announce[i] >= 0) pinned.add(announce[i]);
+    }
+    return pinned;
+  }
+
+  /**
+   * The holders announcing `slot`, exactly: the caller has marked the slot evicting with an
+   * atomic store, and the atomic load before each scan keeps the scan after that store
+   * (the monitor's half of the handshake with `WorkerProc.#pin`).
+   */
+  #pinners(slot: number): PinHolder[] {
+    const pinners: PinHolder[] = [];
+    for (const holder of this.#liveHolders()) {
+      Atomics.load(holder.announce, 0);
+      if (holder.announce.indexOf(slot) >= 0) pinners.push(holder);
+    }
+    return pinners;
+  }
+}

@@ -1,0 +1,421 @@
+/**
+ * Miss handling and write-back: the software half of the ExCache, run by the processor
+ * monitor while the faulting thread sleeps.
+ *
+ * A miss picks a slot (a free way first, else a victim chosen by the replacement policy),
+ * writes the victim back if it is dirty, and fills the slot:
+ * - **p-local**: a line of anonymous memory that memory has never seen (never written
+ *   back) is zero-filled right here, with no message; memory first hears of it at its
+ *   first dirty eviction;
+ * - from the **victim cache**, when one is configured and holds the line;
+ * - otherwise **fetched** from the memory component that owns the line's vRegion (asked of
+ *   the global memory manager once per vRegion, then cached). When the dirty victim goes
+ *   to the same owner for the same process, write-back and fetch share one round trip
+ *   (`P2M_PAGE_FLUSH_FETCH`).
+ *
+ * Two threads missing on the same line cause one fill: the second waits for the first.
+ * A line being written back is not fetched again until the write-back has landed, and
+ * write-backs of one line are sent in order.
+ *
+ * @module
+ */
+
+import { PROT_READ, PROT_WRITE } from "../../kernel/abi.ts";
+import { KernelError, RemoteError } from "../../kernel/errors.ts";
+import type { ComponentId } from "../../kernel/ids.ts";
+import type { MonitorContext } from "../../kernel/monitor.ts";
+import type { EvictedLine, ExCache } from "./excache.ts";
+import {
+  keyLine,
+  keyPid,
+  LINE_BYTES,
+  lineKey,
+  RESPONSE,
+  STATE_DIRTY,
+  STATE_PLOCAL,
+  STATE_WRITABLE,
+  TLB_ENTRIES,
+} from "./layout.ts";
+import type { Messenger } from "./messenger.ts";
+import type { ProcessRecord, ThreadRecord } from "./records.ts";
+import type { MirroredRange } from "./vma_mirror.ts";
+import type { VictimCache } from "./victim_cache.ts";
+
+const TLB_MASK = TLB_ENTRIES - 1;
+/** Write-backs of one range sent concurrently (msync of a large range). */
+const WRITE_BACK_BATCH = 16;
+
+/** What to do with a resident line of a range: write back and keep, write back and drop, or drop. */
+export type RangeAction = "keep" | "drop" | "discard";
+
+/** What the page service needs from the monitor. */
+export interface PageServiceHost {
+  /** The monitor's context (RPC, latency model, events, log). */
+  readonly context: MonitorContext;
+  /** Sends messages on behalf of threads. */
+  readonly messenger: Messenger;
+  /** A running process by pid. */
+  process(pid: number): ProcessRecord | undefined;
+  /** The cluster's vRegion size in bytes. */
+  vregionBytes(): number;
+}
+
+/** Counters of the page service as a whole. */
+export interface PageServiceStats {
+  /** Dirty lines whose write-back failed (their data could not be saved). */
+  lostWriteBacks: number;
+  /** Misses that found the line already being filled by another thread. */
+  sharedFills: number;
+}
+
+interface FlushGate {
+  previous: Promise<void> | undefined;
+  done: () => void;
+  promise: Promise<void>;
+}
+
+/**
+ * Serves misses and write-backs for every process of one processor.
+ *
+ * @example
+ * ```ts ignore
+ * const pages = new PageService(cache, victims, host);
+ * const response = await pages.miss(thread, 0x7000_0000, true);
+ * ```
+ */
+export class PageService {
+  /** The ExCache. */
+  readonly cache: ExCache;
+  /** Counters. */
+  readonly stats: PageServiceStats = { lostWriteBacks: 0, sharedFills: 0 };
+  readonly #victims: VictimCache | undefined;
+  readonly #host: PageServiceHost;
+  /** Lines being filled → the model time the fill cost. */
+  readonly #fills = new Map<number, Promise<number>>();
+  /** Lines being written back → settles when memory has them. */
+  readonly #flushes = new Map<number, Promise<void>>();
+
+  /** Creates the service over `cache` (and an optional victim cache). */
+  constructor(cache: ExCache, victims: VictimCache | undefined, host: PageServiceHost) {
+    this.cache = cache;
+    this.#victims = victims;
+    this.#host = host;
+  }
+
+  /**
+   * Brings the line holding `vaddr` in for thread `t` and pins it in the thread's TLB.
+   * Resolves to `RESPONSE.HIT` (it was resident after all) or `RESPONSE.MISS`; rejects
+   * with `EFAULT` for a segmentation fault.
+   */
+  async miss(t: ThreadRecord, vaddr: number, write: boolean): Promise<number> {
+    const p = t.process;
+    const vline = Math.floor(vaddr / LINE_BYTES);
+    const key = lineKey(p.pid, vline);
+    const range = p.vmas.find(vaddr);
+    if (range && (range.prot & (write ? PROT_WRITE : PROT_READ)) === 0) {
+      throw this.#segfault(p, vaddr, write, "protection");
+    }
+    let waitedNs = -1;
+    for (;;) {
+      if (p.ending) throw ending(p);
+      const slot = this.cache.slotOf(key);
+      if (slot >= 0) {
+        if (this.cache.views.evicting[slot] !== 0) {
+          await this.cache.progress(1); // being written back or evicted right now
+          continue;
+        }
+        if (write) this.cache.addState(slot, STATE_WRITABLE | STATE_DIRTY);
+        Atomics.store(t.announce, vline & TLB_MASK, slot);
+        if (waitedNs < 0) return RESPONSE.HIT;
+        t.counters.misses++;
+        t.clock.advance(waitedNs);
+        return RESPONSE.MISS;
+      }
+      const fill = this.#fills.get(key);
+      if (fill) {
+        this.stats.sharedFills++;
+        waitedNs = await fill.catch(() => 0);
+        continue;
+      }
+      const flush = this.#flushes.get(key);
+      if (!flush) break;
+      await flush;
+    }
+    let settle!: (ns: number) => void;
+    let fail!: (e: unknown) => void;
+    const fill = new Promise<number>((resolve, reject) => [settle, fail] = [resolve, reject]);
+    fill.catch(() => {}); // waiters handle failures; nobody else must see them as unhandled
+    this.#fills.set(key, fill);
+    try {
+      const ns = await this.#fill(t, p, vline, key, range, write);
+      settle(ns);
+      return RESPONSE.MISS;
+    } catch (e) {
+      fail(e);
+      throw e;
+    } finally {
+      if (this.#fills.get(key) === fill) this.#fills.delete(key);
+    }
+  }
+
+  async #fill(
+    t: ThreadRecord,
+    p: ProcessRecord,
+    vline: number,
+    key: number,
+    range: MirroredRange | undefined,
+    write: boolean,
+  ): Promise<number> {
+    const { context, messenger } = this.#host;
+    const startNs = t.clock.nowNs();
+    let gate: FlushGate | undefined;
+    const { slot, victim } = await this.cache.allocate(this.cache.setOf(vline), (line) => {
+      if (line.dirty) gate = this.#openGate(line.key);
+    });
+    let victimSaved = !victim?.dirty;
+    try {
+      if (victim) {
+        t.counters.evictions++;
+        this.#keepVictim(victim);
+      }
+      const plocal = range !== undefined && !range.file && !p.flushed.has(vline);
+      const kept = plocal ? undefined : this.#victims?.take(key);
+      let data: Uint8Array | null = null;
+      if (plocal || kept) {
+        if (plocal) {
+          t.counters.pLocalZeroFills++;
+          t.clock.advance(context.latency.deviceNs("dram", "write", LINE_BYTES));
+        } else {
+          data = kept!;
+          t.counters.victimHits++;
+          t.clock.advance(context.latency.deviceNs("dram", "read", LINE_BYTES));
+        }
+        if (victim?.dirty) victimSaved = await this.#writeBack(t, victim.key, victim.data!, gate);
+      } else {
+        const owner = await this.ownerOf(t, p, vline);
+        const victimOwner = victim?.dirty && keyPid(victim.key) === p.pid
+          ? await this.ownerOf(t, p, keyLine(victim.key))
+          : undefined;
+        if (victim?.dirty && victimOwner === owner && range !== undefined) {
+          // One round trip: write the victim back and fetch the line.
+          await gate?.previous;
+          const victimLine = keyLine(victim.key);
+          const { page } = await messenger.call(t, owner, "P2M_PAGE_FLUSH_FETCH", {
+            pid: p.pid,
+            flushVaddr: victimLine * LINE_BYTES,
+            page: victim.data!,
+            fetchVaddr: vline * LINE_BYTES,
+          }, { request: LINE_BYTES + 24, reply: LINE_BYTES });
+          p.flushed.add(victimLine);
+          victimSaved = true;
+          gate?.done();
+          t.counters.dirtyFlushes++;
+          t.counters.piggybacked++;
+          data = page;
+        } else {
+          if (victim?.dirty) {
+            victimSaved = await this.#writeBack(t, victim.key, victim.data!, gate);
+          }
+          ({ page: data } = await messenger.call(t, owner, "P2M_PAGE_FETCH", {
+            pid: p.pid,
+            vaddr: vline * LINE_BYTES,
+          }, { request: 16, reply: LINE_BYTES }));
+        }
+        t.counters.pagesFetched++;
+      }
+      if (p.ending) throw ending(p);
+      const writable = range === undefined || (range.prot & PROT_WRITE) !== 0;
+      this.cache.install(
+        slot,
+        key,
+        data,
+        (writable ? STATE_WRITABLE : 0) | (write ? STATE_DIRTY : 0) | (plocal ? STATE_PLOCAL : 0),
+      );
+      Atomics.store(t.announce, vline & TLB_MASK, slot);
+      this.cache.release(slot);
+      t.counters.misses++;
+      return t.clock.nowNs() - startNs;
+    } catch (e) {
+      this.cache.discard(slot);
+      if (e instanceof RemoteError && e.code === "EFAULT") {
+        throw this.#segfault(p, vline * LINE_BYTES, write, e.message);
+      }
+      throw e;
+    } finally {
+      // A failed piggyback may not have written the victim: send it on its own.
+      if (!victimSaved && victim) await this.#writeBack(t, victim.key, victim.data!, gate);
+      gate?.done();
+    }
+  }
+
+  /** The memory component owning `vline` of process `p` (its vRegion's owner). */
+  async ownerOf(t: ThreadRecord, p: ProcessRecord, vline: number): Promise<ComponentId> {
+    const vregion = Math.floor((vline * LINE_BYTES) / this.#host.vregionBytes());
+    const known = p.owners.get(vregion);
+    if (known) return known;
+    let lookup = p.ownerLookups.get(vregion);
+    if (!lookup) {
+      const { context, messenger } = this.#host;
+      lookup = messenger.call(t, context.manager, "MGR_PLACE_VREGION", {
+        pid: p.pid,
+        vregion,
+      }, { request: 8, reply: 16 }).then(
+        ({ owner }) => owner,
+        (e) => {
+          // A manager that places no vRegions: everything lives on the home.
+          if (e instanceof RemoteError && e.code === "UNHANDLED") return p.home;
+          throw e;
+        },
+      ).then((owner) => {
+        p.owners.set(vregion, owner);
+        return owner;
+      }).finally(() => p.ownerLookups.delete(vregion));
+      p.ownerLookups.set(vregion, lookup);
+    }
+    return await lookup;
+  }
+
+  /**
+   * Applies `action` to every resident line of process `p` in `[start, end)`: write back
+   * and keep (`msync`), write back and drop (the data must survive a change of mapping),
+   * or drop (the data dies with the mapping). Waits for fills of the range in flight.
+   */
+  async syncRange(
+    t: ThreadRecord,
+    p: ProcessRecord,
+    start: number,
+    end: number,
+    action: (range: MirroredRange | undefined) => RangeAction,
+  ): Promise<void> {
+    const first = Math.floor(start / LINE_BYTES);
+    const last = Math.ceil(end / LINE_BYTES);
+    const inRange = (key: number) =>
+      keyPid(key) === p.pid && keyLine(key) >= first && keyLine(key) < last;
+    for (;;) {
+      const keys = this.cache.residentSlots(p.pid).map((slot) => this.cache.keyAt(slot))
+        .filter(inRange);
+      for (let k = 0; k < keys.length; k += WRITE_BACK_BATCH) {
+        await Promise.all(
+          keys.slice(k, k + WRITE_BACK_BATCH).map(async (key) => {
+            const how = action(p.vmas.find(keyLine(key) * LINE_BYTES));
+            const slot = await this.cache.acquire(key);
+            if (slot < 0) return;
+            if (how === "keep") {
+              const data = this.cache.clean(slot);
+              const gate = data ? this.#openGate(key) : undefined;
+              this.cache.release(slot);
+              if (data) await this.#writeBack(t, key, data, gate);
+              gate?.done();
+              return;
+            }
+            const line = this.cache.takeOut(slot);
+            const gate = how === "drop" && line.dirty ? this.#openGate(key) : undefined;
+            this.cache.discard(slot);
+            if (gate) {
+              await this.#writeBack(t, key, line.data!, gate);
+              gate.done();
+            }
+          }),
+        );
+      }
+      const pending = [...this.#fills].filter(([key]) => inRange(key)).map(([, fill]) => fill);
+      if (pending.length === 0 && keys.length === 0) break;
+      await Promise.allSettled(pending);
+      if (pending.length === 0) break;
+    }
+    if (this.#victims) this.#victims.forget(inRange);
+  }
+
+  /** Drops every line of process `p` (writing back file-backed dirty lines) at its exit. */
+  async dropProcess(t: ThreadRecord, p: ProcessRecord): Promise<void> {
+    // Private anonymous memory dies with the process, so its dirty lines are discarded
+    // rather than written back to a memory component that is about to free them.
+    await this.syncRange(
+      t,
+      p,
+      0,
+      Number.MAX_SAFE_INTEGER,
+      (range) => range?.file ? "drop" : "discard",
+    );
+    if (this.#victims) this.#victims.forget((key) => keyPid(key) === p.pid);
+  }
+
+  /** Marks `key` as being written back; misses on it wait, later write-backs queue behind. */
+  #openGate(key: number): FlushGate {
+    const previous = this.#flushes.get(key);
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => done = resolve);
+    const gate: FlushGate = {
+      previous,
+      promise,
+      done: () => {
+        done();
+        if (this.#flushes.get(key) === promise) this.#flushes.delete(key);
+      },
+    };
+    this.#flushes.set(key, promise);
+    return gate;
+  }
+
+  /** Writes one dirty line back to its owner; false (and logged) when that failed. */
+  async #writeBack(
+    t: ThreadRecord,
+    key: number,
+    data: Uint8Array,
+    gate: FlushGate | undefined,
+  ): Promise<boolean> {
+    await gate?.previous;
+    const pid = keyPid(key);
+    const vline = keyLine(key);
+    const owner = this.#host.process(pid);
+    try {
+      if (!owner) throw new KernelError("ESRCH", `process ${pid} is gone`);
+      const to = await this.ownerOf(t, owner, vline);
+      await this.#host.messenger.call(t, to, "P2M_PAGE_FLUSH", {
+        pid,
+        vaddr: vline * LINE_BYTES,
+        page: data,
+      }, { request: LINE_BYTES + 16 });
+      owner.flushed.add(vline);
+      t.counters.dirtyFlushes++;
+      return true;
+    } catch (e) {
+      this.stats.lostWriteBacks++;
+      const message = `write-back of pid ${pid} line 0x${(vline * LINE_BYTES).toString(16)} ` +
+        `failed, its last writes are lost: ${(e as Error).message}`;
+      this.#host.context.log(message);
+      this.#host.context.events.emit("fault", {
+        component: this.#host.context.id,
+        data: { pid, vaddr: vline * LINE_BYTES, reason: "write-back failed" },
+      });
+      return false;
+    } finally {
+      gate?.done();
+    }
+  }
+
+  #keepVictim(victim: EvictedLine): void {
+    if (!this.#victims || !victim.data) return;
+    // A p-local line that was never written is all zeros: refilling it is free anyway.
+    if (victim.plocal && !victim.dirty) return;
+    this.#victims.put(victim.key, victim.data);
+  }
+
+  #segfault(p: ProcessRecord, vaddr: number, write: boolean, why: string): KernelError {
+    const context = this.#host.context;
+    context.events.emit("fault", {
+      component: context.id,
+      data: { pid: p.pid, vaddr, reason: why },
+    });
+    const detail = why.includes("segmentation fault")
+      ? why
+      : `segmentation fault: pid ${p.pid} ${write ? "write" : "read"} at 0x${
+        vaddr.toString(16)
+      } (${why})`;
+    return new KernelError("EFAULT", detail);
+  }
+}
+
+function ending(p: ProcessRecord): KernelError {
+  return new KernelError("ESRCH", `process ${p.pid} is ending`);
+}

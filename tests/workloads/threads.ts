@@ -1,0 +1,78 @@
+import type { Proc } from "../../mod.ts";
+
+/**
+ * Thread behaviours chosen by `args[0]`:
+ * - `join`: a thread computes 5 ms of model time while main computes 1 ms, then main joins
+ *   it and returns its value (42);
+ * - `throw`: a second thread throws while main waits in `join`;
+ * - `exit`: a second thread calls `exit(7)` while main spins;
+ * - `no-entry`: spawns an export that does not exist;
+ * - `shared`: four threads read the same line at once after it was written back;
+ * - `spin`: loops on cache hits until the process is killed.
+ */
+export function main(proc: Proc): number {
+  switch (proc.args[0]) {
+    case "join": {
+      const tid = proc.spawn("slow", 42);
+      proc.compute(1_000_000);
+      return proc.join(tid);
+    }
+    case "throw": {
+      const tid = proc.spawn("thrower");
+      proc.join(tid);
+      return 0;
+    }
+    case "exit": {
+      const flag = proc.mmap(4096);
+      proc.spawn("exiter", flag);
+      for (;;) proc.loadU32(flag); // runs until the other thread ends the process
+    }
+    case "no-entry":
+      proc.join(proc.spawn("noSuchExport"));
+      return 0;
+    case "shared":
+      return shared(proc);
+    case "spin": {
+      const addr = proc.mmap(4096);
+      for (;;) proc.loadU32(addr);
+    }
+    default:
+      throw new Error(`unknown mode ${proc.args[0]}`);
+  }
+}
+
+/** Computes 5 ms, returns its argument. */
+export function slow(proc: Proc, value: number): number {
+  proc.compute(5_000_000);
+  return value;
+}
+
+/** Fails. */
+export function thrower(): number {
+  throw new TypeError("thread bug on purpose");
+}
+
+/** Ends the whole process. */
+export function exiter(proc: Proc, flag: number): number {
+  proc.storeU32(flag, 1);
+  proc.exit(7);
+}
+
+function shared(proc: Proc): number {
+  // 8 lines: page 0 is written, then pushed out by 8 other pages; page 1 is a barrier.
+  const base = proc.mmap(16 * 4096);
+  proc.storeU32(base, 0xfeed);
+  for (let page = 2; page < 10; page++) proc.loadU32(base + page * 4096);
+  const tids = [1, 2, 3].map(() => proc.spawn("reader", base));
+  const value = reader(proc, base);
+  let ok = value === 0xfeed;
+  for (const tid of tids) ok = proc.join(tid) === 0xfeed && ok;
+  return ok ? 0 : 1;
+}
+
+/** Waits for all four readers, then reads page 0. */
+export function reader(proc: Proc, base: number): number {
+  proc.fetchAdd(base + 4096, 1);
+  while (proc.loadI32(base + 4096) < 4) { /* barrier */ }
+  return proc.loadU32(base);
+}

@@ -63,7 +63,8 @@ export const benchmarks: BenchCase[] = [
         MGR_HEARTBEAT: () => ({}),
         MGR_PLACE_VREGION: () => ({ owner: "m0" }),
       });
-      const rpc = new RpcNode(await transport.attach("m0"));
+      const endpoint = await transport.attach("m0");
+      const rpc = new RpcNode(endpoint);
       const registry = new PluginRegistry().register(legoosIbLatencyPlugin).register(
         memoryMonitorPlugin,
       );
@@ -72,7 +73,7 @@ export const benchmarks: BenchCase[] = [
         role: "memory",
         manager: "gm",
         rpc,
-        endpoint: undefined as never, // the memory monitor never uses one-sided access
+        endpoint,
         latency: await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {}),
         wallClock: new WallClock(),
         events: new EventBus(),

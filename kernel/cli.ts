@@ -926,6 +926,7 @@ export function formatRunSummary(view: RunSummaryView): string[] {
     `pages fetched    ${n(s.pagesFetched)} (${n(s.dirtyFlushes)} dirty write-backs, ${
       n(s.piggybacked)
     } piggybacked on a fetch)`,
+    `p-local fills    ${n(s.pLocalZeroFills)} (lines never written anywhere, zero-filled here)`,
     `bytes moved      ${mib(s.bytesIn)} in, ${mib(s.bytesOut)} out, in ${n(s.messages)} messages`,
     `wall time        ${(view.wallNs / 1e6).toFixed(1)} ms (process), ${
       view.totalMs.toFixed(1)

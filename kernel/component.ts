@@ -132,9 +132,5 @@ export async function bootComponent(
  * ```
  */
 export function endpointAddresses(endpoint: TransportEndpoint): Record<string, string> {
-  const addresses = (endpoint as { addresses?: unknown }).addresses;
-  if (addresses === null || typeof addresses !== "object") return {};
-  return Object.fromEntries(
-    Object.entries(addresses).filter(([, v]) => typeof v === "string"),
-  ) as Record<string, string>;
+  return { ...endpoint.addresses };
 }

@@ -36,7 +36,7 @@ export async function joinCluster(
     context.rpc.call(context.manager, "MGR_JOIN", {
       role: context.role,
       capacity,
-      addresses: {},
+      addresses: { ...context.endpoint?.addresses },
     });
   const { heartbeatMs, vregionBytes } = await join();
   const interval = setInterval(() => {

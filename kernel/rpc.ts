@@ -161,6 +161,10 @@ export interface RpcStats {
 interface PendingCall {
   readonly to: ComponentId;
   readonly kind: MessageKind;
+  /** When the call times out (`performance.now()` ms); Infinity for none. */
+  readonly deadline: number;
+  /** The timeout it was given, for the error message. */
+  readonly timeoutMs: number;
   resolve(body: Record<string, unknown>): void;
   fail(error: Error): void;
 }
@@ -209,6 +213,8 @@ export class RpcNode {
     bytesReceived: 0,
   };
   #lastRequestId = 0;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineAt = Infinity;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #loop: Promise<void>;
@@ -395,7 +401,6 @@ export class RpcNode {
       return Promise.reject(error);
     }
     return new Promise<ReplyOf<K>>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => {
         this.#stats.cancelled++;
         settle(new RpcCancelledError(to, kind, { cause: signal?.reason }));
@@ -404,7 +409,10 @@ export class RpcNode {
       const settle = (error: Error | undefined, reply?: Record<string, unknown>) => {
         if (this.#pending.get(requestId) !== pending) return;
         this.#pending.delete(requestId);
-        if (timer !== undefined) clearTimeout(timer);
+        // The deadline timer stays armed but stops holding the process open when idle.
+        if (this.#pending.size === 0 && this.#deadlineTimer !== undefined) {
+          Deno.unrefTimer(this.#deadlineTimer);
+        }
         signal?.removeEventListener("abort", onAbort);
         if (error) reject(error);
         else resolve(reply as ReplyOf<K>);
@@ -412,16 +420,13 @@ export class RpcNode {
       const pending: PendingCall = {
         to,
         kind,
+        deadline: timeoutMs <= MAX_TIMER_MS ? performance.now() + timeoutMs : Infinity,
+        timeoutMs,
         resolve: (reply) => settle(undefined, reply),
         fail: (error) => settle(error),
       };
       this.#pending.set(requestId, pending);
-      if (timeoutMs <= MAX_TIMER_MS) {
-        timer = setTimeout(() => {
-          this.#stats.timeouts++;
-          settle(new RpcTimeoutError(to, kind, timeoutMs));
-        }, timeoutMs);
-      }
+      this.#armDeadline(pending.deadline);
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#send(to, frame).then(
         () => {
@@ -499,8 +504,47 @@ export class RpcNode {
     return this.#closing;
   }
 
+  /**
+   * One timer serves every call's timeout: it is armed for the earliest deadline and only
+   * re-armed when a call needs an earlier one, because a timer per call (set and cleared
+   * on every round trip) was a large share of a fast RPC's cost.
+   */
+  #armDeadline(deadline: number): void {
+    const timer = this.#deadlineTimer;
+    if (timer !== undefined && deadline >= this.#deadlineAt) {
+      Deno.refTimer(timer);
+      return;
+    }
+    if (deadline === Infinity) return;
+    if (timer !== undefined) clearTimeout(timer);
+    this.#deadlineAt = deadline;
+    this.#deadlineTimer = setTimeout(
+      () => this.#expire(),
+      Math.max(0, deadline - performance.now()),
+    );
+  }
+
+  /** Times out every overdue call and re-arms for the next deadline. */
+  #expire(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const call of [...this.#pending.values()]) {
+      if (call.deadline <= now) {
+        this.#stats.timeouts++;
+        call.fail(new RpcTimeoutError(call.to, call.kind, call.timeoutMs));
+      } else if (call.deadline < next) {
+        next = call.deadline;
+      }
+    }
+    if (next !== Infinity) this.#armDeadline(next);
+  }
+
   #shutDown(): void {
     this.#closed = true;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
     for (const call of [...this.#pending.values()]) {
       call.fail(this.#shutdownError(`call ${call.kind} to ${call.to}`));
     }

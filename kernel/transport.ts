@@ -49,6 +49,11 @@ export interface ReceivedFrame {
 export interface TransportEndpoint {
   /** The component this endpoint belongs to. */
   readonly id: ComponentId;
+  /**
+   * Where peers reach this endpoint, by transport (e.g. `{ tcp: "127.0.0.1:7101" }`);
+   * absent for transports without addresses (in-memory).
+   */
+  readonly addresses?: Readonly<Record<string, string>>;
   /** The shared receive queue into which every peer's frames land. */
   readonly receiveQueue: ReceiveQueue<ReceivedFrame>;
   /**

@@ -64,20 +64,47 @@ Deno.test("address-space and file calls behave, with data travelling through a 4
   });
 });
 
-Deno.test("kill() ends a running process; stop() ends the rest", async () => {
-  await withCluster(1 << 20, async (cluster) => {
-    const p0 = cluster.monitors.get("p0")!;
-    const looping = cluster.run(workload("threads.ts"), ["spin"]).catch((e) => e);
-    let pid = 0;
-    for (let i = 0; i < 200 && pid === 0; i++) {
+Deno.test("kill() ends a running process; stop() ends the rest; query() describes them", async () => {
+  const cluster = await startCluster({
+    components: [
+      { id: "gm", role: "manager" },
+      { id: "p0", role: "processor" },
+      { id: "m0", role: "memory" },
+      { id: "s0", role: "storage" },
+    ],
+  }, { log: () => {} });
+  const p0 = cluster.monitors.get("p0")!;
+  const lines = () =>
+    (p0.query!("excache", {}) as { linesByPid: Record<string, number> }).linesByPid;
+  /** Starts a process that spins on cache hits; resolves with its pid once it spins. */
+  const spinning = async (): Promise<[number, Promise<{ exitCode: number; error?: string }>]> => {
+    const before = new Set(Object.keys(lines()));
+    const run = cluster.run(workload("threads.ts"), ["spin"]);
+    for (let i = 0; i < 400; i++) {
+      const pid = Object.entries(lines()).find(([p, n]) => !before.has(p) && n > 0)?.[0];
+      if (pid) return [Number(pid), run];
       await new Promise((r) => setTimeout(r, 5));
-      pid = cluster.manager.snapshot().processes.find((p) => p.state === "running")?.pid ?? 0;
     }
-    assert.ok(pid > 0);
+    throw new Error("the process never started spinning");
+  };
+  try {
+    const [pid, looping] = await spinning();
+    const [running] = p0.query!("processes", {}) as { pid: number; threads: unknown[] }[];
+    assert.equal(running.pid, pid);
+    assert.equal(running.threads.length, 1);
+    assert.throws(() => p0.query!("weather", {}), /answers: processes, excache/);
     await p0.kill!(pid);
-    const result = await looping;
-    assert.equal(result.exitCode, 1);
-    assert.match(result.error ?? "", /killed/);
+    const killed = await looping;
+    assert.equal(killed.exitCode, 1);
+    assert.match(killed.error ?? "", /killed/);
     await assert.rejects(p0.kill!(pid), /no process/);
-  });
+
+    const [, other] = await spinning();
+    await cluster.stop();
+    const stopped = await other;
+    assert.equal(stopped.exitCode, 1);
+    assert.match(stopped.error ?? "", /processor p0 stopped/);
+  } finally {
+    await cluster.stop();
+  }
 });

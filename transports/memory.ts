@@ -26,6 +26,7 @@
 import { KernelError, UnreachableError } from "../kernel/errors.ts";
 import { type ComponentId, componentIdProblem } from "../kernel/ids.ts";
 import { QueueClosedError, ReceiveQueue } from "../kernel/receive_queue.ts";
+import { RegionTable } from "../kernel/region_table.ts";
 import type {
   AttachOptions,
   MemoryRegion,
@@ -71,11 +72,6 @@ export interface MemoryEndpoint extends TransportEndpoint {
 export interface MemoryTransport extends Transport {
   /** Attaches component `id`; rejects an invalid or already attached id. */
   attach(id: ComponentId, options?: AttachOptions): Promise<MemoryEndpoint>;
-}
-
-interface Registered {
-  readonly region: MemoryRegion;
-  readonly bytes: Uint8Array;
 }
 
 const DEFAULT_RECEIVE_QUEUE_FRAMES = 4096;
@@ -146,8 +142,7 @@ class MemoryEndpointImpl implements MemoryEndpoint {
   readonly id: ComponentId;
   readonly receiveQueue: ReceiveQueue<ReceivedFrame>;
   readonly #peers: Map<ComponentId, MemoryEndpointImpl>;
-  readonly #regions = new Map<number, Registered>();
-  #nextKey = 1;
+  readonly #regions: RegionTable;
   #closed = false;
   readonly #stats: MemoryEndpointStats = {
     framesSent: 0,
@@ -163,6 +158,7 @@ class MemoryEndpointImpl implements MemoryEndpoint {
   constructor(id: ComponentId, frames: number, peers: Map<ComponentId, MemoryEndpointImpl>) {
     this.id = id;
     this.receiveQueue = new ReceiveQueue(frames);
+    this.#regions = new RegionTable(id);
     this.#peers = peers;
   }
 
@@ -188,35 +184,17 @@ class MemoryEndpointImpl implements MemoryEndpoint {
 
   registerRegion(bytes: Uint8Array, access: RegionAccess): MemoryRegion {
     this.#checkOpen("register a region");
-    if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError(`region must be a Uint8Array, got ${typeof bytes}`);
-    }
-    if (typeof access?.remoteRead !== "boolean" || typeof access?.remoteWrite !== "boolean") {
-      throw new TypeError("region access needs boolean remoteRead and remoteWrite");
-    }
-    const region: MemoryRegion = Object.freeze({
-      key: this.#nextKey++,
-      length: bytes.length,
-      access: Object.freeze({ remoteRead: access.remoteRead, remoteWrite: access.remoteWrite }),
-    });
-    this.#regions.set(region.key, { region, bytes });
-    return region;
+    return this.#regions.register(bytes, access);
   }
 
   deregisterRegion(region: MemoryRegion): void {
-    if (this.#regions.get(region?.key)?.region !== region) {
-      throw new KernelError(
-        "EINVAL",
-        `${this.id} has no registered region with key ${region?.key}`,
-      );
-    }
-    this.#regions.delete(region.key);
+    this.#regions.deregister(region);
   }
 
   read(from: ComponentId, key: number, offset: number, length: number): Promise<Uint8Array> {
     try {
       this.#checkOpen("read");
-      const { bytes } = this.#peer(from).#target(key, offset, length, "remoteRead");
+      const bytes = this.#peer(from).#regions.target(key, offset, length, "remoteRead");
       // A copy: the reader must not alias the target's memory.
       const data = bytes.slice(offset, offset + length);
       this.#stats.reads++;
@@ -233,7 +211,7 @@ class MemoryEndpointImpl implements MemoryEndpoint {
       if (!(data instanceof Uint8Array)) {
         throw new TypeError(`data must be a Uint8Array, got ${typeof data}`);
       }
-      const { bytes } = this.#peer(to).#target(key, offset, data.length, "remoteWrite");
+      const bytes = this.#peer(to).#regions.target(key, offset, data.length, "remoteWrite");
       bytes.set(data, offset);
       this.#stats.writes++;
       this.#stats.bytesWritten += data.length;
@@ -265,32 +243,5 @@ class MemoryEndpointImpl implements MemoryEndpoint {
     const peer = this.#peers.get(id);
     if (!peer || peer.#closed) throw new UnreachableError(id, "no component attached with that id");
     return peer;
-  }
-
-  /** The region `key` of this endpoint, after checking access and bounds. */
-  #target(
-    key: number,
-    offset: number,
-    length: number,
-    right: keyof RegionAccess,
-  ): Registered {
-    const registered = this.#regions.get(key);
-    if (!registered) {
-      throw new KernelError("EINVAL", `${this.id} has no registered region with key ${key}`);
-    }
-    if (!registered.region.access[right]) {
-      throw new KernelError("EACCES", `region ${key} of ${this.id} does not allow ${right}`);
-    }
-    const size = registered.bytes.length;
-    if (
-      !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 ||
-      length < 0 || offset + length > size
-    ) {
-      throw new KernelError(
-        "EFAULT",
-        `offset ${offset} length ${length} is outside region ${key} of ${this.id} (${size} bytes)`,
-      );
-    }
-    return registered;
   }
 }

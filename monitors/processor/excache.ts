@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { ReplacementPolicy } from "../../plugins/replacement/policy.ts";
+import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import {
   allocateCache,
   type CacheBuffers,

@@ -278,7 +278,8 @@ export class PageService {
   /**
    * Applies `action` to every resident line of process `p` in `[start, end)`: write back
    * and keep (`msync`), write back and drop (the data must survive a change of mapping),
-   * or drop (the data dies with the mapping). Waits for fills of the range in flight.
+   * or drop (the data dies with the mapping). Waits for fills and write-backs of the range
+   * that are in flight.
    */
   async syncRange(
     t: ThreadRecord,
@@ -318,7 +319,10 @@ export class PageService {
           }),
         );
       }
-      const pending = [...this.#fills].filter(([key]) => inRange(key)).map(([, fill]) => fill);
+      // Fills in flight would bring lines of the range back; write-backs in flight must land
+      // before the mapping changes under them.
+      const pending = [...this.#fills, ...this.#flushes].filter(([key]) => inRange(key))
+        .map(([, work]) => work as Promise<unknown>);
       if (pending.length === 0 && keys.length === 0) break;
       await Promise.allSettled(pending);
       if (pending.length === 0) break;

@@ -27,7 +27,7 @@ import type {
   ProcessSpec,
 } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
-import type { ReplacementPolicy } from "../../plugins/replacement/policy.ts";
+import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import { ExCache } from "./excache.ts";
 import {
   CTL,
@@ -214,6 +214,44 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       process.conclude({ code: 1, error: `processor ${this.id} stopped` });
     }
     await Promise.allSettled([...this.#running.values()]);
+  }
+
+  /**
+   * Answers the control plane: `processes` (each running process with its threads and
+   * counters) or `excache` (geometry, policy, and lines held per process).
+   */
+  query(what: string, _args: Record<string, unknown> = {}): unknown {
+    switch (what) {
+      case "processes":
+        return [...this.#processes.values()].map((p) => ({
+          pid: p.pid,
+          home: p.home,
+          workload: p.workload,
+          threads: p.liveThreads().map((t) => ({ tid: t.tid, modelNs: t.modelNs() })),
+          counters: processCounters(p),
+        }));
+      case "excache": {
+        const cache = this.#cache;
+        const byPid: Record<string, number> = {};
+        for (const pid of this.#processes.keys()) {
+          byPid[pid] = cache?.residentSlots(pid).length ?? 0;
+        }
+        return {
+          lines: this.#lines,
+          ways: this.#ways,
+          sets: this.#lines / this.#ways,
+          linesUsed: cache?.used ?? 0,
+          replacement: cache?.policy.name,
+          victimLines: this.#options.victimLines,
+          linesByPid: byPid,
+        };
+      }
+      default:
+        throw new KernelError(
+          "ENOENT",
+          `processor ${this.id} answers no question "${what}" (it answers: processes, excache)`,
+        );
+    }
   }
 
   /** Ends process `pid` (exit code 1, "killed"); resolves once it is gone. */

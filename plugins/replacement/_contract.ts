@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { KernelError } from "../../kernel/errors.ts";
 import { type PluginDefinition, PluginRegistry } from "../../kernel/plugins.ts";
-import type { ReplacementGeometry, ReplacementPolicy } from "./policy.ts";
+import type { ReplacementGeometry, ReplacementPolicy } from "../../kernel/replacement.ts";
 
 type Op =
   | { op: "filled"; set: number; way: number }

@@ -13,7 +13,7 @@ import {
   checkVictimCall,
   type ReplacementGeometry,
   type ReplacementPolicy,
-} from "./policy.ts";
+} from "../../kernel/replacement.ts";
 
 /** FIFO takes no options. */
 export type FifoOptions = Record<string, never>;

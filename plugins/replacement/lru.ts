@@ -17,7 +17,7 @@ import {
   checkVictimCall,
   type ReplacementGeometry,
   type ReplacementPolicy,
-} from "./policy.ts";
+} from "../../kernel/replacement.ts";
 
 /** LRU takes no options. */
 export type LruOptions = Record<string, never>;

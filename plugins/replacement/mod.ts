@@ -14,7 +14,7 @@
 import type { PluginDefinition } from "../../kernel/plugins.ts";
 import { fifoPlugin } from "./fifo.ts";
 import { lruPlugin } from "./lru.ts";
-import type { ReplacementGeometry, ReplacementPolicy } from "./policy.ts";
+import type { ReplacementGeometry, ReplacementPolicy } from "../../kernel/replacement.ts";
 import { randomPlugin } from "./random.ts";
 
 export { createFifo, type FifoOptions, FifoOptionsSchema, fifoPlugin } from "./fifo.ts";
@@ -31,7 +31,7 @@ export {
   checkVictimCall,
   type ReplacementGeometry,
   type ReplacementPolicy,
-} from "./policy.ts";
+} from "../../kernel/replacement.ts";
 
 /** Every stock replacement policy. */
 export const replacementPolicyPlugins: readonly PluginDefinition<

@@ -13,7 +13,7 @@ import {
   checkVictimCall,
   type ReplacementGeometry,
   type ReplacementPolicy,
-} from "./policy.ts";
+} from "../../kernel/replacement.ts";
 
 /** Options of the random policy. */
 export interface RandomOptions {

@@ -23,6 +23,7 @@ import { KernelError, UnreachableError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import { FLAG_ERROR, FLAG_ONE_WAY, FLAG_REPLY, KIND_BY_CODE } from "../../kernel/messages.ts";
 import { ReceiveQueue } from "../../kernel/receive_queue.ts";
+import { RegionTable } from "../../kernel/region_table.ts";
 import type {
   MemoryRegion,
   ReceivedFrame,
@@ -127,11 +128,6 @@ interface PeerState {
   awaiting: Map<number, { connection: Connection; code: number }>;
 }
 
-interface Registered {
-  readonly region: MemoryRegion;
-  readonly bytes: Uint8Array;
-}
-
 /**
  * The shared receive queue, returning each frame's credit to its connection when the
  * consumer takes it. The queue is FIFO, so the connections of queued frames are kept in
@@ -195,13 +191,12 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
   readonly #peers = new Map<ComponentId, PeerState>();
   readonly #handshaking = new Set<Deno.TcpConn>();
   readonly #dials = new Set<Promise<unknown>>();
-  readonly #regions = new Map<number, Registered>();
+  readonly #regions: RegionTable;
   readonly #abort = new AbortController();
   readonly #window: number;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   /** Per connection: its read count at the last ping tick, and silent ticks in a row. */
   readonly #readsSeen = new WeakMap<Connection, { reads: number; silent: number }>();
-  #nextKey = 1;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #counts = {
@@ -223,6 +218,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
 
   private constructor(settings: EndpointSettings, shared: SharedState) {
     this.id = settings.id;
+    this.#regions = new RegionTable(settings.id);
     this.#settings = settings;
     this.#shared = shared;
     this.receiveQueue = new CreditedQueue(settings.queueFrames);
@@ -322,30 +318,12 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
   /** Registers `bytes` for one-sided access by peers. */
   registerRegion(bytes: Uint8Array, access: RegionAccess): MemoryRegion {
     this.#checkOpen("register a region");
-    if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError(`region must be a Uint8Array, got ${typeof bytes}`);
-    }
-    if (typeof access?.remoteRead !== "boolean" || typeof access?.remoteWrite !== "boolean") {
-      throw new TypeError("region access needs boolean remoteRead and remoteWrite");
-    }
-    const region: MemoryRegion = Object.freeze({
-      key: this.#nextKey++,
-      length: bytes.length,
-      access: Object.freeze({ remoteRead: access.remoteRead, remoteWrite: access.remoteWrite }),
-    });
-    this.#regions.set(region.key, { region, bytes });
-    return region;
+    return this.#regions.register(bytes, access);
   }
 
   /** Withdraws a region. */
   deregisterRegion(region: MemoryRegion): void {
-    if (this.#regions.get(region?.key)?.region !== region) {
-      throw new KernelError(
-        "EINVAL",
-        `${this.id} has no registered region with key ${region?.key}`,
-      );
-    }
-    this.#regions.delete(region.key);
+    this.#regions.deregister(region);
   }
 
   /** One-sided read from `from`'s region `key`, served by `from`'s endpoint. */
@@ -353,7 +331,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     this.#checkOpen("read");
     this.#checkOneSidedSize(length, "read");
     if (from === this.id) {
-      return this.#target(key, offset, length, "remoteRead").bytes.slice(offset, offset + length);
+      return this.#regions.target(key, offset, length, "remoteRead").slice(offset, offset + length);
     }
     checkKey(from, key);
     const connection = this.#connectionTo(from) ?? await this.#dial(from);
@@ -369,7 +347,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     }
     this.#checkOneSidedSize(data.length, "write");
     if (to === this.id) {
-      this.#target(key, offset, data.length, "remoteWrite").bytes.set(data, offset);
+      this.#regions.target(key, offset, data.length, "remoteWrite").set(data, offset);
       return;
     }
     checkKey(to, key);
@@ -439,7 +417,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
       switch (frame.type) {
         case Control.READ: {
           this.#counts.oneSidedServed++;
-          const { bytes } = this.#target(frame.arg, frame.offset, frame.length, "remoteRead");
+          const bytes = this.#regions.target(frame.arg, frame.offset, frame.length, "remoteRead");
           this.#checkOneSidedSize(frame.length, "read");
           return encodeControl(
             { type: Control.READ_OK, opId },
@@ -449,7 +427,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
         case Control.WRITE: {
           this.#counts.oneSidedServed++;
           const data = frame.payload;
-          this.#target(frame.arg, frame.offset, data.length, "remoteWrite").bytes.set(
+          this.#regions.target(frame.arg, frame.offset, data.length, "remoteWrite").set(
             data,
             frame.offset,
           );
@@ -624,15 +602,18 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     }
     const manager = this.#settings.manager;
     if (manager && to !== manager && manager !== this.id) {
-      const connection = this.#connectionTo(manager) ?? await this.#dial(manager);
       let answer: { payload: Uint8Array };
       try {
+        const connection = this.#connectionTo(manager) ?? await this.#dial(manager);
         answer = await connection.request({ type: Control.WHOIS }, utf8.encode(to));
       } catch (e) {
         if (e instanceof KernelError && e.code === "ENOENT") {
           throw new UnreachableError(to, `the manager ${manager} knows no such component`);
         }
-        throw e;
+        throw new UnreachableError(
+          to,
+          `the manager ${manager} could not be asked where it is (${(e as Error).message})`,
+        );
       }
       const address = payloadText(answer.payload);
       try {
@@ -649,8 +630,8 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     if (known) return known;
     throw new UnreachableError(
       to,
-      this.#peers.get(to)?.connections.length === 0 && !manager
-        ? "its connection is gone and no address is known to dial it back"
+      this.#peers.has(to)
+        ? "its connection is gone and it gave no address to dial it back"
         : manager
         ? "no address is known for it"
         : "no address is known for it and no manager is configured to ask",
@@ -832,28 +813,6 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
       return;
     }
     this.receiveQueue.deliver({ from: connection.peer, bytes: frame }, undefined).catch(() => {});
-  }
-
-  /** The region `key` after checking access and bounds (same rules as every transport). */
-  #target(key: number, offset: number, length: number, right: keyof RegionAccess): Registered {
-    const registered = this.#regions.get(key);
-    if (!registered) {
-      throw new KernelError("EINVAL", `${this.id} has no registered region with key ${key}`);
-    }
-    if (!registered.region.access[right]) {
-      throw new KernelError("EACCES", `region ${key} of ${this.id} does not allow ${right}`);
-    }
-    const size = registered.bytes.length;
-    if (
-      !Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 ||
-      length < 0 || offset + length > size
-    ) {
-      throw new KernelError(
-        "EFAULT",
-        `offset ${offset} length ${length} is outside region ${key} of ${this.id} (${size} bytes)`,
-      );
-    }
-    return registered;
   }
 
   /** Sleeps, or rejects with `ESHUTDOWN` as soon as the endpoint closes. */

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import type { ReplacementPolicy } from "./policy.ts";
+ * import type { ReplacementPolicy } from "./replacement.ts";
  * // Always evicts the highest-numbered candidate: a (bad) policy in six lines.
  * const last: ReplacementPolicy = {
  *   name: "last",
@@ -29,7 +29,7 @@
  * @module
  */
 
-import { KernelError } from "../../kernel/errors.ts";
+import { KernelError } from "./errors.ts";
 
 /** What a policy instance is created for. */
 export interface ReplacementGeometry {
@@ -62,7 +62,7 @@ export interface ReplacementPolicy {
  *
  * @example
  * ```ts
- * import { checkGeometry } from "./policy.ts";
+ * import { checkGeometry } from "./replacement.ts";
  * checkGeometry({ sets: 4, ways: 64 });
  * ```
  */
@@ -83,7 +83,7 @@ export function checkGeometry(geometry: ReplacementGeometry): void {
  *
  * @example
  * ```ts
- * import { checkVictimCall } from "./policy.ts";
+ * import { checkVictimCall } from "./replacement.ts";
  * checkVictimCall({ sets: 1, ways: 4 }, 0, [0, 2]);
  * ```
  */

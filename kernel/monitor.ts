@@ -132,6 +132,12 @@ export interface ProcessPlacement {
   home: ComponentId;
 }
 
+/** What {@link ManagerMonitor.snapshot} includes. */
+export interface SnapshotOptions {
+  /** Include the recent events (default true); the control plane reads events elsewhere. */
+  events?: boolean;
+}
+
 /** The global managers (GPM, GMM, GSM) in one component. */
 export interface ManagerMonitor extends Monitor {
   /** The role. */
@@ -139,5 +145,5 @@ export interface ManagerMonitor extends Monitor {
   /** Places a new process with `threads` threads (on `processor`, when given and up). */
   placeProcess(threads: number, processor?: ComponentId): Promise<ProcessPlacement>;
   /** A copy of the cluster state the managers keep (what the control plane shows). */
-  snapshot(): ClusterSnapshot;
+  snapshot(options?: SnapshotOptions): ClusterSnapshot;
 }

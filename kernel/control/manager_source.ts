@@ -16,6 +16,10 @@ import type { ManagerMonitor } from "../monitor.ts";
 import type { RpcNode } from "../rpc.ts";
 import type { ControlSource, PolicyKind, SpawnRequest, SpawnResult } from "./source.ts";
 
+// The control plane serves events from the bus itself; copying them into every snapshot
+// was a large share of a `GET /api/cluster`.
+const NO_EVENTS = { events: false } as const;
+
 /**
  * What a manager may expose beyond {@link ManagerMonitor} for the control plane. Its
  * placement policies switch through the monitor's own `setPolicy`.
@@ -61,14 +65,15 @@ export function managerControlSource(params: ManagerControlParams): ControlSourc
   const log = params.log ?? (() => {});
   const timeoutMs = params.queryTimeoutMs ?? 5000;
   const startedAt = Date.now();
-  const component = (id: ComponentId) => manager.snapshot().components.find((c) => c.id === id);
+  const component = (id: ComponentId) =>
+    manager.snapshot(NO_EVENTS).components.find((c) => c.id === id);
   return {
     name: params.name,
     startedAt,
     events: params.events,
     metrics: params.metrics,
     latency: params.latency,
-    snapshot: () => manager.snapshot(),
+    snapshot: () => manager.snapshot(NO_EVENTS),
     policies: () => manager.policies?.() ?? {},
     async query(id, what, args = {}) {
       if (!component(id)) throw new KernelError("ENOENT", `no component "${id}"`);
@@ -90,7 +95,7 @@ export function managerControlSource(params: ManagerControlParams): ControlSourc
         return placement;
       },
       async kill(pid: number): Promise<void> {
-        const process = manager.snapshot().processes.find((p) => p.pid === pid);
+        const process = manager.snapshot(NO_EVENTS).processes.find((p) => p.pid === pid);
         if (!process) throw new KernelError("ESRCH", `no process ${pid}`);
         await rpc.call(process.processor, "MGR_KILL", { pid }, { timeoutMs });
       },

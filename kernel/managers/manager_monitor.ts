@@ -18,7 +18,12 @@ import { KernelError } from "../errors.ts";
 import type { ComponentId, Role } from "../ids.ts";
 import { isRole } from "../ids.ts";
 import { MAX_STRING_BYTES, type ReplyOf } from "../messages.ts";
-import type { ManagerMonitor, MonitorContext, ProcessPlacement } from "../monitor.ts";
+import type {
+  ManagerMonitor,
+  MonitorContext,
+  ProcessPlacement,
+  SnapshotOptions,
+} from "../monitor.ts";
 import type {
   FilePlacementPolicy,
   PlacementCandidate,
@@ -484,8 +489,8 @@ export class StockManager implements ManagerMonitor {
   }
 
   /** A copy of everything the managers know, with the recent events and the policies. */
-  snapshot(): CompleteClusterSnapshot {
-    const limit = this.#options.snapshotEvents;
+  snapshot(options: SnapshotOptions = {}): CompleteClusterSnapshot {
+    const limit = options.events === false ? 0 : this.#options.snapshotEvents;
     return this.state.snapshot({
       policies: this.policies(),
       events: limit === 0 ? [] : this.#context.events.recent({ limit }),

@@ -19,6 +19,7 @@ import { bootCluster, type Cluster, type RunResult } from "./cluster.ts";
 import {
   type ClusterClient,
   connectClusterClient,
+  controlPlaneClusterClient,
   parseManagerAddress,
   type SpawnOutcome,
 } from "./cluster_client.ts";
@@ -66,7 +67,9 @@ Usage:
   legoemu run <workload.ts> [args...] --manager [ID@]HOST:PORT [--secret-file F]
       Run a workload on a running cluster, print its summary, exit with its status.
   legoemu status | ps | top  --manager [ID@]HOST:PORT [--secret-file F]
-      Show the components, the processes, or both live (top, until Ctrl-C).
+  legoemu status | ps | top  --control URL
+      Show the components, the processes, or both live (top, until Ctrl-C), asking the
+      manager by message or reading its HTTP control plane.
   legoemu plugins
       List the registered plugins by kind.
   legoemu help
@@ -123,12 +126,13 @@ Options:
   -h, --help            show this text`,
   status: `legoemu status [options]
   Show every component: role, state, uptime, last heartbeat, address, placements, load.
-Options: --manager, --secret-file, --config, --transport (as for run); --json prints the
-  managers' whole snapshot as JSON; -h, --help.`,
+Options: --manager, --secret-file, --config, --transport (as for run), or --control URL
+  (read the manager's HTTP control plane instead); --json prints the managers' whole
+  snapshot as JSON; -h, --help.`,
   ps: `legoemu ps [options]
   Show running processes (--all: every process).
-Options: --manager, --secret-file, --config, --transport (as for run); --all; --json;
-  -h, --help.`,
+Options: --manager, --secret-file, --config, --transport (as for run), or --control URL;
+  --all; --json; -h, --help.`,
   top: `legoemu top [options]
   Show components with their load (and its rate) and running processes, refreshed every
   --interval-ms (default 1000) until Ctrl-C, or --count times.
@@ -797,10 +801,12 @@ async function inspect(command: "status" | "ps" | "top", args: readonly string[]
       all: { type: "boolean" },
       "interval-ms": { type: "string" },
       count: { type: "string" },
+      control: { type: "string" },
     },
     allowPositionals: true,
   });
   if (values.help) return help(io.out, command);
+  const controlUrl = values.control ?? Deno.env.get("LEGOEMU_CONTROL");
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const only = (flag: string, commands: string[]) => {
     if ((values as Record<string, unknown>)[flag] !== undefined && !commands.includes(command)) {
@@ -813,8 +819,10 @@ async function inspect(command: "status" | "ps" | "top", args: readonly string[]
   only("count", ["top"]);
   const interval = positiveInt(values["interval-ms"], "interval-ms", 3_600_000) ?? 1000;
   const count = positiveInt(values.count, "count");
-  const spec = await clientSpec(values, io.env.registry);
-  const client = await connect(spec);
+  // With a control-plane URL the views read it over HTTP; otherwise they ask the manager.
+  const client = controlUrl
+    ? controlPlaneClusterClient(controlUrl)
+    : await connect(await clientSpec(values, io.env.registry));
   try {
     if (command === "top") return await top(client, io, interval, count);
     const snapshot = await client.snapshot();

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { createControlClient } from "./control/client.ts";
 import { KernelError } from "./errors.ts";
 import { type ComponentId, componentIdProblem } from "./ids.ts";
 import type { ClusterSnapshot } from "./managers/cluster_state.ts";
@@ -162,4 +163,37 @@ export async function connectClusterClient(options: ClusterClientOptions): Promi
 function randomHex(digits: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(digits / 2)));
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, digits);
+}
+
+/**
+ * A {@link ClusterClient} over the HTTP control plane (`GET /api/snapshot`), for the
+ * read-only commands (`status`, `ps`, `top`). Starting a workload and waiting for its exit
+ * stays a message to the manager (`legoemu run --manager`).
+ *
+ * @example
+ * ```ts ignore
+ * const client = controlPlaneClusterClient("http://127.0.0.1:7080");
+ * console.log((await client.snapshot()).components.length);
+ * ```
+ */
+export function controlPlaneClusterClient(baseUrl: string): ClusterClient {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new KernelError(
+      "EINVAL",
+      `--control needs a URL such as http://127.0.0.1:7080, got "${baseUrl}"`,
+    );
+  }
+  const client = createControlClient(url.href.replace(/\/$/, ""));
+  return {
+    manager: "",
+    snapshot: () => client.snapshot(),
+    spawn: () =>
+      Promise.reject(
+        new KernelError("EINVAL", "run talks to the manager: give --manager, not --control"),
+      ),
+    close: () => Promise.resolve(),
+  };
 }

@@ -32,6 +32,7 @@ import {
   PidParamSchema,
   PolicyRequestSchema,
   ProcessSchema,
+  SnapshotSchema,
   SpawnRequestSchema,
   SpawnResultSchema,
   StorageFilesSchema,
@@ -201,6 +202,15 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
           lastEventSeq: source.events.lastSeq,
         }, 200);
       },
+    )
+    .openapi(
+      createRoute({
+        method: "get",
+        path: "/api/snapshot",
+        summary: "Everything the managers know, in one document (what `legoemu status` shows)",
+        responses: { 200: json(SnapshotSchema, "The managers' cluster state") },
+      }),
+      (c) => c.json(source.snapshot() as unknown as z.infer<typeof SnapshotSchema>, 200),
     )
     .openapi(
       createRoute({

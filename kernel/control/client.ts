@@ -7,6 +7,7 @@
  */
 
 import { hc } from "hono/client";
+import type { ClusterSnapshot } from "../managers/cluster_state.ts";
 import type { ControlRoutes } from "./app.ts";
 
 /** A failed control-plane request. */
@@ -91,6 +92,8 @@ export interface ControlClient {
   components(): Promise<ComponentView[]>;
   /** `GET /api/processes`. */
   processes(): Promise<ProcessView[]>;
+  /** `GET /api/snapshot`: the managers' whole state. */
+  snapshot(): Promise<ClusterSnapshot>;
   /** `POST /api/processes` (needs the token). */
   spawn(
     workload: string,
@@ -136,6 +139,7 @@ export function createControlClient(
     cluster: async () => body(await api.api.cluster.$get()),
     components: async () => body(await api.api.components.$get()),
     processes: async () => body(await api.api.processes.$get()),
+    snapshot: async () => body(await api.api.snapshot.$get()),
     spawn: async (workload, args = [], opts = {}) =>
       body(
         await api.api.processes.$post({

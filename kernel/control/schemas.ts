@@ -31,6 +31,14 @@ export const ClusterSummarySchema = z.object({
   lastEventSeq: z.number().int(),
 }).openapi("ClusterSummary");
 
+/** The managers' whole state (`ClusterSnapshot`): components, processes, placements. */
+export const SnapshotSchema = z.object({
+  components: z.array(record),
+  processes: z.array(record),
+  vregions: z.array(z.object({ pid: z.number(), vregion: z.number(), owner: z.string() })),
+  files: z.array(z.object({ path: z.string(), storage: z.string() })),
+}).passthrough().openapi("ClusterSnapshot");
+
 /** One component. */
 export const ComponentSchema = z.object({
   id: z.string(),

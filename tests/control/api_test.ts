@@ -221,6 +221,7 @@ Deno.test("the OpenAPI document lists every route and its references resolve", a
     assert.equal(doc.openapi, "3.0.0");
     const expected = {
       "/api/cluster": ["get"],
+      "/api/snapshot": ["get"],
       "/api/components": ["get"],
       "/api/components/{id}": ["get"],
       "/api/components/{id}/drain": ["post"],
@@ -286,6 +287,21 @@ Deno.test("a manager configured with `control` serves the control plane itself",
     const summary = await (await fetch(`${url}/api/cluster`)).json();
     assert.equal(summary.name, "served");
     assert.equal(summary.components.up, 4);
+
+    // The CLI's views read the same control plane.
+    const { createStockRegistry, runCli } = await import("../../mod.ts");
+    const out: string[] = [];
+    const code = await runCli(["status", "--control", url!], {
+      registry: createStockRegistry(),
+      demo: { config: "", workload: "" },
+      out: (line) => out.push(line),
+      err: (line) => out.push(line),
+    });
+    assert.equal(code, 0, out.join("\n"));
+    const text = out.join("\n");
+    for (const id of ["gm", "p0", "m0", "s0"]) assert.match(text, new RegExp(`^${id}\\s`, "m"));
+    const snapshot = await (await fetch(`${url}/api/snapshot`)).json();
+    assert.equal(snapshot.components.length, 4);
   } finally {
     await cluster.stop();
   }

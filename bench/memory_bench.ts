@@ -10,18 +10,15 @@
  * @module
  */
 
-import { WallClock } from "../kernel/clock.ts";
-import { EventBus } from "../kernel/events.ts";
 import type { LatencyModel } from "../kernel/latency.ts";
 import { PAGE_SIZE } from "../kernel/messages.ts";
-import { MetricsRegistry } from "../kernel/metrics.ts";
-import type { MonitorContext } from "../kernel/monitor.ts";
 import { PluginRegistry } from "../kernel/plugins.ts";
 import { RpcNode } from "../kernel/rpc.ts";
 import { memoryMonitorPlugin, type StockMemoryMonitor } from "../monitors/memory/mod.ts";
 import { legoosIbLatencyPlugin } from "../plugins/latency/mod.ts";
 import { createMemoryTransport } from "../transports/memory.ts";
 import { type BenchCase, type Metric, timeOps } from "./harness.ts";
+import { createMonitorContext } from "../kernel/component.ts";
 
 /** Pages mapped and written before measuring (16 MiB). */
 const PAGES = 4096;
@@ -68,19 +65,15 @@ export const benchmarks: BenchCase[] = [
       const registry = new PluginRegistry().register(legoosIbLatencyPlugin).register(
         memoryMonitorPlugin,
       );
-      const context: MonitorContext = {
+      const context = createMonitorContext({
         id: "m0",
         role: "memory",
         manager: "gm",
         rpc,
         endpoint,
         latency: await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {}),
-        wallClock: new WallClock(),
-        events: new EventBus(),
-        metrics: new MetricsRegistry(),
         registry,
-        log: () => {},
-      };
+      });
       const memory = await registry.create<StockMemoryMonitor>("memory-monitor", "memory", {
         dramBytes: 2 * PAGES * PAGE_SIZE,
       }, context);

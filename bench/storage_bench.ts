@@ -14,12 +14,9 @@
  * @module
  */
 
-import { WallClock } from "../kernel/clock.ts";
-import { EventBus } from "../kernel/events.ts";
 import type { LatencyModel } from "../kernel/latency.ts";
 import { managerMonitorPlugin } from "../kernel/managers/mod.ts";
-import { MetricsRegistry } from "../kernel/metrics.ts";
-import type { Monitor, MonitorContext } from "../kernel/monitor.ts";
+import type { Monitor } from "../kernel/monitor.ts";
 import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
 import { RpcNode } from "../kernel/rpc.ts";
 import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
@@ -27,6 +24,7 @@ import { latencyModelPlugins } from "../plugins/latency/mod.ts";
 import { placementPlugins } from "../plugins/placement/mod.ts";
 import { createMemoryTransport } from "../transports/memory.ts";
 import { type BenchCase, type Metric, timeOps } from "./harness.ts";
+import { createMonitorContext } from "../kernel/component.ts";
 
 const BLOCK = 4096;
 const FILE_BYTES = 16 * 1024 * 1024;
@@ -57,19 +55,15 @@ async function bootStorage(root: string) {
     const endpoint = await transport.attach(id);
     const rpc = new RpcNode(endpoint);
     nodes.push(rpc);
-    const context: MonitorContext = {
+    const context = createMonitorContext({
       id,
       role: kind === "manager-monitor" ? "manager" : "storage",
       manager: "gm",
       rpc,
       endpoint,
       latency,
-      wallClock: new WallClock(),
-      events: new EventBus(),
-      metrics: new MetricsRegistry(),
       registry,
-      log: () => {},
-    };
+    });
     const monitor = await registry.create<Monitor>(kind, plugin, options, context);
     await monitor.start();
     monitors.push(monitor);

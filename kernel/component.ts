@@ -10,13 +10,13 @@
  * @module
  */
 
-import type { Clock } from "./clock.ts";
+import { type Clock, WallClock } from "./clock.ts";
 import { serveComponentServices } from "./component_services.ts";
 import type { ResolvedComponentConfig } from "./config.ts";
-import type { EventBus } from "./events.ts";
+import { EventBus } from "./events.ts";
 import type { ComponentId, Role } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
-import type { MetricsRegistry } from "./metrics.ts";
+import { MetricsRegistry } from "./metrics.ts";
 import type { Monitor, MonitorContext } from "./monitor.ts";
 import type { PluginRegistry } from "./plugins.ts";
 import { RpcNode } from "./rpc.ts";
@@ -66,6 +66,61 @@ export interface BootedComponent {
   readonly endpoint: TransportEndpoint;
 }
 
+/** The parts of a {@link MonitorContext}; clocks, events, metrics and log have defaults. */
+export interface MonitorContextParts {
+  /** The component id. */
+  id: ComponentId;
+  /** The component role. */
+  role: Role;
+  /** The manager's id. */
+  manager: ComponentId;
+  /** The component's RPC node. */
+  rpc: RpcNode;
+  /** Its transport endpoint. */
+  endpoint: TransportEndpoint;
+  /** The latency model. */
+  latency: LatencyModel;
+  /** The plugin registry. */
+  registry: PluginRegistry;
+  /** The cluster's name. */
+  cluster?: string;
+  /** Wall clock (default: a new one). */
+  wallClock?: Clock;
+  /** Events (default: a new bus). */
+  events?: EventBus;
+  /** Metrics (default: a new registry). */
+  metrics?: MetricsRegistry;
+  /** Log lines (default: dropped). */
+  log?: (message: string) => void;
+}
+
+/**
+ * A monitor's context from its parts: the one place that builds a {@link MonitorContext},
+ * for {@link bootComponent} and for tests and benchmarks that wire monitors by hand.
+ *
+ * @example
+ * ```ts ignore
+ * const context = createMonitorContext({ id: "s0", role: "storage", manager: "gm", rpc,
+ *   endpoint, latency, registry });
+ * ```
+ */
+export function createMonitorContext(parts: MonitorContextParts): MonitorContext {
+  return {
+    id: parts.id,
+    role: parts.role,
+    manager: parts.manager,
+    cluster: parts.cluster,
+    rpc: parts.rpc,
+    endpoint: parts.endpoint,
+    latency: parts.latency,
+    wallClock: parts.wallClock ?? new WallClock(),
+    events: parts.events ?? new EventBus(),
+    metrics: parts.metrics ?? new MetricsRegistry(),
+    registry: parts.registry,
+    log: parts.log ?? (() => {}),
+  };
+}
+
 /**
  * Boots `component` in this process and starts its monitor. On failure it releases what
  * it took (the monitor is stopped, the endpoint closed) and rethrows.
@@ -90,7 +145,7 @@ export async function bootComponent(
   });
   let monitor: Monitor | undefined;
   try {
-    const context: MonitorContext = {
+    const context = createMonitorContext({
       id: component.id,
       role: component.role,
       manager: environment.manager,
@@ -103,7 +158,7 @@ export async function bootComponent(
       metrics: environment.metrics,
       registry: environment.registry,
       log,
-    };
+    });
     monitor = await environment.registry.create<Monitor>(
       component.kind,
       component.plugin,

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { WallClock } from "../kernel/clock.ts";
 import { KernelError, RemoteError } from "../kernel/errors.ts";
 import { type ClusterEvent, EventBus } from "../kernel/events.ts";
 import type { Role } from "../kernel/ids.ts";
 import type { LatencyModel } from "../kernel/latency.ts";
 import { managerMonitorPlugin, type StockManager } from "../kernel/managers/mod.ts";
 import { joinCluster, type Membership } from "../kernel/membership.ts";
-import { MetricsRegistry } from "../kernel/metrics.ts";
 import type { Monitor, MonitorContext } from "../kernel/monitor.ts";
 import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
 import { RpcNode } from "../kernel/rpc.ts";
@@ -14,6 +12,7 @@ import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
 import { latencyModelPlugins } from "../plugins/latency/mod.ts";
 import { placementPlugins } from "../plugins/placement/mod.ts";
 import { createMemoryTransport } from "../transports/memory.ts";
+import { createMonitorContext } from "../kernel/component.ts";
 
 const HEARTBEAT_MS = 20;
 const MISSED = 5;
@@ -36,19 +35,16 @@ async function rig(managerOptions: Record<string, unknown> = {}) {
     const endpoint = await transport.attach(id);
     const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 1000 });
     nodes.set(id, rpc);
-    return {
+    return createMonitorContext({
       id,
       role,
       manager: "gm",
       rpc,
       endpoint,
       latency,
-      wallClock: new WallClock(),
-      events,
-      metrics: new MetricsRegistry(),
       registry,
-      log: () => {},
-    };
+      events,
+    });
   };
   const boot = async (id: string, role: Role, kind: PluginKind, plugin: string, options = {}) => {
     const monitor = await registry.create<Monitor>(kind, plugin, options, await context(id, role));

@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import { O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from "../kernel/abi.ts";
-import { WallClock } from "../kernel/clock.ts";
 import { RemoteError } from "../kernel/errors.ts";
 import { EventBus } from "../kernel/events.ts";
 import type { LatencyModel } from "../kernel/latency.ts";
 import { managerMonitorPlugin, type StockManager } from "../kernel/managers/mod.ts";
-import { MetricsRegistry } from "../kernel/metrics.ts";
-import type { Monitor, MonitorContext } from "../kernel/monitor.ts";
+import type { Monitor } from "../kernel/monitor.ts";
 import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
 import { RpcNode } from "../kernel/rpc.ts";
 import {
@@ -18,6 +16,7 @@ import {
 import { latencyModelPlugins } from "../plugins/latency/mod.ts";
 import { placementPlugins } from "../plugins/placement/mod.ts";
 import { createMemoryTransport } from "../transports/memory.ts";
+import { createMonitorContext } from "../kernel/component.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -37,19 +36,16 @@ async function rig(storage: Record<string, Record<string, unknown>> = { s0: {} }
     const endpoint = await transport.attach(id);
     const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 2000 });
     nodes.push(rpc);
-    const context: MonitorContext = {
+    const context = createMonitorContext({
       id,
       role: kind === "manager-monitor" ? "manager" : "storage",
       manager: "gm",
       rpc,
       endpoint,
       latency,
-      wallClock: new WallClock(),
-      events,
-      metrics: new MetricsRegistry(),
       registry,
-      log: () => {},
-    };
+      events,
+    });
     const monitor = await registry.create<Monitor>(kind, plugin, options, context);
     await monitor.start();
     monitors.set(id, monitor);

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { O_CREAT, O_RDWR } from "../kernel/abi.ts";
-import { WallClock } from "../kernel/clock.ts";
 import { RemoteError } from "../kernel/errors.ts";
-import { EventBus } from "../kernel/events.ts";
 import type { LatencyModel } from "../kernel/latency.ts";
 import { managerMonitorPlugin } from "../kernel/managers/mod.ts";
 import type { MessageKind, RequestOf } from "../kernel/messages.ts";
-import { MetricsRegistry } from "../kernel/metrics.ts";
-import type { Monitor, MonitorContext } from "../kernel/monitor.ts";
+import type { Monitor } from "../kernel/monitor.ts";
 import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
 import { RpcNode } from "../kernel/rpc.ts";
 import { type StockStorageMonitor, storageMonitorPlugin } from "../monitors/storage/mod.ts";
 import { latencyModelPlugins } from "../plugins/latency/mod.ts";
 import { placementPlugins } from "../plugins/placement/mod.ts";
 import { createMemoryTransport } from "../transports/memory.ts";
+import { createMonitorContext } from "../kernel/component.ts";
 
 /**
  * A jail directory holding the storage root and, beside it, an "outside" directory with a
@@ -77,19 +75,15 @@ async function rig(root: string) {
     const endpoint = await transport.attach(id);
     const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 2000 });
     nodes.push(rpc);
-    const context: MonitorContext = {
+    const context = createMonitorContext({
       id,
       role: kind === "manager-monitor" ? "manager" : "storage",
       manager: "gm",
       rpc,
       endpoint,
       latency,
-      wallClock: new WallClock(),
-      events: new EventBus(),
-      metrics: new MetricsRegistry(),
       registry,
-      log: () => {},
-    };
+    });
     const monitor = await registry.create<Monitor>(kind, plugin, options, context);
     await monitor.start();
     monitors.push(monitor);

@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { WallClock } from "../kernel/clock.ts";
 import { EventBus } from "../kernel/events.ts";
 import type { LatencyModel } from "../kernel/latency.ts";
 import { managerMonitorPlugin, type StockManager } from "../kernel/managers/mod.ts";
-import { MetricsRegistry } from "../kernel/metrics.ts";
-import type { Monitor, MonitorContext, StorageMonitor } from "../kernel/monitor.ts";
+import type { Monitor, StorageMonitor } from "../kernel/monitor.ts";
 import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
 import { RpcNode } from "../kernel/rpc.ts";
 import { StorageClient, storageMonitorPlugin } from "../monitors/storage/mod.ts";
 import { latencyModelPlugins } from "../plugins/latency/mod.ts";
 import { placementPlugins } from "../plugins/placement/mod.ts";
 import { createMemoryTransport } from "../transports/memory.ts";
+import { createMonitorContext } from "../kernel/component.ts";
 
 /** Seeded PRNG (mulberry32): the same seed replays the same sequence. */
 function prng(seed: number): () => number {
@@ -40,19 +39,16 @@ Deno.test(`a storage component restarted mid-sequence loses nothing the client w
   const start = async (id: string, kind: PluginKind, plugin: string, options: unknown) => {
     const endpoint = await transport.attach(id);
     const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 1000 });
-    const context: MonitorContext = {
+    const context = createMonitorContext({
       id,
       role: kind === "manager-monitor" ? "manager" : "storage",
       manager: "gm",
       rpc,
       endpoint,
       latency,
-      wallClock: new WallClock(),
-      events,
-      metrics: new MetricsRegistry(),
       registry,
-      log: () => {},
-    };
+      events,
+    });
     const monitor = await registry.create<Monitor>(kind, plugin, options, context);
     await monitor.start();
     return { monitor, rpc };
@@ -169,19 +165,20 @@ Deno.test("a request racing a storage component's start gets EAGAIN or an answer
     const endpoint = await transport.attach(id);
     const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 1000 });
     nodes.push(rpc);
-    const monitor = await registry.create<Monitor>(kind, plugin, options, {
-      id,
-      role: kind === "manager-monitor" ? "manager" : "storage",
-      manager: "gm",
-      rpc,
-      endpoint,
-      latency,
-      wallClock: new WallClock(),
-      events: new EventBus(),
-      metrics: new MetricsRegistry(),
-      registry,
-      log: () => {},
-    });
+    const monitor = await registry.create<Monitor>(
+      kind,
+      plugin,
+      options,
+      createMonitorContext({
+        id,
+        role: kind === "manager-monitor" ? "manager" : "storage",
+        manager: "gm",
+        rpc,
+        endpoint,
+        latency,
+        registry,
+      }),
+    );
     monitors.push(monitor);
     return monitor;
   };

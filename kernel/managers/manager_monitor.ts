@@ -33,7 +33,7 @@ import type {
 } from "../placement.ts";
 import { PluginError } from "../plugins.ts";
 import type { Schema } from "../zod_issues.ts";
-import { mulberry32 } from "./_prng.ts";
+import { mulberry32 } from "../prng.ts";
 import { ClusterState, type CompleteClusterSnapshot } from "./cluster_state.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { managerControlSource } from "../control/manager_source.ts";

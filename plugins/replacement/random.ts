@@ -14,6 +14,9 @@ import {
   type ReplacementGeometry,
   type ReplacementPolicy,
 } from "../../kernel/replacement.ts";
+import { mulberry32 } from "../../kernel/prng.ts";
+
+export { mulberry32 };
 
 /** Options of the random policy. */
 export interface RandomOptions {
@@ -25,29 +28,6 @@ export interface RandomOptions {
 export const RandomOptionsSchema: Schema<RandomOptions> = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff).default(1),
 });
-
-/**
- * A seeded generator of numbers in [0, 1) (mulberry32: small, fast, good enough to pick
- * cache ways).
- *
- * @example
- * ```ts
- * import { mulberry32 } from "./random.ts";
- * const a = mulberry32(7);
- * const b = mulberry32(7);
- * console.assert(a() === b() && a() < 1);
- * ```
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A random policy for `geometry`; `prng` defaults to {@link mulberry32} seeded with

@@ -1,16 +1,17 @@
 /**
- * A small seeded pseudo-random generator for the managers' policies.
+ * A small seeded pseudo-random generator, shared by every policy that needs randomness
+ * (placement, replacement) so that one seed replays a run.
  *
  * @module
  */
 
 /**
- * Mulberry32: a fast 32-bit generator, plenty for choosing among components. Returns a
+ * Mulberry32: a fast 32-bit generator, plenty for choosing among components or cache ways. Returns a
  * function yielding numbers in [0, 1); the same seed gives the same sequence.
  *
  * @example
  * ```ts
- * import { mulberry32 } from "./_prng.ts";
+ * import { mulberry32 } from "./prng.ts";
  * const a = mulberry32(7);
  * const b = mulberry32(7);
  * console.assert(a() === b() && a() < 1);

@@ -5,9 +5,18 @@ import { createRandom } from "../plugins/replacement/random.ts";
 const workload = new URL("./workloads/access_trace.ts", import.meta.url).href;
 
 /** Runs the access trace on a 1-set, 4-way cache with `replacement`; returns H/M per access. */
-async function trace(
+function trace(
   replacement: string,
   pages: number[],
+  replacementOptions: Record<string, unknown> = {},
+): Promise<string> {
+  return traceArgs(replacement, pages.map(String), replacementOptions);
+}
+
+/** {@link trace} with the workload's arguments as given (`?` marks the traced accesses). */
+async function traceArgs(
+  replacement: string,
+  args: string[],
   replacementOptions: Record<string, unknown> = {},
 ): Promise<string> {
   const lines: string[] = [];
@@ -24,7 +33,7 @@ async function trace(
     ],
   }, { log: (_, message) => lines.push(message) });
   try {
-    const result = await cluster.run(workload, pages.map(String));
+    const result = await cluster.run(workload, args);
     assert.equal(result.exitCode, 0, result.error);
   } finally {
     await cluster.stop();
@@ -42,6 +51,16 @@ Deno.test("through the ExCache, fifo evicts the line filled first even after it 
 Deno.test("through the ExCache, lru evicts the line used longest ago", async () => {
   // Fill 0-3, reuse 0, then 4 evicts 1 (least recently used), 0 hits, 1 evicts 2.
   assert.equal(await trace("lru", [0, 1, 2, 3, 0, 4, 0, 1, 3]), "MMMMHMHMH");
+});
+
+Deno.test("through the ExCache, lru orders a fast-path hit after the slow hit before it", async () => {
+  // Fill 0-3; 2 and 3 again; 0 and 1 again through the slow path (their pins were dropped
+  // at the misses), then 0 on the fast path (still pinned). Exact LRU order is now
+  // 2 3 1 0, so 4, 5 and 6 evict 2, 3 and 1, and 0 still hits. Had the fast hit on 0 shared
+  // the slow hit's stamp on 1, the tie would go to the line filled first and evict 0.
+  const pages = ["0", "1", "2", "3", "2", "3", "0", "1", "0", "4", "5", "6", "?0"];
+  assert.equal(await trace("lru", pages.map((p) => Number(p.replace("?", "")))), "MMMMHHHHHMMMH");
+  assert.equal(await traceArgs("lru", pages), "H");
 });
 
 Deno.test("through the ExCache, random evicts what its seeded generator picks", async () => {

@@ -194,10 +194,15 @@ export class WorkerProc implements Proc {
   #computeNs = 0;
   readonly #cost: Float64Array;
 
-  // Recency for LRU: accesses are ticked in the TLB and published as stamps when a pin
-  // is dropped (`#stamps` is undefined when the policy needs no recency). The tick counts
-  // from `#tickBase` so that it stays a small integer: a large one would be a boxed double
-  // and cost several nanoseconds per hit.
+  // Recency for LRU: each access stamps its TLB entry with the current tick, and a dropped
+  // pin publishes its stamp (`#stamps` is undefined when the policy needs no recency). A
+  // fast hit stores the tick without advancing it (a counter carried from one access to
+  // the next through memory cost more than the rest of the hit); the tick advances at
+  // every slow-path event, before and after it, and every BUDGET fast hits. So recency is
+  // exact across misses and TLB fills and coarse (one window of at most BUDGET hits)
+  // among lines that only hit, as with a hardware reference bit sampled per window. The
+  // tick counts from `#tickBase` so that it stays a small integer: a large one would be a
+  // boxed double and cost several nanoseconds per hit.
   readonly #stamps: Float64Array | undefined;
   #tick = 0;
   #tickBase: number;
@@ -207,6 +212,8 @@ export class WorkerProc implements Proc {
   readonly #scratchView = new DataView(this.#scratch.buffer);
   #inCallback = false;
   readonly #lineViews = new Map<TypedArray, TypedArray[]>();
+  // Whole-line f32 views by slot: tensor code reads and writes f32 lines most.
+  readonly #f32Lines: Float32Array[];
 
   /** Builds the thread's view of its process from the monitor's start message. */
   constructor(init: ThreadInit, post: (message: ThreadMessage) => void) {
@@ -239,6 +246,7 @@ export class WorkerProc implements Proc {
     this.#stamps = init.stamps ? new Float64Array(init.stamps) : undefined;
     this.#tickBase = Atomics.load(this.#epoch, 0) * EPOCH_SPAN;
     this.#cost = init.hitCostNs;
+    this.#f32Lines = this.#slotArray();
     this.#post = post;
   }
 
@@ -269,6 +277,7 @@ export class WorkerProc implements Proc {
     this.#b2 = BUDGET;
     this.#b4 = BUDGET;
     this.#b8 = BUDGET;
+    this.#tick++; // a new recency window
     if (this.#tick > TICK_LIMIT) this.#rebase(this.#tickBase + this.#tick);
     this.#honourShootdown();
   }
@@ -336,8 +345,14 @@ export class WorkerProc implements Proc {
   #hit(i: number, n: number): number {
     this.#slowHits++;
     this.#slowHitNs += this.#cost[n];
-    this.#tlbUse[i] = ++this.#tick;
+    this.#stamp(i);
     return this.#tlbBase[i];
+  }
+
+  /** Stamps entry `i` as used now, after everything before and before every later hit. */
+  #stamp(i: number): void {
+    this.#tlbUse[i] = ++this.#tick;
+    this.#tick++;
   }
 
   /** The slot holding `key` in its set, or -1 (a hint: {@link WorkerProc.#pin} verifies). */
@@ -414,7 +429,7 @@ export class WorkerProc implements Proc {
     this.#tick = 0;
     this.#fillEntry(i, vline, slot, (state & STATE_DIRTY) !== 0, state);
     if (response === RESPONSE.HIT) return this.#hit(i, n);
-    this.#tlbUse[i] = ++this.#tick;
+    this.#stamp(i);
     return slot * LINE;
   }
 
@@ -530,7 +545,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStart[i];
     if ((d & 0xfff) === d && this.#b1 > 0) {
       this.#b1--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       return this.#u8[this.#tlbBase[i] + d];
     }
     const at = this.#slow(addr, 0xfff, 1, false);
@@ -543,7 +558,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStart[i];
     if ((d & 0xffe) === d && this.#b2 > 0) {
       this.#b2--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       return this.#u16[(this.#tlbBase[i] + d) >>> 1];
     }
     const at = this.#slow(addr, 0xffe, 2, false);
@@ -556,7 +571,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStart[i];
     if ((d & 0xffc) === d && this.#b4 > 0) {
       this.#b4--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       return this.#u32[(this.#tlbBase[i] + d) >>> 2];
     }
     const at = this.#slow(addr, 0xffc, 4, false);
@@ -569,7 +584,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStart[i];
     if ((d & 0xffc) === d && this.#b4 > 0) {
       this.#b4--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       return this.#i32[(this.#tlbBase[i] + d) >>> 2];
     }
     const at = this.#slow(addr, 0xffc, 4, false);
@@ -582,7 +597,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStart[i];
     if ((d & 0xffc) === d && this.#b4 > 0) {
       this.#b4--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       return this.#f32[(this.#tlbBase[i] + d) >>> 2];
     }
     const at = this.#slow(addr, 0xffc, 4, false);
@@ -595,7 +610,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStart[i];
     if ((d & 0xff8) === d && this.#b8 > 0) {
       this.#b8--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       return this.#f64[(this.#tlbBase[i] + d) >>> 3];
     }
     const at = this.#slow(addr, 0xff8, 8, false);
@@ -608,7 +623,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStart[i];
     if ((d & 0xff8) === d && this.#b8 > 0) {
       this.#b8--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       return this.#u64[(this.#tlbBase[i] + d) >>> 3];
     }
     const at = this.#slow(addr, 0xff8, 8, false);
@@ -621,7 +636,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStartW[i];
     if ((d & 0xfff) === d && this.#b1 > 0) {
       this.#b1--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       this.#u8[this.#tlbBase[i] + d] = value;
       return;
     }
@@ -639,7 +654,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStartW[i];
     if ((d & 0xffe) === d && this.#b2 > 0) {
       this.#b2--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       this.#u16[(this.#tlbBase[i] + d) >>> 1] = value;
       return;
     }
@@ -657,7 +672,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStartW[i];
     if ((d & 0xffc) === d && this.#b4 > 0) {
       this.#b4--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       this.#u32[(this.#tlbBase[i] + d) >>> 2] = value;
       return;
     }
@@ -675,7 +690,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStartW[i];
     if ((d & 0xffc) === d && this.#b4 > 0) {
       this.#b4--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       this.#i32[(this.#tlbBase[i] + d) >>> 2] = value;
       return;
     }
@@ -693,7 +708,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStartW[i];
     if ((d & 0xffc) === d && this.#b4 > 0) {
       this.#b4--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       this.#f32[(this.#tlbBase[i] + d) >>> 2] = value;
       return;
     }
@@ -711,7 +726,7 @@ export class WorkerProc implements Proc {
     const d = addr - this.#tlbStartW[i];
     if ((d & 0xff8) === d && this.#b8 > 0) {
       this.#b8--;
-      this.#tlbUse[i] = ++this.#tick;
+      this.#tlbUse[i] = this.#tick;
       this.#f64[(this.#tlbBase[i] + d) >>> 3] = value;
       return;
     }
@@ -748,6 +763,25 @@ export class WorkerProc implements Proc {
 
   /** Reads `target.byteLength` bytes into `target`. */
   loadInto(addr: number, target: ArrayBufferView): void {
+    // The common case first: a whole aligned range inside one line its TLB entry pins.
+    const i = (addr / LINE) & TLB_MASK;
+    const d = addr - this.#tlbStart[i];
+    if (d === (d & (LINE - 1)) && target instanceof Float32Array && (d & 3) === 0) {
+      const length = target.length << 2;
+      if (
+        length > 0 && d + length <= LINE &&
+        Atomics.load(this.#ctl, CTL.SHOOT) === this.#seenShoot
+      ) {
+        const base = this.#hit(i, length) + d;
+        target.set(
+          length === LINE ? this.#lineOf(this.#f32Lines, this.#f32, base) : this.#f32.subarray(
+            base >>> 2,
+            (base + length) >>> 2,
+          ),
+        );
+        return;
+      }
+    }
     const view = this.#sameKind(target, addr);
     const out = view ? target as TypedArray : bytesOf(target, "loadInto target");
     const source = view ?? this.#u8;
@@ -785,13 +819,24 @@ export class WorkerProc implements Proc {
 
   /** A view of the whole line at byte `base` through `source`, made once per line and kind. */
   #lineView(source: TypedArray, base: number): TypedArray {
+    if (source === this.#f32) return this.#lineOf(this.#f32Lines, source, base);
     let views = this.#lineViews.get(source);
-    if (!views) this.#lineViews.set(source, views = []);
+    if (!views) this.#lineViews.set(source, views = this.#slotArray());
+    return this.#lineOf(views, source, base);
+  }
+
+  /** An array with one (empty) place per slot: dense, so indexing it stays fast. */
+  #slotArray<T>(): T[] {
+    return new Array<T>(this.#sets * this.#ways).fill(undefined as T);
+  }
+
+  /** `views[slot]`, the line at byte `base` through `source`, made on first use. */
+  #lineOf<T extends TypedArray>(views: T[], source: T, base: number): T {
     const slot = base / LINE;
     return views[slot] ??= source.subarray(
       base / source.BYTES_PER_ELEMENT,
       (base + LINE) / source.BYTES_PER_ELEMENT,
-    );
+    ) as T;
   }
 
   /**
@@ -904,7 +949,12 @@ export class WorkerProc implements Proc {
       const base = this.#piece(at, write, n);
       this.#inCallback = true;
       try {
-        fn(this.#f32.subarray(base >>> 2, (base + n) >>> 2), done >>> 2);
+        fn(
+          n === LINE
+            ? this.#lineOf(this.#f32Lines, this.#f32, base)
+            : this.#f32.subarray(base >>> 2, (base + n) >>> 2),
+          done >>> 2,
+        );
       } finally {
         this.#inCallback = false;
       }

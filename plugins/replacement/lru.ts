@@ -3,8 +3,11 @@
  *
  * Hits never reach the monitor, so the ExCache measures recency itself: every hit stores
  * a stamp (per thread, so threads never contend on it) and the policy reads the newest
- * stamp of each candidate through `lastUse`. Ties, such as lines filled and never touched
- * again within one fill epoch, go to the line filled first.
+ * stamp of each candidate through `lastUse`. Stamps order accesses exactly across misses
+ * and fills; hits between two of a thread's slow-path events share a window of at most
+ * 1024 hits and its stamp, as a hardware reference bit sampled per window would. Ties,
+ * such as lines filled and never touched again within one fill epoch, go to the line
+ * filled first.
  *
  * @module
  */

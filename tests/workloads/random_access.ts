@@ -108,6 +108,14 @@ export function worker(proc: Proc, job: Job): number {
         const n = Math.min(int(3 * 4096), length - at);
         const got = proc.load(base + at, n);
         expect(got.every((b, i) => b === reference[at + i]), `load ${n} @${at}`);
+        // A whole line and an empty range as f32s (the one-line fast path of loadInto).
+        const line = at - (at % 4096);
+        const floats = new Float32Array(int(2) === 0 ? 1024 : 0);
+        proc.loadInto(base + line, floats);
+        expect(
+          floats.every((v, k) => Object.is(v, view.getFloat32(line + 4 * k, true))),
+          `loadInto ${floats.length} f32 @${line}`,
+        );
         break;
       }
       case 11: {

@@ -34,6 +34,25 @@ function formatValue(metric: Metric): string {
   return `${text} ${metric.unit}`;
 }
 
+/** Longest a case may take: past it, the run stops with a message naming the case. */
+const CASE_DEADLINE_MS = 5 * 60_000;
+
+/** `work`, or an error naming `name` once {@link CASE_DEADLINE_MS} pass without it. */
+async function withDeadline<T>(name: string, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`bench case ${name} did not finish in ${CASE_DEADLINE_MS / 1000} s`)),
+      CASE_DEADLINE_MS,
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main(filter: string | undefined): Promise<number> {
   const all = await loadCases();
   const cases = filter ? all.filter((c) => c.name.includes(filter)) : all;
@@ -60,7 +79,7 @@ async function main(filter: string | undefined): Promise<number> {
         cases: cases.length,
       });
     progress(0);
-    Object.assign(results, await c.run(progress));
+    Object.assign(results, await withDeadline(c.name, c.run(progress)));
     progress(1);
   }
   bar.stop();
@@ -96,4 +115,11 @@ async function main(filter: string | undefined): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args[0]));
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args[0]));
+  } catch (error) {
+    console.error(`\nbench: ${(error as Error).message ?? error}`);
+    Deno.exit(1); // a stuck case may hold workers and sockets: do not wait for them
+  }
+}

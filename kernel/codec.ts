@@ -33,7 +33,6 @@ import {
   type FieldType,
   FLAG_ERROR,
   FLAG_REPLY,
-  KIND_BY_CODE,
   KNOWN_FLAGS,
   MAX_STRING_BYTES,
   MESSAGE_KINDS,
@@ -90,14 +89,30 @@ export interface DecodeOptions {
 
 type FieldList = readonly (readonly [string, FieldType])[];
 
-const fieldLists = new Map<BodySpec, FieldList>();
-function fieldsOf(spec: BodySpec): FieldList {
-  let list = fieldLists.get(spec);
-  if (!list) {
-    list = Object.entries(spec);
-    fieldLists.set(spec, list);
-  }
-  return list;
+/** A kind's opcode and body layouts as field lists, worked out once for every frame. */
+interface KindLayout {
+  readonly kind: MessageKind;
+  readonly code: number;
+  readonly request: FieldList;
+  readonly reply: FieldList;
+}
+
+const ERROR_FIELDS: FieldList = Object.entries(ERROR_BODY);
+const LAYOUTS: ReadonlyMap<string, KindLayout> = new Map(
+  (Object.keys(MESSAGE_KINDS) as MessageKind[]).map((kind) => {
+    const { code, request, reply } = MESSAGE_KINDS[kind];
+    return [kind, { kind, code, request: Object.entries(request), reply: Object.entries(reply) }];
+  }),
+);
+
+/** The same layouts by opcode, for decoding. */
+const LAYOUTS_BY_CODE: ReadonlyMap<number, KindLayout> = new Map(
+  [...LAYOUTS.values()].map((layout) => [layout.code, layout]),
+);
+
+/** The fields of a frame of `layout`'s kind with `flags`: error, reply or request. */
+function fieldsOf(layout: KindLayout, flags: number): FieldList {
+  return flags & FLAG_ERROR ? ERROR_FIELDS : flags & FLAG_REPLY ? layout.reply : layout.request;
 }
 
 /**
@@ -138,33 +153,109 @@ function encodeProblem(msg: string): never {
  * ```
  */
 export function encode(message: Message): Uint8Array {
+  const plan = planFrame(message);
+  const frame = new Uint8Array(plan.size);
+  writeFrame(message, plan, frame, new DataView(frame.buffer));
+  return frame;
+}
+
+/** Largest frame a {@link FrameEncoder} keeps its buffer for; bigger ones get their own. */
+const ENCODER_KEEP_BYTES = 1024 * 1024;
+
+/**
+ * Encodes messages into one reused buffer. Each frame it returns is a view that is valid
+ * only until the next `encode` call: for handing to a transport that copies the bytes at
+ * once (`TransportEndpoint.sendCopy`). Allocating a fresh buffer per frame costs more
+ * than encoding it (a 4 KiB `ArrayBuffer` takes one to two microseconds to allocate and
+ * later to collect), and a busy node encodes a frame per request and per reply.
+ *
+ * @example
+ * ```ts
+ * import { decode, FrameEncoder } from "./codec.ts";
+ * const encoder = new FrameEncoder();
+ * const frame = encoder.encode({
+ *   kind: "P2M_PAGE_FETCH", requestId: 7, src: "p0", dst: "m0", flags: 0,
+ *   body: { pid: 1, vaddr: 0x1000 },
+ * });
+ * console.assert(decode(frame).body.vaddr === 0x1000);
+ * ```
+ */
+export class FrameEncoder {
+  #buffer = new Uint8Array(8192);
+  #view = new DataView(this.#buffer.buffer);
+  /** The last frame handed out: the same view serves the next frame of the same size. */
+  #frame = this.#buffer.subarray(0, 0);
+
+  /** Encodes `message` (see {@link encode}); the result is overwritten by the next call. */
+  encode(message: Message): Uint8Array {
+    const plan = planFrame(message);
+    const size = plan.size;
+    if (size > ENCODER_KEEP_BYTES) {
+      const frame = new Uint8Array(size);
+      writeFrame(message, plan, frame, new DataView(frame.buffer));
+      return frame;
+    }
+    if (size > this.#buffer.length) {
+      this.#buffer = new Uint8Array(
+        Math.min(ENCODER_KEEP_BYTES, Math.max(size, this.#buffer.length * 2)),
+      );
+      this.#view = new DataView(this.#buffer.buffer);
+    }
+    let frame = this.#frame;
+    if (frame.length !== size || frame.buffer !== this.#buffer.buffer) {
+      frame = this.#frame = this.#buffer.subarray(0, size);
+    }
+    // Earlier frames left bytes behind: clear the header fields that are not all written.
+    frame.fill(0, 16, HEADER_SIZE);
+    writeFrame(message, plan, frame, this.#view);
+    return frame;
+  }
+}
+
+/** What {@link planFrame} learnt about a message: its layout, size and encoded text fields. */
+interface FramePlan {
+  code: number;
+  fields: FieldList;
+  size: number;
+  /** Strings and JSON, turned into bytes once, up front, to learn the size. */
+  encoded: Uint8Array[] | undefined;
+}
+
+/** Checks `message` and works out its frame size. */
+function planFrame(message: Message): FramePlan {
   const { kind, flags, requestId } = message;
-  const kindSpec = MESSAGE_KINDS[kind];
-  if (!kindSpec) encodeProblem(`unknown kind ${JSON.stringify(kind)}`);
+  const layout = LAYOUTS.get(kind);
+  if (!layout) encodeProblem(`unknown kind ${JSON.stringify(kind)}`);
   if ((flags & ~KNOWN_FLAGS) !== 0 || ((flags & FLAG_ERROR) && !(flags & FLAG_REPLY))) {
     encodeProblem(`bad flags 0x${flags.toString(16)}`);
   }
   if (!Number.isInteger(requestId) || requestId < 0 || requestId > 0xffffffff) {
     encodeProblem(`request id ${requestId} is not a u32`);
   }
-  const fields = fieldsOf(bodySpecOf(kind, flags));
+  const fields = fieldsOf(layout, flags);
   const body = message.body;
-  // Strings and JSON are turned into bytes once, up front, to learn the size.
-  const encoded: Uint8Array[] = [];
-  let size = HEADER_SIZE;
+  const plan: FramePlan = { code: layout.code, fields, size: HEADER_SIZE, encoded: undefined };
   for (const [name, type] of fields) {
-    size += fieldSize(name, type, body[name], encoded);
+    plan.size += fieldSize(name, type, body[name], plan);
   }
-  const frame = new Uint8Array(size);
-  const view = new DataView(frame.buffer);
+  checkId(message.src, "source");
+  checkId(message.dst, "destination");
+  return plan;
+}
+
+/** Writes the frame planned by {@link planFrame}; `view` covers `frame`'s buffer from 0. */
+function writeFrame(message: Message, plan: FramePlan, frame: Uint8Array, view: DataView): void {
+  const { size, fields, encoded } = plan;
   view.setUint16(0, MAGIC, true);
   view.setUint8(2, WIRE_VERSION);
-  view.setUint8(3, flags);
-  view.setUint16(4, kindSpec.code, true);
-  view.setUint32(8, requestId, true);
+  view.setUint8(3, message.flags);
+  view.setUint16(4, plan.code, true);
+  view.setUint16(6, 0, true);
+  view.setUint32(8, message.requestId, true);
   view.setUint32(12, size - HEADER_SIZE, true);
-  writeId(frame, 16, message.src, "source");
-  writeId(frame, 32, message.dst, "destination");
+  writeId(frame, 16, message.src);
+  writeId(frame, 32, message.dst);
+  const body = message.body;
   let at = HEADER_SIZE;
   let next = 0;
   for (const [name, type] of fields) {
@@ -187,7 +278,8 @@ export function encode(message: Message): Uint8Array {
         at += 4;
         break;
       case "u64":
-        view.setBigUint64(at, BigInt(value as number), true);
+        view.setUint32(at, (value as number) >>> 0, true);
+        view.setUint32(at + 4, Math.floor((value as number) / 0x100000000), true);
         at += 8;
         break;
       case "f64":
@@ -208,14 +300,14 @@ export function encode(message: Message): Uint8Array {
         at += 4 + (value as Uint8Array).length;
         break;
       case "str": {
-        const bytes = encoded[next++];
+        const bytes = encoded![next++];
         view.setUint16(at, bytes.length, true);
         frame.set(bytes, at + 2);
         at += 2 + bytes.length;
         break;
       }
       case "json": {
-        const bytes = encoded[next++];
+        const bytes = encoded![next++];
         view.setUint32(at, bytes.length, true);
         frame.set(bytes, at + 4);
         at += 4 + bytes.length;
@@ -223,7 +315,6 @@ export function encode(message: Message): Uint8Array {
       }
     }
   }
-  return frame;
 }
 
 const INTEGER_LIMITS: Partial<Record<FieldType, readonly [number, number]>> = {
@@ -235,7 +326,7 @@ const INTEGER_LIMITS: Partial<Record<FieldType, readonly [number, number]>> = {
 };
 
 /** Validates one field for encoding and returns its wire size. */
-function fieldSize(name: string, type: FieldType, value: unknown, encoded: Uint8Array[]): number {
+function fieldSize(name: string, type: FieldType, value: unknown, plan: FramePlan): number {
   const limits = INTEGER_LIMITS[type];
   if (limits) {
     if (typeof value !== "number" || !Number.isInteger(value)) {
@@ -269,7 +360,7 @@ function fieldSize(name: string, type: FieldType, value: unknown, encoded: Uint8
       if (bytes.length > MAX_STRING_BYTES) {
         encodeProblem(`field "${name}" is ${bytes.length} bytes, over ${MAX_STRING_BYTES}`);
       }
-      encoded.push(bytes);
+      (plan.encoded ??= []).push(bytes);
       return 2 + bytes.length;
     }
     case "json": {
@@ -282,7 +373,7 @@ function fieldSize(name: string, type: FieldType, value: unknown, encoded: Uint8
       }
       if (text === undefined) encodeProblem(`field "${name}" is not JSON-serialisable`);
       const bytes = utf8.encode(text);
-      encoded.push(bytes);
+      (plan.encoded ??= []).push(bytes);
       return 4 + bytes.length;
     }
     default:
@@ -290,13 +381,59 @@ function fieldSize(name: string, type: FieldType, value: unknown, encoded: Uint8
   }
 }
 
-function writeId(frame: Uint8Array, at: number, id: ComponentId, which: string): void {
+/**
+ * Ids already found valid. Every frame carries two ids and a node talks to few peers, so
+ * remembering them spares a pattern match per id per frame. Bounded: a flood of distinct
+ * ids only clears it.
+ */
+const validIds = new Set<string>();
+const MAX_VALID_IDS = 4096;
+
+function idProblem(id: ComponentId): string | undefined {
+  if (validIds.has(id)) return undefined;
   const problem = componentIdProblem(id);
+  if (problem === undefined) {
+    if (validIds.size >= MAX_VALID_IDS) validIds.clear();
+    validIds.add(id);
+  }
+  return problem;
+}
+
+function checkId(id: ComponentId, which: string): void {
+  const problem = idProblem(id);
   if (problem) encodeProblem(`${which}: ${problem}`);
+}
+
+/** Writes a checked id; the rest of its 16-byte field must already be zero. */
+function writeId(frame: Uint8Array, at: number, id: ComponentId): void {
   for (let i = 0; i < id.length; i++) frame[at + i] = id.charCodeAt(i);
 }
 
+/** Slots of the cache of ids recently read, as their 16 header bytes and as strings. */
+const RECENT_IDS = 8;
+const recentIdBytes = new Uint8Array(RECENT_IDS * MAX_COMPONENT_ID_BYTES);
+const recentIds: ComponentId[] = [];
+let recentNext = 0;
+
 function readId(frame: Uint8Array, at: number, which: string): ComponentId {
+  // A node hears from few peers: comparing 16 bytes beats building and checking a string.
+  for (let slot = 0; slot < recentIds.length; slot++) {
+    const base = slot * MAX_COMPONENT_ID_BYTES;
+    let i = 0;
+    while (i < MAX_COMPONENT_ID_BYTES && frame[at + i] === recentIdBytes[base + i]) i++;
+    if (i === MAX_COMPONENT_ID_BYTES) return recentIds[slot];
+  }
+  const id = parseId(frame, at, which);
+  recentIdBytes.set(
+    frame.subarray(at, at + MAX_COMPONENT_ID_BYTES),
+    recentNext * MAX_COMPONENT_ID_BYTES,
+  );
+  recentIds[recentNext] = id;
+  recentNext = (recentNext + 1) % RECENT_IDS;
+  return id;
+}
+
+function parseId(frame: Uint8Array, at: number, which: string): ComponentId {
   let end = at;
   while (end < at + MAX_COMPONENT_ID_BYTES && frame[end] !== 0) end++;
   for (let i = end; i < at + MAX_COMPONENT_ID_BYTES; i++) {
@@ -305,7 +442,7 @@ function readId(frame: Uint8Array, at: number, which: string): ComponentId {
   // Ids are at most 16 ASCII bytes: building the string directly beats a TextDecoder.
   let id = "";
   for (let i = at; i < end; i++) id += String.fromCharCode(frame[i]);
-  const problem = componentIdProblem(id);
+  const problem = idProblem(id);
   if (problem) throw new DecodeError("BAD_ID", `${which} id is invalid: ${problem}`);
   return id;
 }
@@ -330,43 +467,71 @@ export function decodeHeader(frame: Uint8Array, options: DecodeOptions = {}): Fr
       `header needs ${HEADER_SIZE} bytes, got ${frame.length}`,
     );
   }
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const magic = view.getUint16(0, true);
+  const view = viewOf(frame);
+  const base = frame.byteOffset;
+  const { kind } = checkHeader(view, base, options);
+  return {
+    kind,
+    flags: view.getUint8(base + 3),
+    requestId: view.getUint32(base + 8, true),
+    bodyLength: view.getUint32(base + 12, true),
+    src: readId(frame, 16, "source"),
+    dst: readId(frame, 32, "destination"),
+  };
+}
+
+/** A view over the whole buffer of the frames last decoded (one view per read buffer). */
+let lastBuffer: ArrayBufferLike | undefined;
+let lastView: DataView | undefined;
+/** Buffers larger than this get a view of their own, so the cache never pins much memory. */
+const VIEW_CACHE_MAX_BYTES = 1024 * 1024;
+
+/** A `DataView` over `frame`'s whole buffer (add `frame.byteOffset` to offsets). */
+function viewOf(frame: Uint8Array): DataView {
+  const buffer = frame.buffer;
+  if (buffer === lastBuffer) return lastView!;
+  const view = new DataView(buffer);
+  if (buffer.byteLength <= VIEW_CACHE_MAX_BYTES) {
+    lastBuffer = buffer;
+    lastView = view;
+  }
+  return view;
+}
+
+/**
+ * Checks the fixed header at `base` in `view` (a frame at least a header long) and
+ * returns its kind's layout.
+ */
+function checkHeader(view: DataView, base: number, options: DecodeOptions): KindLayout {
+  const magic = view.getUint16(base, true);
   if (magic !== MAGIC) {
     throw new DecodeError("BAD_MAGIC", `bad magic 0x${magic.toString(16)}, not a legoemu frame`);
   }
-  const version = view.getUint8(2);
+  const version = view.getUint8(base + 2);
   if (version !== WIRE_VERSION) {
     throw new DecodeError(
       "BAD_VERSION",
       `wire version ${version} is not supported (want ${WIRE_VERSION})`,
     );
   }
-  const flags = view.getUint8(3);
+  const flags = view.getUint8(base + 3);
   if ((flags & ~KNOWN_FLAGS) !== 0 || ((flags & FLAG_ERROR) && !(flags & FLAG_REPLY))) {
     throw new DecodeError("BAD_FLAGS", `bad flags 0x${flags.toString(16)}`);
   }
-  const code = view.getUint16(4, true);
-  const kind = KIND_BY_CODE.get(code);
-  if (kind === undefined) {
+  const code = view.getUint16(base + 4, true);
+  const layout = LAYOUTS_BY_CODE.get(code);
+  if (layout === undefined) {
     throw new DecodeError("UNKNOWN_KIND", `unknown message kind 0x${code.toString(16)}`);
   }
-  if (view.getUint16(6, true) !== 0) {
+  if (view.getUint16(base + 6, true) !== 0) {
     throw new DecodeError("BAD_FLAGS", "reserved header bytes are not zero");
   }
-  const bodyLength = view.getUint32(12, true);
+  const bodyLength = view.getUint32(base + 12, true);
   const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (bodyLength > max) {
     throw new DecodeError("OVERSIZED", `body of ${bodyLength} bytes is over the ${max}-byte limit`);
   }
-  return {
-    kind,
-    flags,
-    requestId: view.getUint32(8, true),
-    bodyLength,
-    src: readId(frame, 16, "source"),
-    dst: readId(frame, 32, "destination"),
-  };
+  return layout;
 }
 
 /**
@@ -385,124 +550,129 @@ export function decodeHeader(frame: Uint8Array, options: DecodeOptions = {}): Fr
  * ```
  */
 export function decode(frame: Uint8Array, options: DecodeOptions = {}): Message {
-  const header = decodeHeader(frame, options);
-  const end = HEADER_SIZE + header.bodyLength;
+  if (frame.length < HEADER_SIZE) {
+    throw new DecodeError(
+      "TRUNCATED",
+      `header needs ${HEADER_SIZE} bytes, got ${frame.length}`,
+    );
+  }
+  const view = viewOf(frame);
+  const base = frame.byteOffset;
+  const layout = checkHeader(view, base, options);
+  const kind = layout.kind;
+  const flags = view.getUint8(base + 3);
+  const bodyLength = view.getUint32(base + 12, true);
+  const end = HEADER_SIZE + bodyLength;
   if (frame.length < end) {
     throw new DecodeError(
       "TRUNCATED",
-      `${header.kind} body needs ${header.bodyLength} bytes, got ${frame.length - HEADER_SIZE}`,
+      `${kind} body needs ${bodyLength} bytes, got ${frame.length - HEADER_SIZE}`,
     );
   }
   if (frame.length > end) {
     throw new DecodeError(
       "TRAILING_BYTES",
-      `${frame.length - end} bytes after the end of the ${header.kind} body`,
+      `${frame.length - end} bytes after the end of the ${kind} body`,
     );
   }
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const requestId = view.getUint32(base + 8, true);
+  const src = readId(frame, 16, "source");
+  const dst = readId(frame, 32, "destination");
   const body: Record<string, unknown> = {};
   let at = HEADER_SIZE;
-  const need = (n: number, name: string) => {
-    if (at + n > end) {
-      throw new DecodeError(
-        "BAD_BODY",
-        `${header.kind} field "${name}" needs ${n} bytes at offset ${at - HEADER_SIZE}, body has ${
-          end - at
-        } left`,
-      );
-    }
-  };
-  for (const [name, type] of fieldsOf(bodySpecOf(header.kind, header.flags))) {
+  for (const [name, type] of fieldsOf(layout, flags)) {
     switch (type) {
       case "u8":
-        need(1, name);
-        body[name] = view.getUint8(at);
+        if (at + 1 > end) tooShort(kind, name, 1, at, end);
+        body[name] = view.getUint8(base + at);
         at += 1;
         break;
       case "u16":
-        need(2, name);
-        body[name] = view.getUint16(at, true);
+        if (at + 2 > end) tooShort(kind, name, 2, at, end);
+        body[name] = view.getUint16(base + at, true);
         at += 2;
         break;
       case "u32":
-        need(4, name);
-        body[name] = view.getUint32(at, true);
+        if (at + 4 > end) tooShort(kind, name, 4, at, end);
+        body[name] = view.getUint32(base + at, true);
         at += 4;
         break;
       case "i32":
-        need(4, name);
-        body[name] = view.getInt32(at, true);
+        if (at + 4 > end) tooShort(kind, name, 4, at, end);
+        body[name] = view.getInt32(base + at, true);
         at += 4;
         break;
       case "u64": {
-        need(8, name);
-        const value = view.getBigUint64(at, true);
-        if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+        if (at + 8 > end) tooShort(kind, name, 8, at, end);
+        // Two u32 halves: cheaper than a BigInt, and the high one shows an unsafe value.
+        const low = view.getUint32(base + at, true);
+        const high = view.getUint32(base + at + 4, true);
+        if (high > 0x1fffff) {
           throw new DecodeError(
             "BAD_BODY",
-            `${header.kind} field "${name}" = ${value} is beyond 2^53 - 1`,
+            `${kind} field "${name}" = ${view.getBigUint64(base + at, true)} is beyond 2^53 - 1`,
           );
         }
-        body[name] = Number(value);
+        body[name] = high * 0x100000000 + low;
         at += 8;
         break;
       }
       case "f64":
-        need(8, name);
-        body[name] = view.getFloat64(at, true);
+        if (at + 8 > end) tooShort(kind, name, 8, at, end);
+        body[name] = view.getFloat64(base + at, true);
         at += 8;
         break;
       case "bool": {
-        need(1, name);
-        const b = view.getUint8(at);
+        if (at + 1 > end) tooShort(kind, name, 1, at, end);
+        const b = view.getUint8(base + at);
         if (b > 1) {
-          throw new DecodeError("BAD_BODY", `${header.kind} field "${name}" is ${b}, not 0 or 1`);
+          throw new DecodeError("BAD_BODY", `${kind} field "${name}" is ${b}, not 0 or 1`);
         }
         body[name] = b === 1;
         at += 1;
         break;
       }
       case "page":
-        need(PAGE_SIZE, name);
+        if (at + PAGE_SIZE > end) tooShort(kind, name, PAGE_SIZE, at, end);
         body[name] = frame.subarray(at, at + PAGE_SIZE);
         at += PAGE_SIZE;
         break;
       case "bytes": {
-        need(4, name);
-        const n = view.getUint32(at, true);
+        if (at + 4 > end) tooShort(kind, name, 4, at, end);
+        const n = view.getUint32(base + at, true);
         at += 4;
-        need(n, name);
+        if (at + n > end) tooShort(kind, name, n, at, end);
         body[name] = frame.subarray(at, at + n);
         at += n;
         break;
       }
       case "str": {
-        need(2, name);
-        const n = view.getUint16(at, true);
+        if (at + 2 > end) tooShort(kind, name, 2, at, end);
+        const n = view.getUint16(base + at, true);
         at += 2;
         if (n > MAX_STRING_BYTES) {
           throw new DecodeError(
             "BAD_BODY",
-            `${header.kind} field "${name}" is ${n} bytes, over ${MAX_STRING_BYTES}`,
+            `${kind} field "${name}" is ${n} bytes, over ${MAX_STRING_BYTES}`,
           );
         }
-        need(n, name);
-        body[name] = decodeUtf8(frame.subarray(at, at + n), header.kind, name);
+        if (at + n > end) tooShort(kind, name, n, at, end);
+        body[name] = decodeUtf8(frame.subarray(at, at + n), kind, name);
         at += n;
         break;
       }
       case "json": {
-        need(4, name);
-        const n = view.getUint32(at, true);
+        if (at + 4 > end) tooShort(kind, name, 4, at, end);
+        const n = view.getUint32(base + at, true);
         at += 4;
-        need(n, name);
-        const text = decodeUtf8(frame.subarray(at, at + n), header.kind, name);
+        if (at + n > end) tooShort(kind, name, n, at, end);
+        const text = decodeUtf8(frame.subarray(at, at + n), kind, name);
         try {
           body[name] = JSON.parse(text);
         } catch (e) {
           throw new DecodeError(
             "BAD_BODY",
-            `${header.kind} field "${name}" is not valid JSON: ${(e as Error).message}`,
+            `${kind} field "${name}" is not valid JSON: ${(e as Error).message}`,
           );
         }
         at += n;
@@ -513,17 +683,26 @@ export function decode(frame: Uint8Array, options: DecodeOptions = {}): Message 
   if (at !== end) {
     throw new DecodeError(
       "TRAILING_BYTES",
-      `${end - at} bytes left over after the last ${header.kind} field`,
+      `${end - at} bytes left over after the last ${kind} field`,
     );
   }
   return {
-    kind: header.kind,
-    requestId: header.requestId,
-    src: header.src,
-    dst: header.dst,
-    flags: header.flags,
+    kind,
+    requestId,
+    src,
+    dst,
+    flags,
     body,
   };
+}
+
+function tooShort(kind: MessageKind, name: string, n: number, at: number, end: number): never {
+  throw new DecodeError(
+    "BAD_BODY",
+    `${kind} field "${name}" needs ${n} bytes at offset ${at - HEADER_SIZE}, body has ${
+      end - at
+    } left`,
+  );
 }
 
 function decodeUtf8(bytes: Uint8Array, kind: string, name: string): string {

@@ -77,6 +77,14 @@ export class ReceiveQueue<T> implements AsyncIterable<T> {
     return new Promise((resolve, reject) => this.#putters.push({ item, resolve, reject }));
   }
 
+  /**
+   * Takes the oldest item without waiting: `undefined` while empty. A consumer that
+   * drains with it pays for a promise only when it has to wait.
+   */
+  tryTake(): T | undefined {
+    return this.length > 0 ? this.#shift() : undefined;
+  }
+
   /** Takes the oldest item, waiting while empty; `undefined` once closed and drained. */
   take(): Promise<T | undefined> {
     if (this.length > 0) return Promise.resolve(this.#shift());

@@ -29,7 +29,14 @@
  * @module
  */
 
-import { decode, decodeHeader, encode, type FrameHeader } from "./codec.ts";
+import {
+  decode,
+  decodeHeader,
+  encode,
+  FrameEncoder,
+  type FrameHeader,
+  type Message,
+} from "./codec.ts";
 import { KernelError, RemoteError, RpcCancelledError, RpcTimeoutError } from "./errors.ts";
 import type { ComponentId } from "./ids.ts";
 import {
@@ -43,10 +50,13 @@ import {
   type ReplyOf,
   type RequestOf,
 } from "./messages.ts";
-import type { ReceivedFrame, TransportEndpoint } from "./transport.ts";
+import { type ReceivedFrame, SENT, type TransportEndpoint } from "./transport.ts";
 
 /** Default per-call timeout: LegoOS waits 60 s for an RPC reply. */
 export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
+
+/** The options of a call that gives none (shared: no object per call). */
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /** Longest delay `setTimeout` honours; longer timeouts mean "wait forever". */
 const MAX_TIMER_MS = 0x7fffffff;
@@ -159,14 +169,18 @@ export interface RpcStats {
 }
 
 interface PendingCall {
+  readonly requestId: number;
   readonly to: ComponentId;
   readonly kind: MessageKind;
   /** When the call times out (`performance.now()` ms); Infinity for none. */
   readonly deadline: number;
   /** The timeout it was given, for the error message. */
   readonly timeoutMs: number;
-  resolve(body: Record<string, unknown>): void;
-  fail(error: Error): void;
+  readonly resolve: (body: never) => void;
+  readonly reject: (error: Error) => void;
+  /** The caller's signal and the listener this call added to it, if any. */
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 type AnyHandler = (body: never, ctx: CallContext) => unknown;
@@ -198,6 +212,11 @@ export class RpcNode {
   readonly #onBadFrame: ((error: Error, from: ComponentId) => void) | undefined;
   readonly #ops = new Map<MessageKind, AnyHandler>();
   readonly #pending = new Map<number, PendingCall>();
+  /**
+   * Set when the endpoint copies what it sends (`sendCopy`): frames are then encoded
+   * into this one reused buffer instead of a fresh one each.
+   */
+  readonly #encoder: FrameEncoder | undefined;
   readonly #stats: Omit<RpcStats, "inFlight"> = {
     callsSent: 0,
     repliesReceived: 0,
@@ -215,6 +234,8 @@ export class RpcNode {
   #lastRequestId = 0;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #deadlineAt = Infinity;
+  /** Whether the deadline timer holds the process open (only while calls wait). */
+  #deadlineRef = false;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #loop: Promise<void>;
@@ -239,6 +260,7 @@ export class RpcNode {
     this.#defaultTimeoutMs = timeout;
     this.#maxBodyBytes = options.maxBodyBytes;
     this.#onBadFrame = options.onBadFrame;
+    this.#encoder = typeof endpoint.sendCopy === "function" ? new FrameEncoder() : undefined;
     this.#loop = this.#serve();
   }
 
@@ -314,7 +336,7 @@ export class RpcNode {
     to: ComponentId,
     kind: K,
     body: RequestOf<K>,
-    options: CallOptions = {},
+    options: CallOptions = NO_OPTIONS,
   ): Promise<ReplyOf<K>> {
     if (options.retry === undefined) return this.#callOnce(to, kind, body, options);
     return this.#callWithRetry(to, kind, body, options, options.retry);
@@ -396,46 +418,63 @@ export class RpcNode {
     const requestId = this.#nextRequestId();
     let frame: Uint8Array;
     try {
-      frame = encode({ kind, requestId, src: this.id, dst: to, flags: 0, body });
+      frame = this.#encode({ kind, requestId, src: this.id, dst: to, flags: 0, body });
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<ReplyOf<K>>((resolve, reject) => {
-      const onAbort = () => {
+    const { promise, resolve, reject } = Promise.withResolvers<ReplyOf<K>>();
+    const call: PendingCall = {
+      requestId,
+      to,
+      kind,
+      deadline: timeoutMs <= MAX_TIMER_MS ? performance.now() + timeoutMs : Infinity,
+      timeoutMs,
+      resolve,
+      reject,
+      signal,
+      onAbort: undefined,
+    };
+    this.#pending.set(requestId, call);
+    this.#armDeadline(call.deadline);
+    if (signal) {
+      call.onAbort = () => {
         this.#stats.cancelled++;
-        settle(new RpcCancelledError(to, kind, { cause: signal?.reason }));
+        this.#finish(call, new RpcCancelledError(to, kind, { cause: signal.reason }));
       };
-      // Every way out goes through here, so the timer and listener never leak.
-      const settle = (error: Error | undefined, reply?: Record<string, unknown>) => {
-        if (this.#pending.get(requestId) !== pending) return;
-        this.#pending.delete(requestId);
-        // The deadline timer stays armed but stops holding the process open when idle.
-        if (this.#pending.size === 0 && this.#deadlineTimer !== undefined) {
-          Deno.unrefTimer(this.#deadlineTimer);
-        }
-        signal?.removeEventListener("abort", onAbort);
-        if (error) reject(error);
-        else resolve(reply as ReplyOf<K>);
-      };
-      const pending: PendingCall = {
-        to,
-        kind,
-        deadline: timeoutMs <= MAX_TIMER_MS ? performance.now() + timeoutMs : Infinity,
-        timeoutMs,
-        resolve: (reply) => settle(undefined, reply),
-        fail: (error) => settle(error),
-      };
-      this.#pending.set(requestId, pending);
-      this.#armDeadline(pending.deadline);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#send(to, frame).then(
+      signal.addEventListener("abort", call.onAbort, { once: true });
+    }
+    const size = frame.length;
+    const sent = this.#send(to, frame);
+    if (sent === SENT) {
+      this.#stats.callsSent++;
+      this.#stats.bytesSent += size;
+    } else {
+      sent.then(
         () => {
           this.#stats.callsSent++;
-          this.#stats.bytesSent += frame.length;
+          this.#stats.bytesSent += size;
         },
-        (error) => settle(asError(error)),
+        (error) => this.#finish(call, asError(error)),
       );
-    });
+    }
+    return promise;
+  }
+
+  /**
+   * Ends a waiting call with `error`, or with `reply` when there is none. Every way out
+   * of a call goes through here, so its timeout and abort listener never leak.
+   */
+  #finish(call: PendingCall, error: Error | undefined, reply?: Record<string, unknown>): void {
+    if (this.#pending.get(call.requestId) !== call) return;
+    this.#pending.delete(call.requestId);
+    // The deadline timer stays armed but stops holding the process open when idle.
+    if (this.#pending.size === 0 && this.#deadlineRef) {
+      Deno.unrefTimer(this.#deadlineTimer!);
+      this.#deadlineRef = false;
+    }
+    if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
+    if (error) call.reject(error);
+    else call.resolve(reply as never);
   }
 
   /**
@@ -459,9 +498,17 @@ export class RpcNode {
     body: RequestOf<K>,
   ): Promise<void> {
     if (this.#closed) throw this.#shutdownError(`notify ${kind} to ${to}`);
-    const frame = encode({ kind, requestId: 0, src: this.id, dst: to, flags: FLAG_ONE_WAY, body });
+    const frame = this.#encode({
+      kind,
+      requestId: 0,
+      src: this.id,
+      dst: to,
+      flags: FLAG_ONE_WAY,
+      body,
+    });
+    const size = frame.length;
     await this.#send(to, frame);
-    this.#stats.bytesSent += frame.length;
+    this.#stats.bytesSent += size;
   }
 
   /**
@@ -512,12 +559,16 @@ export class RpcNode {
   #armDeadline(deadline: number): void {
     const timer = this.#deadlineTimer;
     if (timer !== undefined && deadline >= this.#deadlineAt) {
-      Deno.refTimer(timer);
+      if (!this.#deadlineRef) {
+        Deno.refTimer(timer);
+        this.#deadlineRef = true;
+      }
       return;
     }
     if (deadline === Infinity) return;
     if (timer !== undefined) clearTimeout(timer);
     this.#deadlineAt = deadline;
+    this.#deadlineRef = true;
     this.#deadlineTimer = setTimeout(
       () => this.#expire(),
       Math.max(0, deadline - performance.now()),
@@ -528,12 +579,13 @@ export class RpcNode {
   #expire(): void {
     this.#deadlineTimer = undefined;
     this.#deadlineAt = Infinity;
+    this.#deadlineRef = false;
     const now = performance.now();
     let next = Infinity;
     for (const call of [...this.#pending.values()]) {
       if (call.deadline <= now) {
         this.#stats.timeouts++;
-        call.fail(new RpcTimeoutError(call.to, call.kind, call.timeoutMs));
+        this.#finish(call, new RpcTimeoutError(call.to, call.kind, call.timeoutMs));
       } else if (call.deadline < next) {
         next = call.deadline;
       }
@@ -545,8 +597,9 @@ export class RpcNode {
     this.#closed = true;
     if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = undefined;
+    this.#deadlineRef = false;
     for (const call of [...this.#pending.values()]) {
-      call.fail(this.#shutdownError(`call ${call.kind} to ${call.to}`));
+      this.#finish(call, this.#shutdownError(`call ${call.kind} to ${call.to}`));
     }
   }
 
@@ -567,7 +620,8 @@ export class RpcNode {
   async #serve(): Promise<void> {
     const queue = this.#endpoint.receiveQueue;
     while (!this.#closed) {
-      const frame = await queue.take();
+      // Frames already queued are taken without a promise each; wait only when empty.
+      const frame = queue.tryTake() ?? await queue.take();
       if (frame === undefined || this.#closed) break;
       this.#stats.bytesReceived += frame.bytes.length;
       // Nothing a peer sends may stop the loop.
@@ -609,9 +663,9 @@ export class RpcNode {
     this.#stats.repliesReceived++;
     if (flags & FLAG_ERROR) {
       const { code, message } = body as ErrorBody;
-      call.fail(new RemoteError(from, code, message));
+      this.#finish(call, new RemoteError(from, code, message));
     } else {
-      call.resolve(body);
+      this.#finish(call, undefined, body);
     }
   }
 
@@ -639,37 +693,35 @@ export class RpcNode {
       return;
     }
     this.#stats.requestsHandled++;
-    // Not awaited: handlers run concurrently, a slow one never blocks the queue.
-    void this.#runHandler(handler, kind, requestId, oneWay, body, from);
+    let result: unknown;
+    try {
+      result = handler(body as never, { from, requestId, kind });
+    } catch (error) {
+      this.#handlerFailed(kind, requestId, oneWay, from, error);
+      return;
+    }
+    // An asynchronous handler is not awaited: handlers run concurrently, and a slow one
+    // never blocks the queue. A synchronous one is answered at once, with no promise.
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
+      Promise.resolve(result).then(
+        (reply) => this.#reply(kind, requestId, oneWay, from, reply),
+        (error) => this.#handlerFailed(kind, requestId, oneWay, from, error),
+      );
+    } else this.#reply(kind, requestId, oneWay, from, result);
   }
 
-  async #runHandler(
-    handler: AnyHandler,
+  /** Sends a handler's reply (nothing for a one-way request). */
+  #reply(
     kind: MessageKind,
     requestId: number,
     oneWay: boolean,
-    body: Record<string, unknown>,
     from: ComponentId,
-  ): Promise<void> {
-    let reply: unknown;
-    try {
-      reply = await handler(body as never, { from, requestId, kind });
-    } catch (error) {
-      if (oneWay) {
-        this.#stats.oneWayFailures++;
-        return;
-      }
-      const code = typeof (error as { code?: unknown })?.code === "string"
-        ? (error as { code: string }).code
-        : "EFAIL";
-      const message = error instanceof Error ? error.message : String(error);
-      this.#replyError(from, kind, requestId, code, message);
-      return;
-    }
+    reply: unknown,
+  ): void {
     if (oneWay) return;
     let frame: Uint8Array;
     try {
-      frame = encode({
+      frame = this.#encode({
         kind,
         requestId,
         src: this.id,
@@ -693,6 +745,25 @@ export class RpcNode {
     this.#sendReply(from, frame);
   }
 
+  /** A handler threw or rejected: send its error code back (nobody to tell if one-way). */
+  #handlerFailed(
+    kind: MessageKind,
+    requestId: number,
+    oneWay: boolean,
+    from: ComponentId,
+    error: unknown,
+  ): void {
+    if (oneWay) {
+      this.#stats.oneWayFailures++;
+      return;
+    }
+    const code = typeof (error as { code?: unknown })?.code === "string"
+      ? (error as { code: string }).code
+      : "EFAIL";
+    const message = error instanceof Error ? error.message : String(error);
+    this.#replyError(from, kind, requestId, code, message);
+  }
+
   #replyError(
     to: ComponentId,
     kind: MessageKind,
@@ -703,7 +774,7 @@ export class RpcNode {
     if (this.#closed) return;
     let frame: Uint8Array;
     try {
-      frame = encode({
+      frame = this.#encode({
         kind,
         requestId,
         src: this.id,
@@ -720,17 +791,30 @@ export class RpcNode {
 
   #sendReply(to: ComponentId, frame: Uint8Array): void {
     if (this.#closed) return;
-    // A caller that went away cannot be told; its own timeout covers it.
-    this.#send(to, frame).then(
-      () => void (this.#stats.bytesSent += frame.length),
-      () => {},
-    );
+    const size = frame.length;
+    const sent = this.#send(to, frame);
+    if (sent === SENT) this.#stats.bytesSent += size;
+    else {
+      // A caller that went away cannot be told; its own timeout covers it.
+      sent.then(() => void (this.#stats.bytesSent += size), () => {});
+    }
   }
 
-  /** The endpoint's `send`, with a synchronous throw turned into a rejection. */
+  /**
+   * Encodes a message to send at once: into the encoder's reused buffer when the
+   * endpoint copies what it sends, into a fresh buffer otherwise.
+   */
+  #encode(message: Message): Uint8Array {
+    return this.#encoder ? this.#encoder.encode(message) : encode(message);
+  }
+
+  /**
+   * The endpoint's `send` (`sendCopy` for a frame from the encoder's buffer), with a
+   * synchronous throw turned into a rejection.
+   */
   #send(to: ComponentId, frame: Uint8Array): Promise<void> {
     try {
-      return this.#endpoint.send(to, frame);
+      return this.#encoder ? this.#endpoint.sendCopy!(to, frame) : this.#endpoint.send(to, frame);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -755,7 +839,10 @@ export class RpcNode {
       // A mangled reply still ends its call, sooner than the timeout would.
       const call = this.#pending.get(header.requestId);
       if (call && call.to === from) {
-        call.fail(new KernelError("EBADMSG", `malformed reply from ${from}: ${error.message}`));
+        this.#finish(
+          call,
+          new KernelError("EBADMSG", `malformed reply from ${from}: ${error.message}`),
+        );
       }
       return;
     }

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { decode, decodeHeader, encode, HEADER_SIZE, MAGIC, type Message } from "../kernel/codec.ts";
+import {
+  decode,
+  decodeHeader,
+  encode,
+  FrameEncoder,
+  HEADER_SIZE,
+  MAGIC,
+  type Message,
+} from "../kernel/codec.ts";
 import { DecodeError, type DecodeProblem, KernelError } from "../kernel/errors.ts";
 import {
   type BodySpec,
@@ -170,6 +178,49 @@ for (const kind of MESSAGE_KIND_NAMES) {
     }
   });
 }
+
+Deno.test("FrameEncoder encodes every message exactly as encode(), reusing one buffer", () => {
+  // One encoder for the whole run: each frame must be right whatever the previous (longer,
+  // shorter, with other ids) left in its buffer.
+  const encoder = new FrameEncoder();
+  fc.assert(
+    fc.property(anyMessageArb, (message) => {
+      assert.deepEqual(encoder.encode(message), encode(message));
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+Deno.test("FrameEncoder's frame is overwritten by its next encode, and a bad message throws EINVAL", () => {
+  const encoder = new FrameEncoder();
+  const first = encoder.encode({
+    kind: "P2M_BRK",
+    requestId: 1,
+    src: "p0",
+    dst: "m0",
+    flags: 0,
+    body: { pid: 1, addr: 4096 },
+  });
+  encoder.encode({
+    kind: "P2M_BRK",
+    requestId: 2,
+    src: "p0",
+    dst: "m0",
+    flags: 0,
+    body: { pid: 1, addr: 8192 },
+  });
+  assert.equal(decode(first).requestId, 2, "the first frame's bytes were reused");
+  assertEinval(() =>
+    encoder.encode({
+      kind: "P2M_BRK",
+      requestId: 3,
+      src: "P 0",
+      dst: "m0",
+      flags: 0,
+      body: { pid: 1, addr: 0 },
+    })
+  );
+});
 
 Deno.test("decode() of random bytes returns a message or throws DecodeError", () => {
   fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), decodeOrDecodeError), {

@@ -6,9 +6,9 @@
  *   window at the handshake and returns a credit for each frame its consumer *took* from
  *   the shared receive queue (in batches of a quarter window). A send without credit
  *   waits, so a full receive queue pushes back all the way to the sender's `send()`.
- * - **Writes** are queued and a single writer drains the queue, coalescing whatever has
- *   piled up into one `write` (many requests in flight, few system calls under load,
- *   one write and no added delay for a lone frame; `TCP_NODELAY` is set on the socket).
+ * - **Writes** go through a single writer (`writer.ts`) that coalesces what piles up
+ *   into few `write` calls (many requests in flight, few system calls under load, one
+ *   write and no added delay for a lone frame; `TCP_NODELAY` is set on the socket).
  * - **One-sided operations** (READ, WRITE, WHOIS) are request/response pairs matched by
  *   operation id; the host serves the peer's ones straight from the read loop, never
  *   through the receive queue.
@@ -22,6 +22,7 @@
 
 import { KernelError, UnreachableError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
+import { SENT } from "../../kernel/transport.ts";
 import {
   Control,
   type ControlFields,
@@ -37,6 +38,7 @@ import {
   ProtocolError,
   type WireFrame,
 } from "./wire.ts";
+import { FrameWriter } from "./writer.ts";
 
 /** What a connection needs from the endpoint that owns it. */
 export interface ConnectionHost {
@@ -107,15 +109,12 @@ interface PendingOp {
   timer: ReturnType<typeof setTimeout>;
 }
 
-/** Largest batch the writer builds by copying queued frames together. */
-const COALESCE_BYTES = 256 * 1024;
-
-const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Microtask turns without a new frame before the writer writes what it has. */
-const SETTLE_TURNS = 4;
-/** Most microtask turns the writer waits for more frames. */
-const SETTLE_MAX_TURNS = 256;
+/**
+ * Microtask turns the read loop gives the consumer after delivering frames: enough for
+ * the RPC layer to take a frame, run a synchronous handler and queue its reply (or, on
+ * the calling side, to resolve the call and let the caller send its next request).
+ */
+const CONSUME_TURNS = 3;
 
 /**
  * An authenticated connection. Created by the endpoint after a successful handshake,
@@ -150,9 +149,7 @@ export class Connection {
   readonly #ids: Uint8Array;
   #credits: number;
   #waiting: WaitingSend[] = [];
-  #out: Uint8Array[] = [];
-  #outBytes = 0;
-  #writing = false;
+  readonly #writer: FrameWriter;
   /** Data frames received whose credit has not been sent back yet (at most the window). */
   #outstanding = 0;
   /** Of those, frames already taken: credits to send back with the next CREDIT frame. */
@@ -160,17 +157,14 @@ export class Connection {
   #ops = new Map<number, PendingOp>();
   #opWaiters: (() => void)[] = [];
   #lastOpId = 0;
-  /** Data frames in the latest read, and frames in the latest write: signs of load. */
-  #lastReadFrames = 0;
-  #lastWriteFrames = 0;
   #closed = false;
   #closeReason = "";
-  readonly #stats: ConnectionStats = {
+  /** The counters kept here; the writer counts writes. */
+  readonly #stats: Omit<ConnectionStats, "writes"> = {
     framesSent: 0,
     bytesSent: 0,
     framesReceived: 0,
     bytesReceived: 0,
-    writes: 0,
   };
 
   /** Wraps an authenticated socket and starts reading. */
@@ -188,6 +182,9 @@ export class Connection {
     this.#host = host;
     this.#options = options;
     this.#credits = options.sendCredits;
+    this.#writer = new FrameWriter(socket, (error) => {
+      if (!this.#closed) this.close(error);
+    });
     this.#ids = idField(options.peer, host.id);
     // Return credits in batches: one CREDIT frame per quarter window taken.
     this.#returnAt = Math.max(1, Math.floor(options.window / 4));
@@ -214,34 +211,42 @@ export class Connection {
     return this.#ops.size;
   }
 
-  /** Whether traffic comes in bursts (then the writer waits to batch a burst's frames). */
-  get #busy(): boolean {
-    return this.#lastReadFrames > 1 || this.#lastWriteFrames > 1;
-  }
-
   /** A copy of the traffic counters. */
   stats(): ConnectionStats {
-    return { ...this.#stats };
+    return { ...this.#stats, writes: this.#writer.writes };
   }
 
   /**
-   * Queues a data frame for the peer. Resolves at once when a credit is free, otherwise
-   * when the peer returns one; rejects with `UnreachableError` if the connection closes
-   * first.
+   * Queues a data frame for the peer. Returns `SENT` when a credit is free, otherwise
+   * a promise that resolves when the peer returns one and rejects with `UnreachableError`
+   * if the connection closes first.
    */
   sendData(frame: Uint8Array): Promise<void> {
+    return this.#sendData(frame, true);
+  }
+
+  /**
+   * {@link Connection.sendData} for a frame the caller keeps: it is copied before this
+   * returns, so the caller may overwrite it at once.
+   */
+  sendDataCopy(frame: Uint8Array): Promise<void> {
+    return this.#sendData(frame, false);
+  }
+
+  #sendData(frame: Uint8Array, owned: boolean): Promise<void> {
     if (this.#closed) return Promise.reject(this.#unreachable());
     if (this.#credits > 0 && this.#waiting.length === 0) {
       this.#credits--;
-      this.#queueData(frame);
-      return RESOLVED;
+      this.#queueData(frame, owned);
+      return SENT;
     }
-    return new Promise((resolve, reject) => this.#waiting.push({ frame, resolve, reject }));
+    const kept = owned ? frame : frame.slice();
+    return new Promise((resolve, reject) => this.#waiting.push({ frame: kept, resolve, reject }));
   }
 
   /** Whether `sent` (from {@link Connection.sendData}) was accepted at once (it cannot fail). */
   sentAtOnce(sent: Promise<void>): boolean {
-    return sent === RESOLVED;
+    return sent === SENT;
   }
 
   /** Queues a control frame (credits, answers, pings). Dropped when closed. */
@@ -317,8 +322,7 @@ export class Connection {
     }
     this.#ops.clear();
     for (const wake of this.#opWaiters.splice(0)) wake();
-    this.#out = [];
-    this.#outBytes = 0;
+    this.#writer.close();
     this.#host.closed(this, error);
   }
 
@@ -338,77 +342,15 @@ export class Connection {
     return id;
   }
 
-  #queueData(frame: Uint8Array): void {
+  #queueData(frame: Uint8Array, owned: boolean): void {
     this.#stats.framesSent++;
     this.#stats.bytesSent += frame.length;
-    this.#queue(frame);
+    this.#writer.queue(frame, owned);
   }
 
+  /** Queues a frame made here for this connection alone (control frames). */
   #queue(frame: Uint8Array): void {
-    this.#out.push(frame);
-    this.#outBytes += frame.length;
-    if (!this.#writing) void this.#drain();
-  }
-
-  /** The single writer: empties the queue, coalescing frames that piled up. */
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#out.length > 0 && !this.#closed) {
-        // A lone request or reply (one in flight) leaves at once; under load, wait for
-        // the rest of the burst so it shares the write.
-        if (this.#busy || this.#out.length > 1) await this.#settle();
-        let chunk: Uint8Array;
-        if (this.#out.length === 1 || this.#out[0].length >= COALESCE_BYTES) {
-          chunk = this.#out.shift()!;
-          this.#lastWriteFrames = 1;
-        } else {
-          let size = 0;
-          let count = 0;
-          while (
-            count < this.#out.length &&
-            (count === 0 || size + this.#out[count].length <= COALESCE_BYTES)
-          ) {
-            size += this.#out[count++].length;
-          }
-          chunk = new Uint8Array(size);
-          let at = 0;
-          for (const frame of this.#out.splice(0, count)) {
-            chunk.set(frame, at);
-            at += frame.length;
-          }
-          this.#lastWriteFrames = count;
-        }
-        this.#outBytes -= chunk.length;
-        this.#stats.writes++;
-        let written = 0;
-        while (written < chunk.length) {
-          written += await this.#socket.write(written === 0 ? chunk : chunk.subarray(written));
-        }
-      }
-    } catch (e) {
-      if (!this.#closed) this.close(new Error(`write failed: ${(e as Error).message}`));
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  /**
-   * Lets frames produced by work already under way (replies to a batch of requests just
-   * read) join the queue, so they leave in one write: waits until the queue has stopped
-   * growing for a few microtask turns. A lone frame waits only those few turns.
-   */
-  async #settle(): Promise<void> {
-    let stable = 0;
-    let length = this.#out.length;
-    for (let turn = 0; turn < SETTLE_MAX_TURNS && stable < SETTLE_TURNS; turn++) {
-      await null;
-      if (this.#out.length === length) stable++;
-      else {
-        stable = 0;
-        length = this.#out.length;
-      }
-    }
+    this.#writer.queue(frame, true);
   }
 
   async #readLoop(): Promise<void> {
@@ -422,7 +364,12 @@ export class Connection {
           if (frame.data) frames++;
           this.#onFrame(frame);
         }
-        if (frames > 0) this.#lastReadFrames = frames;
+        if (frames > 0) {
+          // Let the consumer act on these frames before the next read is set up: on a
+          // quiet connection, setting it up first would delay every reply by its cost.
+          // (Awaiting a settled promise: `await null` would make a new one each turn.)
+          for (let turn = 0; turn < CONSUME_TURNS; turn++) await SENT;
+        }
         if (this.#closed) break;
         const n = await this.#reader.read();
         if (n === null) {
@@ -475,7 +422,7 @@ export class Connection {
         while (this.#credits > 0 && this.#waiting.length > 0) {
           const waiting = this.#waiting.shift()!;
           this.#credits--;
-          this.#queueData(waiting.frame);
+          this.#queueData(waiting.frame, true);
           waiting.resolve();
         }
         return;
@@ -484,9 +431,9 @@ export class Connection {
       case Control.WRITE:
       case Control.WHOIS:
         // Data frames are bounded by credits; answers by how fast the peer reads them.
-        if (this.#outBytes > this.#options.maxQueuedBytes) {
+        if (this.#writer.queuedBytes > this.#options.maxQueuedBytes) {
           throw new ProtocolError(
-            `${this.peer} asks without reading the answers: ${this.#outBytes} bytes wait to be written`,
+            `${this.peer} asks without reading the answers: ${this.#writer.queuedBytes} bytes wait to be written`,
           );
         }
         this.#queue(this.#host.serve(this, frame));

@@ -24,11 +24,12 @@ import type { ComponentId } from "../../kernel/ids.ts";
 import { FLAG_ERROR, FLAG_ONE_WAY, FLAG_REPLY, KIND_BY_CODE } from "../../kernel/messages.ts";
 import { ReceiveQueue } from "../../kernel/receive_queue.ts";
 import { RegionTable } from "../../kernel/region_table.ts";
-import type {
-  MemoryRegion,
-  ReceivedFrame,
-  RegionAccess,
-  TransportEndpoint,
+import {
+  type MemoryRegion,
+  type ReceivedFrame,
+  type RegionAccess,
+  SENT,
+  type TransportEndpoint,
 } from "../../kernel/transport.ts";
 import { type AddressBook, formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 import { Connection, type ConnectionHost, type ConnectionStats } from "./connection.ts";
@@ -75,6 +76,8 @@ export interface TcpEndpointStats extends ConnectionStats {
 export interface TcpEndpoint extends TransportEndpoint {
   /** Where peers reach this component: `{ tcp: "host:port" }`, or `{}` when it does not listen. */
   readonly addresses: Readonly<Record<string, string>>;
+  /** Sends a copy of `frame`: queued frames are copied into the connection's write buffer. */
+  sendCopy(to: ComponentId, frame: Uint8Array): Promise<void>;
   /** A snapshot of the counters. */
   stats(): TcpEndpointStats;
 }
@@ -145,14 +148,22 @@ class CreditedQueue extends ReceiveQueue<ReceivedFrame> {
     return super.take();
   }
 
-  /** Puts a frame from `connection` (none for frames the transport makes itself). */
+  override tryTake(): ReceivedFrame | undefined {
+    if (this.length > 0) this.#taken();
+    return super.tryTake();
+  }
+
+  /**
+   * Puts a frame from `connection` (none for frames the transport makes itself). Returns
+   * `SENT` when the frame went in at once (no promise is made per frame).
+   */
   deliver(frame: ReceivedFrame, connection: Connection | undefined): Promise<void> {
     if (this.closed) return this.put(frame);
     if (this.#waiting > 0) {
       this.#waiting--;
       connection?.frameTaken();
     } else this.#sources.push(connection);
-    return this.put(frame);
+    return this.tryPut(frame) ? SENT : this.put(frame);
   }
 
   #taken(): void {
@@ -282,6 +293,16 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
 
   /** Sends one frame to `to` (see `TransportEndpoint.send`). */
   send(to: ComponentId, frame: Uint8Array): Promise<void> {
+    return this.#send(to, frame, true);
+  }
+
+  /** Sends a copy of `frame` to `to` (see `TransportEndpoint.sendCopy`). */
+  sendCopy(to: ComponentId, frame: Uint8Array): Promise<void> {
+    return this.#send(to, frame, false);
+  }
+
+  /** `owned`: the frame was given up by the caller; otherwise copy what is kept. */
+  #send(to: ComponentId, frame: Uint8Array, owned: boolean): Promise<void> {
     try {
       this.#checkOpen("send");
       this.#checkFrame(frame);
@@ -290,22 +311,31 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     }
     if (to === this.id) {
       // To oneself: straight into the queue, still bounded by its capacity.
-      return this.receiveQueue.deliver({ from: this.id, bytes: frame }, undefined);
+      const bytes = owned ? frame : frame.slice();
+      return this.receiveQueue.deliver({ from: this.id, bytes }, undefined);
     }
     const connection = this.#connectionTo(to);
-    if (connection) return this.#sendOn(connection, to, frame);
-    return this.#dial(to).then((dialled) => this.#sendOn(dialled, to, frame));
+    if (connection) return this.#sendOn(connection, to, frame, owned);
+    const kept = owned ? frame : frame.slice();
+    return this.#dial(to).then((dialled) => this.#sendOn(dialled, to, kept, true));
   }
 
   /** Sends on `connection`, remembering requests that await a reply over it. */
-  #sendOn(connection: Connection, to: ComponentId, frame: Uint8Array): Promise<void> {
+  #sendOn(
+    connection: Connection,
+    to: ComponentId,
+    frame: Uint8Array,
+    owned: boolean,
+  ): Promise<void> {
     // Header bytes 3 (flags), 4–5 (opcode) and 8–11 (request id), read directly.
-    if ((frame[3] & (FLAG_REPLY | FLAG_ONE_WAY)) !== 0) return connection.sendData(frame);
+    if ((frame[3] & (FLAG_REPLY | FLAG_ONE_WAY)) !== 0) {
+      return owned ? connection.sendData(frame) : connection.sendDataCopy(frame);
+    }
     const requestId = (frame[8] | frame[9] << 8 | frame[10] << 16 | frame[11] << 24) >>> 0;
     const awaiting = this.#peer(to).awaiting;
     const entry = { connection, code: frame[4] | frame[5] << 8 };
     awaiting.set(requestId, entry);
-    const sent = connection.sendData(frame);
+    const sent = owned ? connection.sendData(frame) : connection.sendDataCopy(frame);
     // A send that waits may fail, which its own rejection reports; then stop tracking it.
     if (!connection.sentAtOnce(sent)) {
       sent.catch(() => {
@@ -403,11 +433,13 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     if (frame.flags & FLAG_REPLY) {
       this.#peers.get(connection.peer)?.awaiting.delete(frame.requestId);
     }
-    this.receiveQueue.deliver({ from: connection.peer, bytes: frame.bytes }, connection).catch(
-      () => {
-        // The queue closed: this endpoint is going away and nobody will read the frame.
-      },
+    const put = this.receiveQueue.deliver(
+      { from: connection.peer, bytes: frame.bytes },
+      connection,
     );
+    // A put that waits fails only when the queue closes: this endpoint is going away and
+    // nobody will read the frame.
+    if (put !== SENT) put.catch(() => {});
   }
 
   /** Serves a peer's one-sided read or write, or a WHOIS, without the monitor. */

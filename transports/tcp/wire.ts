@@ -325,9 +325,12 @@ export function payloadJson(payload: Uint8Array): Record<string, unknown> {
 
 /**
  * Size of a read buffer. Frames are handed out as views into it (no copy), so a buffer is
- * never written twice: once it fills up, reading moves on to a fresh one.
+ * never written twice: once it fills up, reading moves on to a fresh one. A fresh buffer
+ * costs more per byte the smaller it is (allocating, zeroing and collecting an
+ * `ArrayBuffer` has a fixed cost): 256 KiB cut the CPU per 4 KiB round trip by ~10% against
+ * 64 KiB, while a frame a consumer keeps pins at most this much.
  */
-const READ_CHUNK_BYTES = 64 * 1024;
+const READ_CHUNK_BYTES = 256 * 1024;
 /** With less free space than this, the next read goes into a fresh buffer. */
 const MIN_READ_SPACE = 8 * 1024;
 

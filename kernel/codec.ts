@@ -447,6 +447,13 @@ function parseId(frame: Uint8Array, at: number, which: string): ComponentId {
   return id;
 }
 
+/** Throws `TRUNCATED` when `frame` is too short to hold a header. */
+function requireHeader(frame: Uint8Array): void {
+  if (frame.length < HEADER_SIZE) {
+    throw new DecodeError("TRUNCATED", `header needs ${HEADER_SIZE} bytes, got ${frame.length}`);
+  }
+}
+
 /**
  * Decodes and checks only the fixed header of `frame` (which may be just the header):
  * what a stream transport needs to learn how long the frame is.
@@ -461,12 +468,7 @@ function parseId(frame: Uint8Array, at: number, which: string): ComponentId {
  * ```
  */
 export function decodeHeader(frame: Uint8Array, options: DecodeOptions = {}): FrameHeader {
-  if (frame.length < HEADER_SIZE) {
-    throw new DecodeError(
-      "TRUNCATED",
-      `header needs ${HEADER_SIZE} bytes, got ${frame.length}`,
-    );
-  }
+  requireHeader(frame);
   const view = viewOf(frame);
   const base = frame.byteOffset;
   const { kind } = checkHeader(view, base, options);
@@ -550,12 +552,7 @@ function checkHeader(view: DataView, base: number, options: DecodeOptions): Kind
  * ```
  */
 export function decode(frame: Uint8Array, options: DecodeOptions = {}): Message {
-  if (frame.length < HEADER_SIZE) {
-    throw new DecodeError(
-      "TRUNCATED",
-      `header needs ${HEADER_SIZE} bytes, got ${frame.length}`,
-    );
-  }
+  requireHeader(frame);
   const view = viewOf(frame);
   const base = frame.byteOffset;
   const layout = checkHeader(view, base, options);

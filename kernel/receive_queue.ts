@@ -73,6 +73,7 @@ export class ReceiveQueue<T> implements AsyncIterable<T> {
 
   /** Adds `item`, waiting while the queue is full. Rejects when the queue is closed. */
   put(item: T): Promise<void> {
+    if (this.#closed) return Promise.reject(new QueueClosedError());
     if (this.tryPut(item)) return Promise.resolve();
     return new Promise((resolve, reject) => this.#putters.push({ item, resolve, reject }));
   }

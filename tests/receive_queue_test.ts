@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ReceiveQueue } from "../kernel/receive_queue.ts";
+import { QueueClosedError, ReceiveQueue } from "../kernel/receive_queue.ts";
 
 Deno.test("ReceiveQueue.tryTake() takes in order without waiting, and admits a waiting putter", async () => {
   const queue = new ReceiveQueue<number>(2);
@@ -14,4 +14,13 @@ Deno.test("ReceiveQueue.tryTake() takes in order without waiting, and admits a w
   assert.equal(queue.tryTake(), undefined);
   queue.close();
   assert.equal(queue.tryTake(), undefined, "closed and drained");
+});
+
+Deno.test("ReceiveQueue.put() on a closed queue rejects (it does not throw), tryPut() throws", async () => {
+  const queue = new ReceiveQueue<number>(1);
+  queue.close();
+  let put: Promise<void> | undefined;
+  assert.doesNotThrow(() => put = queue.put(1));
+  await assert.rejects(put!, QueueClosedError);
+  assert.throws(() => queue.tryPut(1), QueueClosedError);
 });

@@ -5,8 +5,8 @@
  * A hit is served right here with no message: the thread's translation cache (TLB, 512
  * entries) maps a virtual line to the slot holding it, and a TLB entry *pins* its slot
  * (the slot is announced in the thread's control block, so the monitor never evicts it
- * under the thread's feet). A hit costs a TLB compare, a budget decrement and the
- * typed-array access: no atomic operation. Every 1024 hits the budget runs out and the
+ * under the thread's feet). A hit costs a TLB compare, a budget decrement, a recency
+ * stamp and the typed-array access: no atomic operation. Every 1024 hits the budget runs out and the
  * thread counts its hits and looks at its shootdown word, where the monitor asks for its
  * pins back. A TLB miss first looks for the line in its set (a soft miss, still no
  * message); only a line that is not resident, or a write the line does not allow, blocks

@@ -14,17 +14,8 @@
  * @module
  */
 
-import type { LatencyModel } from "../kernel/latency.ts";
-import { managerMonitorPlugin } from "../kernel/managers/mod.ts";
-import type { Monitor } from "../kernel/monitor.ts";
-import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
-import { RpcNode } from "../kernel/rpc.ts";
-import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
-import { latencyModelPlugins } from "../plugins/latency/mod.ts";
-import { placementPlugins } from "../plugins/placement/mod.ts";
-import { createMemoryTransport } from "../transports/memory.ts";
+import { handWired } from "../tests/hand_wired.ts";
 import { type BenchCase, type Metric, timeOps } from "./harness.ts";
-import { createMonitorContext } from "../kernel/component.ts";
 
 const BLOCK = 4096;
 const FILE_BYTES = 16 * 1024 * 1024;
@@ -43,43 +34,10 @@ function offsets(seed: number): () => number {
 
 /** A manager and a storage component over a fresh root, and a client node. */
 async function bootStorage(root: string) {
-  const registry = new PluginRegistry().register(managerMonitorPlugin).register(
-    storageMonitorPlugin,
-  );
-  for (const p of [...latencyModelPlugins, ...placementPlugins]) registry.register(p);
-  const transport = createMemoryTransport();
-  const latency = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
-  const monitors: Monitor[] = [];
-  const nodes: RpcNode[] = [];
-  const boot = async (id: string, kind: PluginKind, plugin: string, options: unknown) => {
-    const endpoint = await transport.attach(id);
-    const rpc = new RpcNode(endpoint);
-    nodes.push(rpc);
-    const context = createMonitorContext({
-      id,
-      role: kind === "manager-monitor" ? "manager" : "storage",
-      manager: "gm",
-      rpc,
-      endpoint,
-      latency,
-      registry,
-    });
-    const monitor = await registry.create<Monitor>(kind, plugin, options, context);
-    await monitor.start();
-    monitors.push(monitor);
-  };
-  await boot("gm", "manager-monitor", "manager", {});
-  await boot("s0", "storage-monitor", "storage", { root });
-  const client = new RpcNode(await transport.attach("p0"));
-  nodes.push(client);
-  return {
-    client,
-    async close() {
-      for (const m of monitors.reverse()) await m.stop();
-      for (const n of nodes) await n.close();
-      await transport.close();
-    },
-  };
+  const wired = await handWired();
+  await wired.boot("gm", "manager-monitor", "manager");
+  await wired.boot("s0", "storage-monitor", "storage", { root });
+  return { client: await wired.node("p0"), close: () => wired.close() };
 }
 
 interface Pair {

@@ -1,18 +1,10 @@
 import assert from "node:assert/strict";
 import { KernelError, RemoteError } from "../kernel/errors.ts";
-import { type ClusterEvent, EventBus } from "../kernel/events.ts";
+import type { ClusterEvent, EventBus } from "../kernel/events.ts";
 import type { Role } from "../kernel/ids.ts";
-import type { LatencyModel } from "../kernel/latency.ts";
-import { managerMonitorPlugin, type StockManager } from "../kernel/managers/mod.ts";
+import type { StockManager } from "../kernel/managers/mod.ts";
 import { joinCluster, type Membership } from "../kernel/membership.ts";
-import type { Monitor, MonitorContext } from "../kernel/monitor.ts";
-import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
-import { RpcNode } from "../kernel/rpc.ts";
-import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
-import { latencyModelPlugins } from "../plugins/latency/mod.ts";
-import { placementPlugins } from "../plugins/placement/mod.ts";
-import { createMemoryTransport } from "../transports/memory.ts";
-import { createMonitorContext } from "../kernel/component.ts";
+import { handWired } from "./hand_wired.ts";
 
 const HEARTBEAT_MS = 20;
 const MISSED = 5;
@@ -22,58 +14,35 @@ const MISSED = 5;
  * components: each joins and heartbeats through `joinCluster` with a load we control.
  */
 async function rig(managerOptions: Record<string, unknown> = {}) {
-  const registry = new PluginRegistry().register(managerMonitorPlugin).register(
-    storageMonitorPlugin,
-  );
-  for (const p of [...latencyModelPlugins, ...placementPlugins]) registry.register(p);
-  const transport = createMemoryTransport();
-  const events = new EventBus();
-  const latency = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
-  const nodes = new Map<string, RpcNode>();
-  const monitors = new Map<string, Monitor>();
-  const context = async (id: string, role: Role): Promise<MonitorContext> => {
-    const endpoint = await transport.attach(id);
-    const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 1000 });
-    nodes.set(id, rpc);
-    return createMonitorContext({
-      id,
-      role,
-      manager: "gm",
-      rpc,
-      endpoint,
-      latency,
-      registry,
-      events,
-    });
-  };
-  const boot = async (id: string, role: Role, kind: PluginKind, plugin: string, options = {}) => {
-    const monitor = await registry.create<Monitor>(kind, plugin, options, await context(id, role));
-    await monitor.start();
-    monitors.set(id, monitor);
-  };
-  await boot("gm", "manager", "manager-monitor", "manager", {
+  const wired = await handWired({ timeoutMs: 1000 });
+  await wired.boot("gm", "manager-monitor", "manager", {
     heartbeatMs: HEARTBEAT_MS,
     missedHeartbeats: MISSED,
     ...managerOptions,
   });
-  await boot("s0", "storage", "storage-monitor", "storage");
-  await boot("s1", "storage", "storage-monitor", "storage");
+  await wired.boot("s0", "storage-monitor", "storage");
+  await wired.boot("s1", "storage-monitor", "storage");
   const loads: Record<string, Record<string, number>> = {};
   const memberships = new Map<string, Membership>();
   const fake = async (id: string, role: Role, capacity: Record<string, unknown>) => {
     loads[id] = {};
-    memberships.set(id, await joinCluster(await context(id, role), capacity, () => loads[id]));
+    memberships.set(
+      id,
+      await joinCluster(await wired.context(id, role), capacity, () => loads[id]),
+    );
   };
   for (const id of ["p0", "p1"]) await fake(id, "processor", { cacheBytes: 1 << 20 });
   for (const id of ["m0", "m1", "m2"]) await fake(id, "memory", { dramBytes: 64 << 20 });
-  const manager = monitors.get("gm") as StockManager;
+  const manager = wired.monitor<StockManager>("gm");
   return {
     manager,
-    events,
+    events: wired.events,
     loads,
-    nodes,
     memberships,
-    monitors,
+    /** The RPC node of component `id`. */
+    rpc: (id: string) => wired.rpc(id),
+    /** The monitor of component `id`. */
+    monitor: (id: string) => wired.monitor(id),
     /** Waits until every scripted component's latest load reached the manager. */
     async heartbeatsArrived() {
       await waitFor(() =>
@@ -84,9 +53,7 @@ async function rig(managerOptions: Record<string, unknown> = {}) {
     },
     async close() {
       for (const m of memberships.values()) m.leave();
-      for (const m of [...monitors.values()].reverse()) await m.stop();
-      for (const n of nodes.values()) await n.close();
-      await transport.close();
+      await wired.close();
     },
   };
 }
@@ -117,7 +84,7 @@ Deno.test("GPM places each new process on the processor running the fewest threa
     await r.heartbeatsArrived();
     assert.equal((await r.manager.placeProcess(1)).processor, "p0");
     // Over RPC, as a component would ask.
-    const viaRpc = await r.nodes.get("p0")!.call("gm", "MGR_PLACE_PROCESS", { threads: 1 });
+    const viaRpc = await r.rpc("p0").call("gm", "MGR_PLACE_PROCESS", { threads: 1 });
     assert.equal(viaRpc.processor, "p0");
     assert.equal(viaRpc.pid, 6);
     await assert.rejects(r.manager.placeProcess(0), /threads must be an integer >= 1/);
@@ -133,7 +100,7 @@ Deno.test("GMM round-robin hands out vRegions in turn and keeps each where it wa
     for (let v = 0; v < 6; v++) owners.push(r.manager.placeVregion(100, v));
     assert.deepEqual(owners, ["m0", "m1", "m2", "m0", "m1", "m2"]);
     assert.equal(r.manager.placeVregion(100, 4), "m1", "a placed vRegion stays put");
-    const { owner } = await r.nodes.get("m0")!.call("gm", "MGR_PLACE_VREGION", {
+    const { owner } = await r.rpc("m0").call("gm", "MGR_PLACE_VREGION", {
       pid: 100,
       vregion: 2,
     });
@@ -210,9 +177,9 @@ Deno.test("a component that stops heartbeating is marked down and gets no new pl
     r.memberships.get("m1")!.leave();
     // p0 stops entirely (its endpoint closes), s1 too (the real storage monitor).
     r.memberships.get("p0")!.leave();
-    await r.nodes.get("p0")!.close();
-    await r.monitors.get("s1")!.stop();
-    await r.nodes.get("s1")!.close();
+    await r.rpc("p0").close();
+    await r.monitor("s1").stop();
+    await r.rpc("s1").close();
     await waitFor(() => ["m1", "p0", "s1"].every((id) => down(r.events, id)));
 
     const event = down(r.events, "m1")!;
@@ -244,7 +211,7 @@ Deno.test("a component that stops heartbeating is marked down and gets no new pl
     assert.equal(r.manager.placeVregion(1, 0), "m1");
 
     // A heartbeat from a down component brings it back up, with an event.
-    await r.nodes.get("m1")!.call("gm", "MGR_HEARTBEAT", { load: { framesFree: 10_000 } });
+    await r.rpc("m1").call("gm", "MGR_HEARTBEAT", { load: { framesFree: 10_000 } });
     const up = r.events.recent({ type: "component.up" }).filter((e) => e.component === "m1");
     assert.equal(up.at(-1)?.data?.recovered, true);
     assert.equal(r.manager.placeVregion(2, 0), "m1", "it receives placements again");
@@ -258,7 +225,7 @@ Deno.test("drained components get no new placement; with nothing left, placement
   try {
     await r.manager.drain("p0", true);
     for (let i = 0; i < 3; i++) assert.equal((await r.manager.placeProcess(1)).processor, "p1");
-    await r.nodes.get("p1")!.call("gm", "MGR_DRAIN", { id: "p1", drained: true });
+    await r.rpc("p1").call("gm", "MGR_DRAIN", { id: "p1", drained: true });
     await assert.rejects(
       r.manager.placeProcess(1),
       (e: unknown) => e instanceof KernelError && e.code === "EAGAIN" && /drained/.test(e.message),
@@ -268,7 +235,7 @@ Deno.test("drained components get no new placement; with nothing left, placement
     assert.equal(r.manager.snapshot().components.find((c) => c.id === "p1")?.drained, true);
     await assert.rejects(r.manager.drain("p9", true), /no component "p9"/);
     await assert.rejects(
-      r.nodes.get("p0")!.call("gm", "MGR_DRAIN", { id: "gm", drained: true }),
+      r.rpc("p0").call("gm", "MGR_DRAIN", { id: "gm", drained: true }),
       (e: unknown) => e instanceof RemoteError && e.code === "EINVAL",
     );
   } finally {
@@ -284,7 +251,7 @@ Deno.test("the snapshot has components with load and uptime, processes, vRegions
     const { pid, processor, home } = await r.manager.placeProcess(2);
     r.manager.placeVregion(pid, 0);
     r.manager.placeFile("data/in.csv");
-    await r.nodes.get(processor)!.call("gm", "MGR_PROCESS_EXIT", {
+    await r.rpc(processor).call("gm", "MGR_PROCESS_EXIT", {
       pid,
       exitCode: 0,
       error: "",
@@ -313,7 +280,7 @@ Deno.test("the snapshot has components with load and uptime, processes, vRegions
       assert.ok(types.has(t as ClusterEvent["type"]), `missing ${t} in ${[...types]}`);
     }
     // The same state over RPC, as plain JSON.
-    const { state } = await r.nodes.get("p1")!.call("gm", "MGR_SNAPSHOT", {});
+    const { state } = await r.rpc("p1").call("gm", "MGR_SNAPSHOT", {});
     assert.equal((state as typeof snap).components.length, snap.components.length);
   } finally {
     await r.close();

@@ -8,6 +8,7 @@ import {
   UnreachableError,
 } from "../kernel/errors.ts";
 import { FLAG_ERROR, FLAG_REPLY, PAGE_SIZE, type ReplyOf } from "../kernel/messages.ts";
+import { mulberry32 } from "../kernel/prng.ts";
 import { RpcNode, type RpcNodeOptions } from "../kernel/rpc.ts";
 import type { Transport } from "../kernel/transport.ts";
 import { createMemoryTransport } from "../transports/memory.ts";
@@ -34,16 +35,6 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-/** A small seeded PRNG (mulberry32), so random delays are reproducible. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -77,7 +68,7 @@ Deno.test("RpcNode.call() round-trips a typed page reply", () =>
 
 Deno.test("RpcNode.call() keeps 100 concurrent calls apart when replies come out of order", () =>
   withCluster(async ({ m0, p0 }) => {
-    const random = prng(42);
+    const random = mulberry32(42);
     const order: number[] = [];
     m0.handle({
       P2M_BRK: async ({ pid, addr }) => {
@@ -246,7 +237,7 @@ Deno.test("RpcNode survives garbage frames and keeps serving", () =>
     }).handle({ SYS_PING: ({ data }) => ({ data }) });
     try {
       const raw = await transport.attach("x0");
-      const random = prng(7);
+      const random = mulberry32(7);
       const garbage = Array.from(
         { length: 20 },
         (_, i) => Uint8Array.from({ length: i * 7 }, () => Math.floor(random() * 256)),

@@ -1,71 +1,31 @@
 import assert from "node:assert/strict";
 import { O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from "../kernel/abi.ts";
 import { RemoteError } from "../kernel/errors.ts";
-import { EventBus } from "../kernel/events.ts";
-import type { LatencyModel } from "../kernel/latency.ts";
-import { managerMonitorPlugin, type StockManager } from "../kernel/managers/mod.ts";
-import type { Monitor } from "../kernel/monitor.ts";
-import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
-import { RpcNode } from "../kernel/rpc.ts";
+import type { StockManager } from "../kernel/managers/mod.ts";
 import {
   parseStoragePath,
   type StockStorageMonitor,
   StorageClient,
-  storageMonitorPlugin,
 } from "../monitors/storage/mod.ts";
-import { latencyModelPlugins } from "../plugins/latency/mod.ts";
-import { placementPlugins } from "../plugins/placement/mod.ts";
-import { createMemoryTransport } from "../transports/memory.ts";
-import { createMonitorContext } from "../kernel/component.ts";
+import { handWired } from "./hand_wired.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** A manager, storage components and a client node, wired by hand on the memory transport. */
 async function rig(storage: Record<string, Record<string, unknown>> = { s0: {} }) {
-  const registry = new PluginRegistry().register(managerMonitorPlugin).register(
-    storageMonitorPlugin,
-  );
-  for (const p of [...latencyModelPlugins, ...placementPlugins]) registry.register(p);
-  const transport = createMemoryTransport();
-  const events = new EventBus();
-  const latency = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
-  const monitors = new Map<string, Monitor>();
-  const nodes: RpcNode[] = [];
-  const boot = async (id: string, kind: PluginKind, plugin: string, options: unknown) => {
-    const endpoint = await transport.attach(id);
-    const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 2000 });
-    nodes.push(rpc);
-    const context = createMonitorContext({
-      id,
-      role: kind === "manager-monitor" ? "manager" : "storage",
-      manager: "gm",
-      rpc,
-      endpoint,
-      latency,
-      registry,
-      events,
-    });
-    const monitor = await registry.create<Monitor>(kind, plugin, options, context);
-    await monitor.start();
-    monitors.set(id, monitor);
-  };
-  await boot("gm", "manager-monitor", "manager", { heartbeatMs: 50 });
+  const wired = await handWired({ timeoutMs: 2000 });
+  await wired.boot("gm", "manager-monitor", "manager", { heartbeatMs: 50 });
   for (const [id, options] of Object.entries(storage)) {
-    await boot(id, "storage-monitor", "storage", options);
+    await wired.boot(id, "storage-monitor", "storage", options);
   }
-  const client = new RpcNode(await transport.attach("p0"), { defaultTimeoutMs: 2000 });
-  nodes.push(client);
+  const client = await wired.node("p0");
   return {
     client,
-    manager: monitors.get("gm") as StockManager,
-    storage: (id = "s0") => monitors.get(id) as StockStorageMonitor,
+    manager: wired.monitor<StockManager>("gm"),
+    storage: (id = "s0") => wired.monitor<StockStorageMonitor>(id),
     files: new StorageClient(client, { storage: "s0", chunkBytes: 64 * 1024 }),
-    async close() {
-      for (const m of [...monitors.values()].reverse()) await m.stop();
-      for (const n of nodes) await n.close();
-      await transport.close();
-    },
+    close: () => wired.close(),
   };
 }
 

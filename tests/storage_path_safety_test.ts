@@ -1,17 +1,9 @@
 import assert from "node:assert/strict";
 import { O_CREAT, O_RDWR } from "../kernel/abi.ts";
 import { RemoteError } from "../kernel/errors.ts";
-import type { LatencyModel } from "../kernel/latency.ts";
-import { managerMonitorPlugin } from "../kernel/managers/mod.ts";
 import type { MessageKind, RequestOf } from "../kernel/messages.ts";
-import type { Monitor } from "../kernel/monitor.ts";
-import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
-import { RpcNode } from "../kernel/rpc.ts";
-import { type StockStorageMonitor, storageMonitorPlugin } from "../monitors/storage/mod.ts";
-import { latencyModelPlugins } from "../plugins/latency/mod.ts";
-import { placementPlugins } from "../plugins/placement/mod.ts";
-import { createMemoryTransport } from "../transports/memory.ts";
-import { createMonitorContext } from "../kernel/component.ts";
+import type { StockStorageMonitor } from "../monitors/storage/mod.ts";
+import { handWired } from "./hand_wired.ts";
 
 /**
  * A jail directory holding the storage root and, beside it, an "outside" directory with a
@@ -63,45 +55,13 @@ function tree(dir: string): Record<string, string> {
 }
 
 async function rig(root: string) {
-  const registry = new PluginRegistry().register(managerMonitorPlugin).register(
-    storageMonitorPlugin,
-  );
-  for (const p of [...latencyModelPlugins, ...placementPlugins]) registry.register(p);
-  const transport = createMemoryTransport();
-  const latency = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
-  const monitors: Monitor[] = [];
-  const nodes: RpcNode[] = [];
-  const boot = async (id: string, kind: PluginKind, plugin: string, options: unknown) => {
-    const endpoint = await transport.attach(id);
-    const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 2000 });
-    nodes.push(rpc);
-    const context = createMonitorContext({
-      id,
-      role: kind === "manager-monitor" ? "manager" : "storage",
-      manager: "gm",
-      rpc,
-      endpoint,
-      latency,
-      registry,
-    });
-    const monitor = await registry.create<Monitor>(kind, plugin, options, context);
-    await monitor.start();
-    monitors.push(monitor);
-    return monitor;
-  };
-  await boot("gm", "manager-monitor", "manager", {});
-  const storage = await boot("s0", "storage-monitor", "storage", { root }) as StockStorageMonitor;
-  const client = new RpcNode(await transport.attach("p0"), { defaultTimeoutMs: 2000 });
-  nodes.push(client);
-  return {
-    client,
-    storage,
-    async close() {
-      for (const m of monitors.reverse()) await m.stop();
-      for (const n of nodes) await n.close();
-      await transport.close();
-    },
-  };
+  const wired = await handWired({ timeoutMs: 2000 });
+  await wired.boot("gm", "manager-monitor", "manager");
+  const storage = await wired.boot<StockStorageMonitor>("s0", "storage-monitor", "storage", {
+    root,
+  });
+  const client = await wired.node("p0");
+  return { client, storage, close: () => wired.close() };
 }
 
 type Attempt = { [K in MessageKind]: [K, RequestOf<K>] }[MessageKind];

@@ -1,62 +1,32 @@
 import assert from "node:assert/strict";
-import { EventBus } from "../kernel/events.ts";
-import type { LatencyModel } from "../kernel/latency.ts";
-import { managerMonitorPlugin, type StockManager } from "../kernel/managers/mod.ts";
-import type { Monitor, StorageMonitor } from "../kernel/monitor.ts";
-import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
-import { RpcNode } from "../kernel/rpc.ts";
-import { StorageClient, storageMonitorPlugin } from "../monitors/storage/mod.ts";
-import { latencyModelPlugins } from "../plugins/latency/mod.ts";
-import { placementPlugins } from "../plugins/placement/mod.ts";
-import { createMemoryTransport } from "../transports/memory.ts";
-import { createMonitorContext } from "../kernel/component.ts";
-
-/** Seeded PRNG (mulberry32): the same seed replays the same sequence. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { StockManager } from "../kernel/managers/mod.ts";
+import type { StorageMonitor } from "../kernel/monitor.ts";
+import { mulberry32 } from "../kernel/prng.ts";
+import { DEFAULT_RPC_TIMEOUT_MS } from "../kernel/rpc.ts";
+import { StorageClient } from "../monitors/storage/mod.ts";
+import { handWired } from "./hand_wired.ts";
 
 const SEED = 6;
 const FILE = "@lab/journal.bin";
 const OPS = 240;
 
 Deno.test(`a storage component restarted mid-sequence loses nothing the client wrote (seed ${SEED})`, async () => {
-  const registry = new PluginRegistry().register(managerMonitorPlugin).register(
-    storageMonitorPlugin,
-  );
-  for (const p of [...latencyModelPlugins, ...placementPlugins]) registry.register(p);
-  const transport = createMemoryTransport();
-  const events = new EventBus();
-  const latency = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
+  const wired = await handWired({ timeoutMs: 1000 });
   const root = Deno.makeTempDirSync({ prefix: "legoemu-restart-" });
 
-  const start = async (id: string, kind: PluginKind, plugin: string, options: unknown) => {
-    const endpoint = await transport.attach(id);
-    const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 1000 });
-    const context = createMonitorContext({
-      id,
-      role: kind === "manager-monitor" ? "manager" : "storage",
-      manager: "gm",
-      rpc,
-      endpoint,
-      latency,
-      registry,
-      events,
+  /** Boots s0 (again); its node is the newest attached as s0. */
+  const start = async () => {
+    const monitor = await wired.boot<StorageMonitor>("s0", "storage-monitor", "storage", {
+      root,
     });
-    const monitor = await registry.create<Monitor>(kind, plugin, options, context);
-    await monitor.start();
-    return { monitor, rpc };
+    return { monitor, rpc: wired.rpc("s0") };
   };
-  const manager = await start("gm", "manager-monitor", "manager", { heartbeatMs: 20 });
-  let s0 = await start("s0", "storage-monitor", "storage", { root });
+  const manager = await wired.boot<StockManager>("gm", "manager-monitor", "manager", {
+    heartbeatMs: 20,
+  });
+  let s0 = await start();
   const incarnations = [s0.monitor];
-  const clientNode = new RpcNode(await transport.attach("p0"));
+  const clientNode = await wired.node("p0", DEFAULT_RPC_TIMEOUT_MS);
   const files = new StorageClient(clientNode, {
     storage: "s0",
     vnode: undefined,
@@ -82,11 +52,11 @@ Deno.test(`a storage component restarted mid-sequence loses nothing the client w
       await s0.rpc.close();
     }
     await new Promise((resolve) => setTimeout(resolve, 30));
-    s0 = await start("s0", "storage-monitor", "storage", { root });
+    s0 = await start();
     incarnations.push(s0.monitor);
   };
 
-  const random = prng(SEED);
+  const random = mulberry32(SEED);
   const model = new Uint8Array(512 * 1024);
   let size = 0;
   const restarts: Promise<void>[] = [];
@@ -132,7 +102,7 @@ Deno.test(`a storage component restarted mid-sequence loses nothing the client w
     assert.deepEqual(await files.readFile(FILE), model.subarray(0, size));
 
     // The managers saw s0 join again each time.
-    const snapshot = (manager.monitor as StockManager).snapshot();
+    const snapshot = manager.snapshot();
     const rejoins = snapshot.events.filter((e) =>
       e.type === "component.up" && e.component === "s0" && e.data?.rejoined === true
     );
@@ -140,53 +110,19 @@ Deno.test(`a storage component restarted mid-sequence loses nothing the client w
     assert.equal(snapshot.components.find((c) => c.id === "s0")?.state, "up");
   } finally {
     await Promise.allSettled(restarts);
-    for (const m of incarnations as StorageMonitor[]) await m.stop();
-    await manager.monitor.stop();
-    await s0.rpc.close();
-    await manager.rpc.close();
-    await clientNode.close();
-    await transport.close();
+    await wired.close(); // every incarnation of s0, newest first, then the manager
     Deno.removeSync(root, { recursive: true });
   }
 });
 
 Deno.test("a request racing a storage component's start gets EAGAIN or an answer, never UNHANDLED", async () => {
-  const registry = new PluginRegistry().register(managerMonitorPlugin).register(
-    storageMonitorPlugin,
-  );
-  for (const p of [...latencyModelPlugins, ...placementPlugins]) registry.register(p);
-  const transport = createMemoryTransport();
-  const latency = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
+  const wired = await handWired({ timeoutMs: 1000 });
   const root = Deno.makeTempDirSync({ prefix: "legoemu-starting-" });
   Deno.writeTextFileSync(`${root}/f`, "ready");
-  const nodes: RpcNode[] = [];
-  const monitors: Monitor[] = [];
-  const create = async (id: string, kind: PluginKind, plugin: string, options: unknown) => {
-    const endpoint = await transport.attach(id);
-    const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 1000 });
-    nodes.push(rpc);
-    const monitor = await registry.create<Monitor>(
-      kind,
-      plugin,
-      options,
-      createMonitorContext({
-        id,
-        role: kind === "manager-monitor" ? "manager" : "storage",
-        manager: "gm",
-        rpc,
-        endpoint,
-        latency,
-        registry,
-      }),
-    );
-    monitors.push(monitor);
-    return monitor;
-  };
   try {
-    await (await create("gm", "manager-monitor", "manager", {})).start();
-    const client = new RpcNode(await transport.attach("p0"));
-    nodes.push(client);
-    const storage = await create("s0", "storage-monitor", "storage", { root });
+    await wired.boot("gm", "manager-monitor", "manager");
+    const client = await wired.node("p0", DEFAULT_RPC_TIMEOUT_MS);
+    const storage = await wired.create("s0", "storage-monitor", "storage", { root });
     const starting = storage.start();
     const racing = await Promise.all(
       [0, 1, 2].map(() =>
@@ -201,9 +137,7 @@ Deno.test("a request racing a storage component's start gets EAGAIN or an answer
     const files = new StorageClient(client, { storage: "s0" });
     assert.equal(new TextDecoder().decode(await files.readFile("f")), "ready");
   } finally {
-    for (const m of monitors.reverse()) await m.stop();
-    for (const n of nodes) await n.close();
-    await transport.close();
+    await wired.close();
     Deno.removeSync(root, { recursive: true });
   }
 });

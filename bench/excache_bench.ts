@@ -66,6 +66,19 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** One side of a comparison: does `n` units of the measured work. */
+type Side = (n: number) => void;
+
+/** How much work a comparison times and how it warms up. */
+interface Workload {
+  /** Units of work per timed call. */
+  units: number;
+  /** Operations per unit (for the ns-per-operation figures). */
+  opsPerUnit: number;
+  /** Units per warm-up call: a small number makes many short calls. */
+  warmUnits: number;
+}
+
 /**
  * Times `emulated` and `baseline` in alternating rounds (so that a burst of load from
  * elsewhere on the machine hits both sides alike); returns the median of the per-round
@@ -73,27 +86,32 @@ function median(values: number[]): number {
  */
 function interleaved(
   rounds: number,
-  ops: number,
-  emulated: () => void,
-  baseline: () => void,
+  work: Workload,
+  emulated: Side,
+  baseline: Side,
 ): Report {
   const ratios: number[] = [];
   let fastest = Infinity;
   let fastestBaseline = Infinity;
-  // Warm-up rounds, not counted: V8 runs a hot callback in a quick tier first (Maglev),
-  // several times slower than its optimized code, and takes about a second of this
-  // workload to move it to the optimizing tier (measured: 1.8x before, 1.1x after).
+  // Warm-up, not counted, in many short calls of each side. V8 first runs a function in a
+  // quick tier (Maglev), several times slower than its optimized code. And a function
+  // whose first call is one long loop gets that loop compiled mid-run (on-stack
+  // replacement), before the code after the loop has run: that version keeps a loop's
+  // accumulator as a boxed number, deoptimizes at the loop's end and is entered again on
+  // the next call, so a long-loop benchmark can time it for good (measured: 4.7 or 9-11
+  // ns per hit from run to run). Short calls get each side compiled whole.
   for (const until = now() + WARMUP_MS; now() < until;) {
-    emulated();
-    baseline();
+    emulated(work.warmUnits);
+    baseline(work.warmUnits);
   }
   for (let r = 0; r < rounds; r++) {
-    const e = best(1, emulated);
-    const b = best(1, baseline);
+    const e = best(1, () => emulated(work.units));
+    const b = best(1, () => baseline(work.units));
     ratios.push(e / b);
     fastest = Math.min(fastest, e);
     fastestBaseline = Math.min(fastestBaseline, b);
   }
+  const ops = work.units * work.opsPerUnit;
   return {
     ratio: median(ratios),
     emulatedNs: (fastest * 1e6) / ops,
@@ -105,36 +123,37 @@ function hit(proc: Proc): Report {
   const base = proc.mmap(HIT_REGION);
   const words = HIT_REGION / 4;
   const index = randomWords(HIT_LOADS, words);
-  const plain = new Float32Array(words);
-  for (let w = 0; w < words; w += 1024) proc.storeF32(base + 4 * w, 1); // make it resident
+  // Fractional values, as a tensor holds: summing them, both sides add doubles.
+  const plain = Float32Array.from({ length: words }, (_, w) => (w % 7) + 0.25);
+  for (let w = 0; w < words; w++) proc.storeF32(base + 4 * w, plain[w]); // makes it resident
   for (let w = 0; w < words; w++) plain[w] = proc.loadF32(base + 4 * w);
   let sink = 0;
-  const readPlain = () => {
+  const work = { units: HIT_LOADS, opsPerUnit: 1, warmUnits: 4096 };
+  // Each side is its own loop: one loop shared through a callback would cost a call per
+  // load on both sides.
+  const hits: Side = (n) => {
     let sum = 0;
-    for (let i = 0; i < HIT_LOADS; i++) sum += plain[index[i]];
+    for (let i = 0; i < n; i++) sum += proc.loadF32(base + 4 * index[i]);
     sink += sum;
   };
-  const report = interleaved(ROUNDS, HIT_LOADS, () => {
+  const readPlain: Side = (n) => {
     let sum = 0;
-    for (let i = 0; i < HIT_LOADS; i++) sum += proc.loadF32(base + 4 * index[i]);
+    for (let i = 0; i < n; i++) sum += plain[index[i]];
     sink += sum;
-  }, readPlain);
+  };
+  const report = interleaved(ROUNDS, work, hits, readPlain);
   // The same reads by byte offset through a DataView: the process API's own addressing
   // (a little-endian f32 at a byte address), the other baseline the issue names.
   const bytes = new DataView(plain.buffer);
-  const byDataView = interleaved(ROUNDS, HIT_LOADS, () => {
+  const byDataView = interleaved(ROUNDS, work, hits, (n) => {
     let sum = 0;
-    for (let i = 0; i < HIT_LOADS; i++) sum += proc.loadF32(base + 4 * index[i]);
-    sink += sum;
-  }, () => {
-    let sum = 0;
-    for (let i = 0; i < HIT_LOADS; i++) sum += bytes.getFloat32(4 * index[i], true);
+    for (let i = 0; i < n; i++) sum += bytes.getFloat32(4 * index[i], true);
     sink += sum;
   });
   const lookup = bareTranslation(base, plain);
-  const bare = interleaved(ROUNDS, HIT_LOADS, () => {
+  const bare = interleaved(ROUNDS, work, (n) => {
     let sum = 0;
-    for (let i = 0; i < HIT_LOADS; i++) sum += lookup(base + 4 * index[i]);
+    for (let i = 0; i < n; i++) sum += lookup(base + 4 * index[i]);
     sink += sum;
   }, readPlain);
   return {
@@ -181,14 +200,15 @@ function bulk(proc: Proc): Report {
     for (let k = 0; k < values.length; k++) s += values[k];
     sum += s;
   };
-  const report = interleaved(ROUNDS, passes * lines, () => {
-    for (let pass = 0; pass < passes; pass++) {
+  const work = { units: passes, opsPerUnit: lines, warmUnits: 1 };
+  const report = interleaved(ROUNDS, work, (n) => {
+    for (let pass = 0; pass < n; pass++) {
       for (let line = 0; line < lines; line++) {
         proc.forEachF32(base + line * PAGE, PAGE / 4, false, add);
       }
     }
-  }, () => {
-    for (let pass = 0; pass < passes; pass++) {
+  }, (n) => {
+    for (let pass = 0; pass < n; pass++) {
       for (let line = 0; line < lines; line++) {
         let s = 0;
         for (let k = line * 1024, end = k + 1024; k < end; k++) s += plain[k];
@@ -210,24 +230,25 @@ function bulkCopy(proc: Proc): Report {
   const target = new Float32Array(PAGE / 4);
   const passes = 64;
   let sink = 0;
-  const copyPlain = () => {
-    for (let pass = 0; pass < passes; pass++) {
+  const work = { units: passes, opsPerUnit: lines, warmUnits: 1 };
+  const copyPlain: Side = (n) => {
+    for (let pass = 0; pass < n; pass++) {
       for (let line = 0; line < lines; line++) {
         target.set(plain.subarray(line * 1024, (line + 1) * 1024));
       }
       sink += target[0];
     }
   };
-  const report = interleaved(ROUNDS, passes * lines, () => {
-    for (let pass = 0; pass < passes; pass++) {
+  const report = interleaved(ROUNDS, work, (n) => {
+    for (let pass = 0; pass < n; pass++) {
       for (let line = 0; line < lines; line++) proc.loadInto(base + line * PAGE, target);
       sink += target[0];
     }
   }, copyPlain);
   // What V8 itself charges for copying out of shared memory: the same copies from a
   // SharedArrayBuffer (the ExCache is one) into the same target.
-  const floor = interleaved(ROUNDS, passes * lines, () => {
-    for (let pass = 0; pass < passes; pass++) {
+  const floor = interleaved(ROUNDS, work, (n) => {
+    for (let pass = 0; pass < n; pass++) {
       for (let line = 0; line < lines; line++) {
         target.set(shared.subarray(line * 1024, (line + 1) * 1024));
       }

@@ -46,6 +46,25 @@ Deno.test("a compare-exchange spinlock and fetchAdd stay exact while the counter
   });
 });
 
+Deno.test("a thread spinning on hits gives its line back whenever another thread needs the slot", async () => {
+  await withCluster({ cacheBytes: 4096, ways: 1 }, async (cluster) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the spinning thread never gave its line back")),
+        60_000,
+      );
+    });
+    try {
+      const result = await Promise.race([cluster.run(workload("threads.ts"), ["evict"]), deadline]);
+      assert.equal(result.exitCode, 3, result.error);
+      assert.ok(result.stats.evictions >= 20, `${result.stats.evictions} evictions`);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+});
+
 Deno.test("a joined thread's model time carries over to the joiner; the process takes the longest", async () => {
   await withCluster({}, async (cluster) => {
     const result = await cluster.run(workload("threads.ts"), ["join"]);

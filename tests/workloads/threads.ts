@@ -8,7 +8,10 @@ import type { Proc } from "../../mod.ts";
  * - `exit`: a second thread calls `exit(7)` while main spins;
  * - `no-entry`: spawns an export that does not exist;
  * - `shared`: four threads read the same line at once after it was written back;
- * - `spin`: loops on cache hits until the process is killed.
+ * - `spin`: loops on cache hits until the process is killed;
+ * - `evict`: a second thread spins on hits to a flag's line while main's own stores need
+ *   that line's slot (run it with a one-line cache): the monitor must take the line back
+ *   from the spinning thread, over and over, until main sets the flag.
  */
 export function main(proc: Proc): number {
   switch (proc.args[0]) {
@@ -32,6 +35,17 @@ export function main(proc: Proc): number {
       return 0;
     case "shared":
       return shared(proc);
+    case "evict": {
+      const flag = proc.mmap(2 * 4096);
+      const tid = proc.spawn("waitFlag", flag);
+      while (proc.loadU32(flag + 8) === 0) { /* until the spinner has started */ }
+      for (let k = 0; k < 20; k++) {
+        proc.storeU32(flag + 4096, k); // needs the flag's slot, which the spinner holds
+        proc.loadU32(flag + 12); // and back
+      }
+      proc.storeU32(flag, 1);
+      return proc.join(tid);
+    }
     case "spin": {
       const addr = proc.mmap(4096);
       for (;;) proc.loadU32(addr);
@@ -50,6 +64,13 @@ export function slow(proc: Proc, value: number): number {
 /** Fails. */
 export function thrower(): number {
   throw new TypeError("thread bug on purpose");
+}
+
+/** Announces itself at `flag + 8`, then spins on hits until `flag` is set; returns 3. */
+export function waitFlag(proc: Proc, flag: number): number {
+  proc.storeU32(flag + 8, 1);
+  while (proc.loadU32(flag) === 0) { /* hits, until the monitor takes the line back */ }
+  return 3;
 }
 
 /** Ends the whole process. */

@@ -63,21 +63,30 @@ const FILE_CHUNK = 128 * 1024;
 const BUDGET = 1024;
 /** Words of a thread's hot counters: the hit budget per access size, and the tick. */
 const HOT = { B1: 0, B2: 1, B4: 2, B8: 3, TICK: 4 } as const;
-/** Kinds of {@link WorkerProc.#slowAccess}. */
-const SLOW = {
-  LOAD_U8: 0,
-  LOAD_U16: 1,
-  LOAD_U32: 2,
-  LOAD_I32: 3,
-  LOAD_F32: 4,
-  LOAD_F64: 5,
-  STORE_U8: 6,
-  STORE_U16: 7,
-  STORE_U32: 8,
-  STORE_I32: 9,
-  STORE_F32: 10,
-  STORE_F64: 11,
-} as const;
+/** The number types of the typed accesses (u64 aside), as the slow path's tables index them. */
+const TYPE = { U8: 0, U16: 1, U32: 2, I32: 3, F32: 4, F64: 5 } as const;
+/** Bytes of each {@link TYPE}. */
+const TYPE_BYTES = [1, 2, 4, 4, 4, 8];
+/** The hit budget ({@link HOT} word) each {@link TYPE} draws on. */
+const TYPE_BUDGET = [HOT.B1, HOT.B2, HOT.B4, HOT.B4, HOT.B4, HOT.B8];
+/** Reads a {@link TYPE} from the start of a little-endian scratch view. */
+const GET: ((view: DataView) => number)[] = [
+  (view) => view.getUint8(0),
+  (view) => view.getUint16(0, true),
+  (view) => view.getUint32(0, true),
+  (view) => view.getInt32(0, true),
+  (view) => view.getFloat32(0, true),
+  (view) => view.getFloat64(0, true),
+];
+/** Writes a {@link TYPE} at the start of a little-endian scratch view. */
+const SET: ((view: DataView, value: number) => void)[] = [
+  (view, value) => view.setUint8(0, value),
+  (view, value) => view.setUint16(0, value, true),
+  (view, value) => view.setUint32(0, value, true),
+  (view, value) => view.setInt32(0, value, true),
+  (view, value) => view.setFloat32(0, value, true),
+  (view, value) => view.setFloat64(0, value, true),
+];
 /** Largest tick before it is rebased (a small integer, so V8 keeps it unboxed). */
 const TICK_LIMIT = 2 ** 29;
 
@@ -199,6 +208,16 @@ export class WorkerProc extends ThreadStart implements Proc {
   readonly #epoch = starting!.cache.epoch;
   readonly #ways = starting!.cache.ways;
   readonly #sets = starting!.cache.sets;
+  // The cache as each {@link TYPE}, for the slow path.
+  readonly #typed:
+    (Uint8Array | Uint16Array | Uint32Array | Int32Array | Float32Array | Float64Array)[] = [
+      this.#u8,
+      this.#u16,
+      this.#u32,
+      this.#i32,
+      this.#f32,
+      this.#f64,
+    ];
 
   // This thread's control block.
   readonly #ctl = starting!.thread.ctl;
@@ -572,105 +591,28 @@ export class WorkerProc extends ThreadStart implements Proc {
   // longer converts the offset between doubles and integers).
 
   /**
-   * The slow path of the typed accesses (all but u64): gives back the hit the fast path
-   * took from its budget, then pins the line or goes byte-wise. One method for all of
-   * them keeps each accessor to its fast path and one call. Returns the loaded value (0
-   * for a store).
+   * The slow path of the typed loads (all but u64): gives back the hit the fast path took
+   * from its budget, then pins the line, or goes byte-wise when the access is unaligned or
+   * straddles two lines. One method for all of them keeps each accessor to its fast path
+   * and one call (wrapped in `+`, so that V8 knows the value where the two paths meet is a
+   * number).
    */
-  #slowAccess(kind: number, addr: number, value: number): number {
-    switch (kind) {
-      case SLOW.LOAD_U8: {
-        this.#hot[HOT.B1]++;
-        const at = this.#slow(addr, 0xfff, 1, false);
-        return at >= 0 ? this.#u8[at] : this.#loadSmall(addr, 1).getUint8(0);
-      }
-      case SLOW.LOAD_U16: {
-        this.#hot[HOT.B2]++;
-        const at = this.#slow(addr, 0xffe, 2, false);
-        return at >= 0 ? this.#u16[at >>> 1] : this.#loadSmall(addr, 2).getUint16(0, true);
-      }
-      case SLOW.LOAD_U32: {
-        this.#hot[HOT.B4]++;
-        const at = this.#slow(addr, 0xffc, 4, false);
-        return at >= 0 ? this.#u32[at >>> 2] : this.#loadSmall(addr, 4).getUint32(0, true);
-      }
-      case SLOW.LOAD_I32: {
-        this.#hot[HOT.B4]++;
-        const at = this.#slow(addr, 0xffc, 4, false);
-        return at >= 0 ? this.#i32[at >>> 2] : this.#loadSmall(addr, 4).getInt32(0, true);
-      }
-      case SLOW.LOAD_F32: {
-        this.#hot[HOT.B4]++;
-        const at = this.#slow(addr, 0xffc, 4, false);
-        return at >= 0 ? this.#f32[at >>> 2] : this.#loadSmall(addr, 4).getFloat32(0, true);
-      }
-      case SLOW.LOAD_F64: {
-        this.#hot[HOT.B8]++;
-        const at = this.#slow(addr, 0xff8, 8, false);
-        return at >= 0 ? this.#f64[at >>> 3] : this.#loadSmall(addr, 8).getFloat64(0, true);
-      }
-      case SLOW.STORE_U8: {
-        this.#hot[HOT.B1]++;
-        const at = this.#slow(addr, 0xfff, 1, true);
-        if (at >= 0) this.#u8[at] = value;
-        else {
-          this.#scratchView.setUint8(0, value);
-          this.#storeSmall(addr, 1);
-        }
-        return 0;
-      }
-      case SLOW.STORE_U16: {
-        this.#hot[HOT.B2]++;
-        const at = this.#slow(addr, 0xffe, 2, true);
-        if (at >= 0) this.#u16[at >>> 1] = value;
-        else {
-          this.#scratchView.setUint16(0, value, true);
-          this.#storeSmall(addr, 2);
-        }
-        return 0;
-      }
-      case SLOW.STORE_U32: {
-        this.#hot[HOT.B4]++;
-        const at = this.#slow(addr, 0xffc, 4, true);
-        if (at >= 0) this.#u32[at >>> 2] = value;
-        else {
-          this.#scratchView.setUint32(0, value, true);
-          this.#storeSmall(addr, 4);
-        }
-        return 0;
-      }
-      case SLOW.STORE_I32: {
-        this.#hot[HOT.B4]++;
-        const at = this.#slow(addr, 0xffc, 4, true);
-        if (at >= 0) this.#i32[at >>> 2] = value;
-        else {
-          this.#scratchView.setInt32(0, value, true);
-          this.#storeSmall(addr, 4);
-        }
-        return 0;
-      }
-      case SLOW.STORE_F32: {
-        this.#hot[HOT.B4]++;
-        const at = this.#slow(addr, 0xffc, 4, true);
-        if (at >= 0) this.#f32[at >>> 2] = value;
-        else {
-          this.#scratchView.setFloat32(0, value, true);
-          this.#storeSmall(addr, 4);
-        }
-        return 0;
-      }
-      case SLOW.STORE_F64: {
-        this.#hot[HOT.B8]++;
-        const at = this.#slow(addr, 0xff8, 8, true);
-        if (at >= 0) this.#f64[at >>> 3] = value;
-        else {
-          this.#scratchView.setFloat64(0, value, true);
-          this.#storeSmall(addr, 8);
-        }
-        return 0;
-      }
-      default:
-        throw new Error(`worker_proc: unknown slow access ${kind}`);
+  #slowLoad(type: number, addr: number): number {
+    const size = TYPE_BYTES[type];
+    this.#hot[TYPE_BUDGET[type]]++;
+    const at = this.#slow(addr, LINE - size, size, false);
+    return at >= 0 ? this.#typed[type][at / size] : GET[type](this.#loadSmall(addr, size));
+  }
+
+  /** The slow path of the typed stores (all but u64), as {@link WorkerProc.#slowLoad}. */
+  #slowStore(type: number, addr: number, value: number): void {
+    const size = TYPE_BYTES[type];
+    this.#hot[TYPE_BUDGET[type]]++;
+    const at = this.#slow(addr, LINE - size, size, true);
+    if (at >= 0) this.#typed[type][at / size] = value;
+    else {
+      SET[type](this.#scratchView, value);
+      this.#storeSmall(addr, size);
     }
   }
 
@@ -692,7 +634,7 @@ export class WorkerProc extends ThreadStart implements Proc {
       this.#tlbUse[i] = hot[HOT.TICK];
       return this.#u8[this.#tlbBase[i] + o];
     }
-    return +this.#slowAccess(SLOW.LOAD_U8, addr, 0);
+    return +this.#slowLoad(TYPE.U8, addr);
   }
 
   /** Reads a little-endian u16. */
@@ -713,7 +655,7 @@ export class WorkerProc extends ThreadStart implements Proc {
       this.#tlbUse[i] = hot[HOT.TICK];
       return this.#u16[(this.#tlbBase[i] + o) >>> 1];
     }
-    return +this.#slowAccess(SLOW.LOAD_U16, addr, 0);
+    return +this.#slowLoad(TYPE.U16, addr);
   }
 
   /** Reads a little-endian u32. */
@@ -734,7 +676,7 @@ export class WorkerProc extends ThreadStart implements Proc {
       this.#tlbUse[i] = hot[HOT.TICK];
       return this.#u32[(this.#tlbBase[i] + o) >>> 2];
     }
-    return +this.#slowAccess(SLOW.LOAD_U32, addr, 0);
+    return +this.#slowLoad(TYPE.U32, addr);
   }
 
   /** Reads a little-endian i32. */
@@ -755,7 +697,7 @@ export class WorkerProc extends ThreadStart implements Proc {
       this.#tlbUse[i] = hot[HOT.TICK];
       return this.#i32[(this.#tlbBase[i] + o) >>> 2];
     }
-    return +this.#slowAccess(SLOW.LOAD_I32, addr, 0);
+    return +this.#slowLoad(TYPE.I32, addr);
   }
 
   /** Reads a little-endian f32. */
@@ -776,7 +718,7 @@ export class WorkerProc extends ThreadStart implements Proc {
       this.#tlbUse[i] = hot[HOT.TICK];
       return this.#f32[(this.#tlbBase[i] + o) >>> 2];
     }
-    return +this.#slowAccess(SLOW.LOAD_F32, addr, 0);
+    return +this.#slowLoad(TYPE.F32, addr);
   }
 
   /** Reads a little-endian f64. */
@@ -797,7 +739,7 @@ export class WorkerProc extends ThreadStart implements Proc {
       this.#tlbUse[i] = hot[HOT.TICK];
       return this.#f64[(this.#tlbBase[i] + o) >>> 3];
     }
-    return +this.#slowAccess(SLOW.LOAD_F64, addr, 0);
+    return +this.#slowLoad(TYPE.F64, addr);
   }
 
   /** Reads a little-endian u64. */
@@ -840,7 +782,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = hot[HOT.TICK];
       this.#u8[this.#tlbBase[i] + o] = value;
-    } else this.#slowAccess(SLOW.STORE_U8, addr, value);
+    } else this.#slowStore(TYPE.U8, addr, value);
   }
 
   /** Writes a little-endian u16. */
@@ -860,7 +802,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = hot[HOT.TICK];
       this.#u16[(this.#tlbBase[i] + o) >>> 1] = value;
-    } else this.#slowAccess(SLOW.STORE_U16, addr, value);
+    } else this.#slowStore(TYPE.U16, addr, value);
   }
 
   /** Writes a little-endian u32. */
@@ -880,7 +822,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = hot[HOT.TICK];
       this.#u32[(this.#tlbBase[i] + o) >>> 2] = value;
-    } else this.#slowAccess(SLOW.STORE_U32, addr, value);
+    } else this.#slowStore(TYPE.U32, addr, value);
   }
 
   /** Writes a little-endian i32. */
@@ -900,7 +842,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = hot[HOT.TICK];
       this.#i32[(this.#tlbBase[i] + o) >>> 2] = value;
-    } else this.#slowAccess(SLOW.STORE_I32, addr, value);
+    } else this.#slowStore(TYPE.I32, addr, value);
   }
 
   /** Writes a little-endian f32. */
@@ -920,7 +862,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = hot[HOT.TICK];
       this.#f32[(this.#tlbBase[i] + o) >>> 2] = value;
-    } else this.#slowAccess(SLOW.STORE_F32, addr, value);
+    } else this.#slowStore(TYPE.F32, addr, value);
   }
 
   /** Writes a little-endian f64. */
@@ -940,7 +882,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     if (addr - o === this.#tlbStartW[i]) {
       this.#tlbUse[i] = hot[HOT.TICK];
       this.#f64[(this.#tlbBase[i] + o) >>> 3] = value;
-    } else this.#slowAccess(SLOW.STORE_F64, addr, value);
+    } else this.#slowStore(TYPE.F64, addr, value);
   }
 
   /** Writes a little-endian u64. */

@@ -55,7 +55,10 @@ import {
 const LINE = LINE_BYTES;
 /** log2 of the line size: the hit path takes the TLB index from an address's bits. */
 const LINE_SHIFT = 12;
-if (2 ** LINE_SHIFT !== LINE) throw new Error("worker_proc: LINE_SHIFT must match LINE_BYTES");
+if (2 ** LINE_SHIFT !== LINE || TLB_ENTRIES > 2 ** (32 - LINE_SHIFT)) {
+  // The hit path takes the TLB index from the bits of an address's low 32 above the line.
+  throw new Error("worker_proc: LINE_SHIFT must match LINE_BYTES and TLB_ENTRIES fit 32 bits");
+}
 const TLB_MASK = TLB_ENTRIES - 1;
 /** Largest slice of a file moved by one read or write system call. */
 const FILE_CHUNK = 128 * 1024;
@@ -157,16 +160,6 @@ function hex(addr: number): string {
   return Number.isFinite(addr) && addr >= 0 ? `0x${addr.toString(16)}` : String(addr);
 }
 
-/**
- * The {@link Proc} of one thread, running inside its Worker.
- *
- * @example
- * ```ts ignore
- * // Built by the thread bootstrap from the monitor's ThreadInit message:
- * const proc = new WorkerProc(init, (message) => self.postMessage(message));
- * proc.storeU32(proc.mmap(4096), 1);
- * ```
- */
 /** The views of the thread being constructed, between {@link ThreadStart} and its fields. */
 let starting: { cache: CacheViews; thread: ThreadViews } | undefined;
 
@@ -174,8 +167,8 @@ let starting: { cache: CacheViews; thread: ThreadViews } | undefined;
  * Hands a thread's start message to {@link WorkerProc}'s field initializers, which run
  * right after this constructor. Why not assign the fields in WorkerProc's constructor: a
  * private field without an initializer is first defined as undefined and then written
- * again, and V8 then no longer knows what it holds, so every hit reloaded and checked the
- * cache's typed arrays (measured: a tenth of a hit's time).
+ * again, and V8 then no longer knows what it holds: the generated code of every hit reloaded
+ * the cache's typed array and checked its map.
  */
 class ThreadStart {
   constructor(init: ThreadInit) {
@@ -186,6 +179,16 @@ class ThreadStart {
   }
 }
 
+/**
+ * The {@link Proc} of one thread, running inside its Worker.
+ *
+ * @example
+ * ```ts ignore
+ * // Built by the thread bootstrap from the monitor's ThreadInit message:
+ * const proc = new WorkerProc(init, (message) => self.postMessage(message));
+ * proc.storeU32(proc.mmap(4096), 1);
+ * ```
+ */
 export class WorkerProc extends ThreadStart implements Proc {
   /** Process id. */
   readonly pid: number;

@@ -4,6 +4,7 @@ import { KernelError } from "../kernel/errors.ts";
 import { RpcNode } from "../kernel/rpc.ts";
 import { createStockRegistry } from "../plugins/stock.ts";
 import { createTcpTransport } from "../transports/tcp/mod.ts";
+import { within } from "./within.ts";
 
 const entry = decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname);
 
@@ -44,17 +45,6 @@ async function spawnComponent(args: string[]) {
       await stderr;
     },
   };
-}
-
-/** Rejects with a clear message if `promise` takes longer than `ms` (a hang, not an error). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 Deno.test("SIGKILL of a component turns its callers' pending requests into unreachable errors, not hangs", async () => {

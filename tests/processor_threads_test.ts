@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type Cluster, type ClusterConfigInput, startCluster } from "../mod.ts";
+import { within } from "./within.ts";
 
 const workload = (name: string) => new URL(`./workloads/${name}`, import.meta.url).href;
 
@@ -48,20 +49,13 @@ Deno.test("a compare-exchange spinlock and fetchAdd stay exact while the counter
 
 Deno.test("a thread spinning on hits gives its line back whenever another thread needs the slot", async () => {
   await withCluster({ cacheBytes: 4096, ways: 1 }, async (cluster) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error("the spinning thread never gave its line back")),
-        60_000,
-      );
-    });
-    try {
-      const result = await Promise.race([cluster.run(workload("threads.ts"), ["evict"]), deadline]);
-      assert.equal(result.exitCode, 3, result.error);
-      assert.ok(result.stats.evictions >= 20, `${result.stats.evictions} evictions`);
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await within(
+      cluster.run(workload("threads.ts"), ["evict"]),
+      60_000,
+      "a thread spinning on hits, which must give its line back,",
+    );
+    assert.equal(result.exitCode, 3, result.error);
+    assert.ok(result.stats.evictions >= 20, `${result.stats.evictions} evictions`);
   });
 });
 

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { z } from "zod";
-import { WallClock } from "../kernel/clock.ts";
 import { KernelError } from "../kernel/errors.ts";
-import { EventBus } from "../kernel/events.ts";
-import type { LatencyModel } from "../kernel/latency.ts";
 import {
   ClusterState,
   FailureDetector,
@@ -12,8 +9,6 @@ import {
   type StockManager,
 } from "../kernel/managers/mod.ts";
 import { joinCluster, type Membership } from "../kernel/membership.ts";
-import { MetricsRegistry } from "../kernel/metrics.ts";
-import type { MonitorContext } from "../kernel/monitor.ts";
 import type {
   AssignedCounts,
   FilePlacementPolicy,
@@ -22,10 +17,8 @@ import type {
   VregionPlacementPolicy,
 } from "../kernel/placement.ts";
 import { definePlugin, PluginError, PluginRegistry } from "../kernel/plugins.ts";
-import { RpcNode } from "../kernel/rpc.ts";
-import { latencyModelPlugins } from "../plugins/latency/mod.ts";
 import { placementPlugins } from "../plugins/placement/mod.ts";
-import { createMemoryTransport } from "../transports/memory.ts";
+import { handWired } from "./hand_wired.ts";
 
 const candidateArb = (role: "processor" | "memory" | "storage") =>
   fc.record({
@@ -124,63 +117,27 @@ async function bootManager(
   options: Record<string, unknown>,
   extra: (r: PluginRegistry) => void = () => {},
 ) {
-  const registry = new PluginRegistry().register(managerMonitorPlugin);
-  for (const p of [...latencyModelPlugins, ...placementPlugins]) registry.register(p);
-  extra(registry);
-  const transport = createMemoryTransport();
-  const latency = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
-  const nodes: RpcNode[] = [];
+  const rig = await handWired({ timeoutMs: 1000 });
+  extra(rig.registry);
   const memberships: Membership[] = [];
-  const context = async (
-    id: string,
-    role: "manager" | "memory" | "processor",
-  ): Promise<MonitorContext> => {
-    const endpoint = await transport.attach(id);
-    const rpc = new RpcNode(endpoint, { defaultTimeoutMs: 1000 });
-    nodes.push(rpc);
-    return {
-      id,
-      role,
-      manager: "gm",
-      rpc,
-      endpoint,
-      latency,
-      wallClock: new WallClock(),
-      events: new EventBus(),
-      metrics: new MetricsRegistry(),
-      registry,
-      log: () => {},
-    };
-  };
   const close = async () => {
     for (const m of memberships) m.leave();
-    for (const n of nodes) await n.close();
-    await transport.close();
+    await rig.close();
   };
-  const manager = await registry.create<StockManager>(
-    "manager-monitor",
-    "manager",
-    { heartbeatMs: 1000, ...options },
-    await context("gm", "manager"),
-  );
   try {
-    await manager.start();
+    const manager = await rig.boot<StockManager>("gm", "manager-monitor", "manager", {
+      heartbeatMs: 1000,
+      ...options,
+    });
     for (const id of ["m0", "m1", "m2"]) {
-      memberships.push(await joinCluster(await context(id, "memory"), {}, () => ({})));
+      memberships.push(await joinCluster(await rig.context(id, "memory"), {}, () => ({})));
     }
-    memberships.push(await joinCluster(await context("p0", "processor"), {}, () => ({})));
+    memberships.push(await joinCluster(await rig.context("p0", "processor"), {}, () => ({})));
+    return { manager, close };
   } catch (e) {
-    await manager.stop();
     await close();
     throw e;
   }
-  return {
-    manager,
-    async close() {
-      await manager.stop();
-      await close();
-    },
-  };
 }
 
 Deno.test("an unknown policy name fails the manager's start with the names available", async () => {

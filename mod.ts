@@ -21,7 +21,7 @@
  */
 
 import { bootCluster, type BootOptions, type Cluster } from "./kernel/cluster.ts";
-import { runCli } from "./kernel/cli.ts";
+import { runCli } from "./cli/main.ts";
 import {
   type ClusterConfigInput,
   loadClusterConfig,
@@ -49,14 +49,14 @@ export * from "./kernel/monitor.ts";
 export * from "./kernel/process_api.ts";
 export * from "./kernel/membership.ts";
 export * from "./kernel/cluster.ts";
-export { formatRunSummary, runCli, runSummary } from "./kernel/cli.ts";
-export type { CliEnvironment, RunSummaryView } from "./kernel/cli.ts";
+export { formatRunSummary, runCli, runSummary } from "./cli/main.ts";
+export type { CliEnvironment, RunSummaryView } from "./cli/main.ts";
 export * from "./kernel/component.ts";
 export * from "./kernel/component_process.ts";
-export * from "./kernel/cluster_client.ts";
-export * from "./kernel/cli_views.ts";
-export * from "./kernel/supervisor.ts";
-export * from "./kernel/managers/mod.ts";
+export * from "./cli/cluster_client.ts";
+export * from "./cli/views.ts";
+export * from "./cli/supervisor.ts";
+export * from "./monitors/manager/mod.ts";
 export * from "./kernel/placement.ts";
 export * from "./plugins/placement/mod.ts";
 export * from "./plugins/replacement/mod.ts";
@@ -69,7 +69,7 @@ export {
   type StoragePath,
   type StorageStat,
 } from "./monitors/storage/mod.ts";
-export * from "./kernel/control/mod.ts";
+export * from "./monitors/manager/control/mod.ts";
 export { serveComponentServices } from "./kernel/component_services.ts";
 export {
   type AddressSpaceView,

@@ -7,8 +7,8 @@
  */
 
 import { startCluster } from "../mod.ts";
-import { clusterControlSource } from "../kernel/control/manager_source.ts";
-import { serveControlPlane } from "../kernel/control/server.ts";
+import { clusterControlSource } from "../monitors/manager/control/manager_source.ts";
+import { serveControlPlane } from "../monitors/manager/control/server.ts";
 import type { BenchCase } from "./harness.ts";
 
 const CONCURRENCY = 8;

@@ -16,7 +16,7 @@ import type { Clock } from "./clock.ts";
 import type { EventBus } from "./events.ts";
 import type { ComponentId, Role } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
-import type { ClusterSnapshot } from "./managers/cluster_state.ts";
+import type { ClusterSnapshot } from "./cluster_snapshot.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { PluginRegistry } from "./plugins.ts";
 import type { RpcNode } from "./rpc.ts";

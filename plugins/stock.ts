@@ -5,7 +5,7 @@
  * @module
  */
 
-import { managerMonitorPlugin } from "../kernel/managers/mod.ts";
+import { managerMonitorPlugin } from "../monitors/manager/mod.ts";
 import { type PluginDefinition, PluginRegistry } from "../kernel/plugins.ts";
 import { memoryMonitorPlugin } from "../monitors/memory/mod.ts";
 import { processorMonitorPlugin } from "../monitors/processor/mod.ts";

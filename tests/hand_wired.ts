@@ -10,7 +10,7 @@ import { createMonitorContext } from "../kernel/component.ts";
 import { EventBus } from "../kernel/events.ts";
 import type { Role } from "../kernel/ids.ts";
 import type { LatencyModel } from "../kernel/latency.ts";
-import { managerMonitorPlugin } from "../kernel/managers/mod.ts";
+import { managerMonitorPlugin } from "../monitors/manager/mod.ts";
 import type { Monitor, MonitorContext } from "../kernel/monitor.ts";
 import { type PluginKind, PluginRegistry } from "../kernel/plugins.ts";
 import { RpcNode } from "../kernel/rpc.ts";

@@ -62,8 +62,15 @@ export interface ExCacheOptions {
  * @example
  * ```ts
  * import { ExCache } from "./excache.ts";
- * import { createFifo } from "../../plugins/replacement/fifo.ts";
- * const cache = new ExCache(4, 2, createFifo({ sets: 2, ways: 2 }));
+ * // Any ReplacementPolicy will do; this one evicts the first candidate.
+ * const firstCandidate = {
+ *   name: "first",
+ *   needsRecency: false,
+ *   filled() {},
+ *   removed() {},
+ *   victim: (_set: number, candidates: readonly number[]) => candidates[0],
+ * };
+ * const cache = new ExCache(4, 2, firstCandidate);
  * const { slot } = await cache.allocate(0);
  * cache.install(slot, 42, null, 0);
  * cache.release(slot);

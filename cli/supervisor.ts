@@ -1,0 +1,381 @@
+/**
+ * A cluster of one OS process per component, started and watched from here: what
+ * `legoemu cluster <config>` does for a config whose transport spans processes.
+ *
+ * Each component runs `legoemu component --config <file> --id <id> --supervised` in a
+ * child process. The manager starts first; once it reports its address, storage and
+ * memory components start (in parallel), then processors. Every line a child prints is
+ * passed on prefixed with its id. A child reports readiness with one machine-readable
+ * line on standard output ({@link READY_PREFIX} and JSON).
+ *
+ * Stopping (on request, on Ctrl-C, or when a child dies unexpectedly) sends SIGTERM to
+ * processors first, then memory and storage, then the manager, and SIGKILL to any that
+ * has not exited after a grace period. A child that exits with status 0 has stopped on
+ * request (a `MGR_STOP` fault injection) and the others keep running; any other exit
+ * stops the whole cluster. Children also stop by themselves when their standard input
+ * closes, so they never outlive a supervisor that was killed.
+ *
+ * @module
+ */
+
+import type { ResolvedClusterConfig, ResolvedComponentConfig } from "../kernel/config.ts";
+import { KernelError } from "../kernel/errors.ts";
+import type { ComponentId, Role } from "../kernel/ids.ts";
+
+/** What a supervised component prints on standard output once it is up. */
+export const READY_PREFIX = "LEGOEMU_READY ";
+
+/** A supervised component's readiness report. */
+export interface ReadyReport {
+  /** Component id. */
+  id: ComponentId;
+  /** Role. */
+  role: Role;
+  /** Its transport addresses, e.g. `{ tcp: "127.0.0.1:7101" }`. */
+  addresses: Record<string, string>;
+  /** Its OS process id. */
+  pid: number;
+}
+
+/**
+ * The readiness line for `report`.
+ *
+ * @example
+ * ```ts
+ * import { formatReadyLine, parseReadyLine } from "./supervisor.ts";
+ * const line = formatReadyLine({ id: "m0", role: "memory", addresses: {}, pid: 7 });
+ * console.assert(parseReadyLine(line)?.pid === 7);
+ * ```
+ */
+export function formatReadyLine(report: ReadyReport): string {
+  return READY_PREFIX + JSON.stringify(report);
+}
+
+/**
+ * Parses a readiness line; `undefined` for any other line.
+ *
+ * @example
+ * ```ts
+ * import { parseReadyLine } from "./supervisor.ts";
+ * console.assert(parseReadyLine("hello") === undefined);
+ * ```
+ */
+export function parseReadyLine(line: string): ReadyReport | undefined {
+  if (!line.startsWith(READY_PREFIX)) return undefined;
+  try {
+    const value = JSON.parse(line.slice(READY_PREFIX.length));
+    if (typeof value?.id !== "string" || typeof value?.pid !== "number") return undefined;
+    return {
+      id: value.id,
+      role: value.role,
+      addresses: value.addresses !== null && typeof value.addresses === "object"
+        ? value.addresses
+        : {},
+      pid: value.pid,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** How to start a supervised cluster. */
+export interface SuperviseOptions {
+  /** The config, resolved (its components are started). */
+  config: ResolvedClusterConfig;
+  /** Absolute path of the config file, handed to every child. */
+  configFile: string;
+  /** Path of the module whose CLI the children run (`mod.ts`). */
+  entry: string;
+  /** Cluster secret file for the children, when not in the config. */
+  secretFile?: string;
+  /** Where children's standard output lines go, prefixed. */
+  out: (line: string) => void;
+  /** Where children's standard error lines and the supervisor's notices go. */
+  err: (line: string) => void;
+  /** Longest wait for a component to report ready, in ms (default 60 000). */
+  readyTimeoutMs?: number;
+  /** Grace period between SIGTERM and SIGKILL when stopping, in ms (default 5000). */
+  stopGraceMs?: number;
+  /** Aborting it while components start stops those started and rejects. */
+  signal?: AbortSignal;
+}
+
+/** One supervised component. */
+export interface SupervisedComponent {
+  /** Component id. */
+  readonly id: ComponentId;
+  /** Role. */
+  readonly role: Role;
+  /** OS process id. */
+  readonly pid: number;
+  /** Its addresses, as it reported them. */
+  readonly addresses: Readonly<Record<string, string>>;
+}
+
+/** A running supervised cluster. */
+export interface SupervisedCluster {
+  /** The manager as clients name it: `id@host:port`. */
+  readonly manager: string;
+  /** Every component, in start order. */
+  readonly components: readonly SupervisedComponent[];
+  /** Resolves once the cluster has stopped: 0 after a requested stop, 1 after a death. */
+  readonly done: Promise<number>;
+  /** Stops every component. Idempotent; resolves once all have exited. */
+  stop(): Promise<void>;
+}
+
+class Child {
+  readonly id: ComponentId;
+  readonly role: Role;
+  readonly process: Deno.ChildProcess;
+  readonly ready: Promise<ReadyReport>;
+  readonly pumps: Promise<unknown>;
+  report: ReadyReport | undefined;
+  exited = false;
+  #stdin: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(
+    component: ResolvedComponentConfig,
+    args: string[],
+    options: SuperviseOptions,
+    onExit: (child: Child, status: Deno.CommandStatus) => void,
+  ) {
+    this.id = component.id;
+    this.role = component.role;
+    this.process = new Deno.Command(Deno.execPath(), {
+      args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#stdin = this.process.stdin.getWriter();
+    let onReady: (report: ReadyReport) => void = () => {};
+    let onFail: (error: Error) => void = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      onReady = resolve;
+      onFail = reject;
+    });
+    this.ready.catch(() => {});
+    this.pumps = Promise.all([
+      pumpLines(this.process.stdout, (line) => {
+        const report = parseReadyLine(line);
+        if (report && !this.report) {
+          this.report = report;
+          onReady(report);
+        } else options.out(`[${this.id}] ${line}`);
+      }),
+      pumpLines(this.process.stderr, (line) => options.err(`[${this.id}] ${line}`)),
+    ]);
+    this.process.status.then((status) => {
+      this.exited = true;
+      onFail(
+        new KernelError(
+          "ECHILD",
+          `${this.id} exited before it was ready (${describeExit(status)})`,
+        ),
+      );
+      onExit(this, status);
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  async terminate(graceMs: number): Promise<void> {
+    await this.#stdin.close().catch(() => {});
+    if (!this.exited) {
+      signal(this.process, "SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const killed = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          signal(this.process, "SIGKILL");
+          resolve();
+        }, graceMs);
+      });
+      await Promise.race([this.process.status, killed]);
+      clearTimeout(timer);
+    }
+    await this.process.status;
+    await this.pumps;
+  }
+}
+
+const STAGES: readonly (readonly Role[])[] = [["manager"], ["storage", "memory"], ["processor"]];
+
+/**
+ * Starts one process per component of `options.config` and resolves once all are ready.
+ * Rejects (after stopping whatever started) when a component exits or stays silent
+ * before it is ready.
+ *
+ * @example
+ * ```ts ignore
+ * const cluster = await startSupervisedCluster({
+ *   config, configFile: "/abs/cluster.tcp.json", entry: "/abs/mod.ts",
+ *   out: console.log, err: console.error,
+ * });
+ * console.log(cluster.manager); // e.g. gm@127.0.0.1:7000
+ * await cluster.stop();
+ * ```
+ */
+export async function startSupervisedCluster(
+  options: SuperviseOptions,
+): Promise<SupervisedCluster> {
+  const { config } = options;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  const graceMs = options.stopGraceMs ?? 5000;
+  const children: Child[] = [];
+  let stopping: Promise<void> | undefined;
+  let died = false;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+
+  const stop = () => {
+    stopping ??= (async () => {
+      for (const stage of [...STAGES].reverse()) {
+        await Promise.all(
+          children.filter((c) => stage.includes(c.role)).map((c) => c.terminate(graceMs)),
+        );
+      }
+      resolveDone(died ? 1 : 0);
+    })();
+    return stopping;
+  };
+  const onExit = (child: Child, status: Deno.CommandStatus) => {
+    if (stopping || !child.report) return;
+    if (status.success) {
+      options.err(`legoemu: ${child.id} stopped (exit code 0); the others keep running`);
+      return;
+    }
+    died = true;
+    options.err(
+      `legoemu: ${child.id} died unexpectedly (${describeExit(status)}); stopping the cluster`,
+    );
+    void stop();
+  };
+
+  const baseArgs = (component: ResolvedComponentConfig) => {
+    const args = [
+      "run",
+      "-A",
+      options.entry,
+      "component",
+      "--config",
+      options.configFile,
+      "--id",
+      component.id,
+      "--supervised",
+    ];
+    if (options.secretFile) args.push("--secret-file", options.secretFile);
+    return args;
+  };
+
+  let manager = "";
+  try {
+    for (const stage of STAGES) {
+      const starting = config.components.filter((c) => stage.includes(c.role)).map((c) => {
+        const args = baseArgs(c);
+        if (c.role !== "manager") args.push("--manager", manager);
+        const child = new Child(c, args, options, onExit);
+        children.push(child);
+        return child;
+      });
+      await Promise.all(
+        starting.map((child) => withTimeout(child.ready, readyTimeoutMs, child.id, options.signal)),
+      );
+      if (died) throw new KernelError("ECHILD", "a component died while the cluster was starting");
+      if (stage.includes("manager")) {
+        const report = starting[0].report!;
+        const address = report.addresses[config.transport.plugin] ??
+          Object.values(report.addresses)[0];
+        if (!address) {
+          throw new KernelError(
+            "EINVAL",
+            `the manager ${report.id} reported no address: its transport "${config.transport.plugin}" cannot span processes`,
+          );
+        }
+        manager = `${report.id}@${address}`;
+      }
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    manager,
+    components: children.map((c) => ({
+      id: c.id,
+      role: c.role,
+      pid: c.process.pid,
+      addresses: c.report?.addresses ?? {},
+    })),
+    done,
+    stop,
+  };
+}
+
+/** `promise`, unless `ms` pass or `signal` aborts first. */
+async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  id: ComponentId,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort = () => {};
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new KernelError("ETIMEDOUT", `${id} did not report ready within ${ms} ms`)),
+      ms,
+    );
+    onAbort = () => reject(new KernelError("EINTR", `interrupted while ${id} was starting`));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function signal(process: Deno.ChildProcess, name: Deno.Signal): void {
+  try {
+    process.kill(name);
+  } catch {
+    // It exited meanwhile.
+  }
+}
+
+/**
+ * How a process ended, in words: `exit code 1` or `signal SIGKILL`.
+ *
+ * @example
+ * ```ts
+ * import { describeExit } from "./supervisor.ts";
+ * console.assert(describeExit({ success: false, code: 137, signal: "SIGKILL" }) === "signal SIGKILL");
+ * ```
+ */
+export function describeExit(status: Deno.CommandStatus): string {
+  return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
+}
+
+/** Calls `onLine` for every line of `stream` (without its newline). */
+async function pumpLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let pending = "";
+  try {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        onLine(pending.slice(0, newline).replace(/\r$/, ""));
+        pending = pending.slice(newline + 1);
+      }
+    }
+  } catch {
+    // The pipe broke: the child is gone, and its exit is reported elsewhere.
+  }
+  if (pending) onLine(pending);
+}

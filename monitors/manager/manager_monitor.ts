@@ -240,6 +240,10 @@ export class StockManager implements ManagerMonitor {
           throw new KernelError("ENOENT", `${call.from} has not joined; send MGR_JOIN first`);
         }
         this.#counts.heartbeats++;
+        const threads = seen.record.load.threadsByPid;
+        if (seen.record.role === "processor" && typeof threads === "object" && threads) {
+          this.state.reportThreads(call.from, threads as Record<string, unknown>);
+        }
         if (seen.recovered) {
           ctx.events.emit("component.up", {
             component: call.from,

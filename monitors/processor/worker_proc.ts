@@ -452,6 +452,8 @@ export class WorkerProc extends ThreadStart implements Proc {
     const generation = Atomics.load(this.#ctl, CTL.SHOOT);
     if (generation === this.#seenShoot) return;
     this.#unpinAll();
+    // The monitor also asks for a shootdown to read the counters of a thread that only hits.
+    this.#publish();
     this.#seenShoot = generation;
     Atomics.store(this.#ctl, CTL.SHOOT_ACK, generation);
     if (Atomics.load(this.#ctl, CTL.KILLED) !== 0) throw new ThreadKilled();

@@ -43,6 +43,7 @@ export * from "./kernel/plugins.ts";
 export * from "./kernel/config.ts";
 export * from "./kernel/clock.ts";
 export * from "./kernel/latency.ts";
+export * from "./kernel/roofline.ts";
 export * from "./kernel/events.ts";
 export * from "./kernel/metrics.ts";
 export * from "./kernel/monitor.ts";

@@ -27,12 +27,12 @@ import type {
   ProcessSpec,
 } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
+import { checkRoofline, type Roofline } from "../../kernel/roofline.ts";
 import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import { ExCache } from "./excache.ts";
 import {
   CTL,
   F64,
-  LINE_BYTES,
   MAILBOX_BYTES,
   MAX_PID,
   REQUEST,
@@ -128,7 +128,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #cache: ExCache | undefined;
   #pages: PageService | undefined;
   #syscalls: Syscalls | undefined;
-  #hitCostNs = new Float64Array(0);
+  #roofline: Roofline = { flopsPerNs: 1, bytesPerNs: 1 };
   #membership: Membership | undefined;
   #vregionBytes = 2 ** 30;
   readonly #processes = new Map<number, ProcessRecord>();
@@ -184,13 +184,10 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       spawnThread: (process, entry, arg, parent) =>
         this.#spawnThread(process, entry, arg, parent.modelNs()),
     });
-    this.#hitCostNs = Float64Array.from({ length: LINE_BYTES + 1 }, (_, n) => {
-      const ns = context.latency.cacheHitNs(n);
-      if (!Number.isFinite(ns) || ns < 0) {
-        throw new KernelError("EINVAL", `latency model ${context.latency.name}: hit cost ${ns}`);
-      }
-      return ns;
-    });
+    this.#roofline = checkRoofline(
+      context.latency.roofline(),
+      `latency model ${context.latency.name}`,
+    );
     context.rpc.handle({
       MGR_EXEC: async ({ pid, home, workload, args }) => {
         if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
@@ -496,7 +493,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cache: cache.buffers,
       block: t.block,
       stamps,
-      hitCostNs: this.#hitCostNs,
+      roofline: this.#roofline,
     };
     const worker = new Worker(THREAD_MODULE, {
       type: "module",

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId, Role } from "../../kernel/ids.ts";
 import { isRole } from "../../kernel/ids.ts";
@@ -302,6 +302,8 @@ export class StockManager implements ManagerMonitor {
     return this.#control?.url;
   }
 
+  #generatedTokenFile?: string;
+
   async #serveControl(options: ControlOptions): Promise<void> {
     const ctx = this.#context;
     const source = managerControlSource({
@@ -319,15 +321,22 @@ export class StockManager implements ManagerMonitor {
       // Loopback only: keep the generated token where the CLI and scripts can read it.
       const file = await Deno.makeTempFile({ prefix: `legoemu-${this.id}-token-` });
       await Deno.writeTextFile(file, this.#control.token + "\n", { mode: 0o600 });
+      this.#generatedTokenFile = file;
       token = `token in ${file}`;
     }
     ctx.log(`control plane at ${this.#control.url} (${token})`);
   }
 
-  /** Stops failure detection and the control plane. Idempotent. */
+  /**
+   * Stops failure detection and the control plane, and removes the token file it
+   * generated, if any. Idempotent.
+   */
   async stop(): Promise<void> {
     await this.#control?.close();
     this.#control = undefined;
+    // The generated token dies with the control plane; its file goes with it.
+    if (this.#generatedTokenFile) await Deno.remove(this.#generatedTokenFile).catch(() => {});
+    this.#generatedTokenFile = undefined;
     this.#detector.stop();
   }
 
@@ -528,7 +537,7 @@ export class StockManager implements ManagerMonitor {
       throw new PluginError(
         e.code,
         e.kind,
-        e.name,
+        e.plugin,
         `${this.id}: option ${PLACEMENT_OPTION[kind]}: ${e.message}`,
         { issues: e.issues, available: e.available },
       );

@@ -53,6 +53,7 @@ export * from "./kernel/plugin_modules.ts";
 export * from "./kernel/config.ts";
 export * from "./kernel/clock.ts";
 export * from "./kernel/latency.ts";
+export * from "./kernel/roofline.ts";
 export * from "./kernel/events.ts";
 export * from "./kernel/metrics.ts";
 export * from "./kernel/monitor.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId, Role } from "../../kernel/ids.ts";
 import { isRole } from "../../kernel/ids.ts";
@@ -333,7 +333,10 @@ export class StockManager implements ManagerMonitor {
     ctx.log(`control plane at ${this.#control.url} (${token})`);
   }
 
-  /** Stops failure detection and the control plane. Idempotent. */
+  /**
+   * Stops failure detection and the control plane, and removes the token file it
+   * generated, if any. Idempotent.
+   */
   async stop(): Promise<void> {
     await this.#control?.close();
     this.#control = undefined;
@@ -540,7 +543,7 @@ export class StockManager implements ManagerMonitor {
       throw new PluginError(
         e.code,
         e.kind,
-        e.name,
+        e.plugin,
         `${this.id}: option ${PLACEMENT_OPTION[kind]}: ${e.message}`,
         { issues: e.issues, available: e.available },
       );

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";

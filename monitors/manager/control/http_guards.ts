@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Context, MiddlewareHandler } from "hono";
-import { HTTPException } from "hono/http-exception";
+import type { Context, MiddlewareHandler } from "npm:hono@4.13.19";
+import { HTTPException } from "npm:hono@4.13.19/http-exception";
 
 /** The host names a loopback-bound control plane answers to. */
 export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "::1"];
@@ -29,7 +29,7 @@ function hostName(host: string): string {
  *
  * @example
  * ```ts
- * import { Hono } from "hono";
+ * import { Hono } from "npm:hono@4.13.19";
  * import { checkHost } from "./http_guards.ts";
  * const app = new Hono().use(checkHost(["localhost"])).get("/", (c) => c.text("ok"));
  * console.assert((await app.request("http://localhost:7080/")).status === 200);
@@ -57,7 +57,7 @@ export function checkHost(allowed: readonly string[]): MiddlewareHandler {
  *
  * @example
  * ```ts
- * import { Hono } from "hono";
+ * import { Hono } from "npm:hono@4.13.19";
  * import { requireJsonBody } from "./http_guards.ts";
  * const app = new Hono().post("/x", requireJsonBody(), (c) => c.text("ok"));
  * console.assert((await app.request("/x", { method: "POST" })).status === 400);
@@ -123,7 +123,7 @@ export function allowedMethods(
  *
  * @example
  * ```ts
- * import { HTTPException } from "hono/http-exception";
+ * import { HTTPException } from "npm:hono@4.13.19/http-exception";
  * import { httpErrorMessage } from "./http_guards.ts";
  * const e = new HTTPException(400, { message: "Malformed JSON in request body" });
  * console.assert(httpErrorMessage(e) === "malformed JSON in request body");

@@ -56,6 +56,7 @@ import {
   checkWorkload,
   sandboxField,
   type SandboxOptions,
+  startThreadWorker,
   threadPermissions,
 } from "./workload_sandbox.ts";
 
@@ -505,11 +506,11 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       stamps,
       roofline: this.#roofline,
     };
-    const worker = new Worker(THREAD_MODULE, {
-      type: "module",
-      name: `pid ${p.pid} thread ${t.tid}`,
-      deno: { permissions: threadPermissions(p.workload, this.#options.sandbox) },
-    } as WorkerOptions);
+    const worker = startThreadWorker(
+      THREAD_MODULE,
+      `pid ${p.pid} thread ${t.tid}`,
+      threadPermissions(p.workload, this.#options.sandbox),
+    );
     t.worker = worker;
     worker.onmessage = (event: MessageEvent<ThreadMessage>) => this.#onMessage(t, event.data);
     worker.onerror = (event: ErrorEvent) => {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
 
@@ -200,4 +200,77 @@ export function describeLoadError(error: unknown): string | undefined {
   }
   if (/^Unsupported scheme/.test(firstLine)) return "its URL scheme cannot be imported";
   return "the module could not be loaded";
+}
+
+let workerOptions: boolean | undefined | null = null;
+
+/**
+ * Whether this Deno runs with the worker-options API (`--unstable-worker-options`, or
+ * `"unstable": ["worker-options"]` in its deno.json). Deno offers no way to ask, and
+ * using the API without it exits the whole process, so this reads the command line
+ * (`/proc/self/cmdline`) and the config Deno would have found. `undefined` when it cannot
+ * tell (no `/proc`): then the Worker is tried as is.
+ */
+export function workerOptionsEnabled(): boolean | undefined {
+  if (workerOptions !== null) return workerOptions;
+  let args: string[];
+  try {
+    args = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+  } catch {
+    return workerOptions = undefined;
+  }
+  if (args.some((a) => a === "--unstable-worker-options" || a === "--unstable")) {
+    return workerOptions = true;
+  }
+  if (args.includes("--no-config")) return workerOptions = false;
+  const configs: string[] = [];
+  const given = args.findIndex((a) => a === "--config" || a === "-c");
+  if (given >= 0 && args[given + 1]) configs.push(args[given + 1]);
+  for (const a of args) if (a.startsWith("--config=")) configs.push(a.slice(9));
+  const dirs = [Deno.cwd()];
+  if (Deno.mainModule.startsWith("file:")) {
+    dirs.push(decodeURIComponent(new URL(".", Deno.mainModule).pathname));
+  }
+  for (let dir of dirs) {
+    while (true) {
+      configs.push(`${dir}/deno.json`, `${dir}/deno.jsonc`);
+      const up = dir.replace(/\/[^/]*\/?$/, "");
+      if (up === dir || up === "") break;
+      dir = up;
+    }
+  }
+  for (const config of configs) {
+    try {
+      const text = Deno.readTextFileSync(config);
+      if (/"unstable"\s*:\s*\[[^\]]*"worker-options"/.test(text)) return workerOptions = true;
+    } catch {
+      // Not there: look further up.
+    }
+  }
+  return workerOptions = false;
+}
+
+/**
+ * Starts a thread's Worker on `module` with `permissions`. Throws a `KernelError`
+ * (`EPERM`) naming the fix when Deno runs without the worker-options API a sandbox
+ * needs ({@link workerOptionsEnabled}); it never falls back to an unsandboxed thread.
+ *
+ * @example
+ * ```ts ignore
+ * const worker = startThreadWorker(url, "pid 1 thread 0", threadPermissions(w, sandbox));
+ * ```
+ */
+export function startThreadWorker(
+  module: string,
+  name: string,
+  permissions: ThreadPermissions,
+): Worker {
+  if (permissions === "inherit") return new Worker(module, { type: "module", name });
+  if (workerOptionsEnabled() === false) {
+    throw new KernelError(
+      "EPERM",
+      'the workload sandbox needs Deno\'s worker options: run deno with --unstable-worker-options (or "unstable": ["worker-options"] in deno.json), or trust workloads with the processor option sandbox.inherit',
+    );
+  }
+  return new Worker(module, { type: "module", name, deno: { permissions } } as WorkerOptions);
 }

@@ -146,3 +146,36 @@ Deno.test("a device file as a workload is refused; the processor survives (memor
   assert.match(report.device.error, /\/dev\/zero: not a regular file/);
   assert.equal(report.after.exitCode, 0, "the processor still runs the next process");
 });
+
+Deno.test("without Deno's worker options a sandboxed process is refused, and the host process lives", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "legoemu-sandbox-" });
+  const root = new URL("../../../", import.meta.url).pathname;
+  try {
+    await Deno.writeTextFile(
+      `${dir}/script.ts`,
+      `import { startCluster } from ${JSON.stringify(`${root}mod.ts`)};
+const cluster = await startCluster(${
+        JSON.stringify(`${root}examples/clusters/1p1m1s.memory.json`)
+      }, { log: () => {} });
+const result = await cluster.run(${JSON.stringify(`${root}examples/workloads/demo.ts`)}, ["1"]);
+await cluster.stop();
+console.log(JSON.stringify(result.error));
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "script.ts"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(
+      stdout,
+      /workload sandbox needs Deno's worker options: run deno with --unstable-worker-options/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

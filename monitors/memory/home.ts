@@ -221,7 +221,7 @@ export class Home {
       try {
         await this.#apply(pid, proc, next, result.steps, undo, old);
       } catch (e) {
-        await this.#undo(proc, undo);
+        await this.#undo(undo);
         throw e;
       }
       proc.space = next;
@@ -231,7 +231,7 @@ export class Home {
   }
 
   /** Runs `undo` newest first; what cannot be undone is left for {@link Home.#repair}. */
-  async #undo(proc: HomedProcess, undo: Undo[]): Promise<void> {
+  async #undo(undo: Undo[]): Promise<void> {
     for (const step of undo.reverse()) {
       try {
         await step();

@@ -8,12 +8,12 @@
  */
 
 import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { KernelError } from "../../../kernel/errors.ts";
 import type { ClusterEvent } from "../../../kernel/events.ts";
 import type { ComponentRecord, ProcessRecord } from "../cluster_state.ts";
+import { mountApiDocs } from "./api_docs.ts";
 import { requireBearer } from "./auth.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
 import { renderPrometheus } from "./prometheus.ts";
@@ -558,7 +558,7 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
       description: "Query and steer a legoemu cluster.",
     },
   });
-  routes.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  mountApiDocs(routes, "/openapi.json");
   routes.get("/", (c) => c.html(DASHBOARD_HTML));
   routes.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   routes.onError((error, c) => {

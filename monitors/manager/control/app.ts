@@ -513,6 +513,8 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
               id: comp.id,
               role: comp.role,
               state: comp.state,
+              drained: comp.drained,
+              lastSeenAt: comp.lastSeenAt,
               load: comp.load,
             })),
           }),

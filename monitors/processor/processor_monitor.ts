@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
@@ -27,12 +27,13 @@ import type {
   ProcessSpec,
 } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
+import { checkRoofline, type Roofline } from "../../kernel/roofline.ts";
 import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import { ExCache } from "./excache.ts";
 import {
   CTL,
   F64,
-  LINE_BYTES,
+  LIFE,
   MAILBOX_BYTES,
   MAX_PID,
   REQUEST,
@@ -100,9 +101,13 @@ export type { ProcessCounters } from "./records.ts";
  * other look, such a thread publishes every 100 ms: well within a heartbeat period, so
  * the growth between two heartbeats is never zero while it runs.
  */
+<<<<<<< HEAD
 const PUBLISH_MS = 50;
 /** How long a stopped thread's last pins stay untouchable (its Worker may run on briefly). */
 const DEAD_THREAD_GRACE_MS = 50;
+=======
+const PUBLISH_MS = 250;
+>>>>>>> main
 const THREAD_MODULE = new URL("./thread_worker.ts", import.meta.url).href;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -130,7 +135,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #cache: ExCache | undefined;
   #pages: PageService | undefined;
   #syscalls: Syscalls | undefined;
-  #hitCostNs = new Float64Array(0);
+  #roofline: Roofline = { flopsPerNs: 1, bytesPerNs: 1 };
   #membership: Membership | undefined;
   #vregionBytes = 2 ** 30;
   readonly #processes = new Map<number, ProcessRecord>();
@@ -170,7 +175,6 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       : undefined;
     this.#cache = new ExCache(this.#lines, this.#ways, policy, {
       copyCleanVictims: victims !== undefined,
-      nowMs: () => context.wallClock.nowNs() / 1e6,
     });
     this.#pages = new PageService(this.#cache, victims, {
       context,
@@ -186,13 +190,10 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       spawnThread: (process, entry, arg, parent) =>
         this.#spawnThread(process, entry, arg, parent.modelNs()),
     });
-    this.#hitCostNs = Float64Array.from({ length: LINE_BYTES + 1 }, (_, n) => {
-      const ns = context.latency.cacheHitNs(n);
-      if (!Number.isFinite(ns) || ns < 0) {
-        throw new KernelError("EINVAL", `latency model ${context.latency.name}: hit cost ${ns}`);
-      }
-      return ns;
-    });
+    this.#roofline = checkRoofline(
+      context.latency.roofline(),
+      `latency model ${context.latency.name}`,
+    );
     context.rpc.handle({
       MGR_EXEC: async ({ pid, home, workload, args }) => {
         if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
@@ -498,7 +499,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cache: cache.buffers,
       block: t.block,
       stamps,
-      hitCostNs: this.#hitCostNs,
+      roofline: this.#roofline,
     };
     const worker = new Worker(THREAD_MODULE, {
       type: "module",
@@ -549,8 +550,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #ended(t: ThreadRecord, end: ThreadEnd): void {
     if (t.end) return;
     t.finish(end);
-    // A thread that reported its own end dropped its pins; a crashed one may not have.
-    this.#release(t, end.kind === "failed" ? DEAD_THREAD_GRACE_MS : 0);
+    // A thread that reported its own end dropped its pins (and said so); a crashed one may
+    // not have, and its slots stay out of reuse until it proves it is gone.
+    this.#release(t);
     const p = t.process;
     this.#context.events.emit("thread.exit", {
       component: this.id,
@@ -566,13 +568,16 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     if (t.end) return;
     t.finish({ kind: "failed", error: "stopped: its process ended" });
     const ctl = t.views.ctl;
-    Atomics.store(ctl, CTL.KILLED, 1);
+    Atomics.or(ctl, CTL.KILLED, LIFE.KILL);
     t.requestShootdown();
-    this.#release(t, DEAD_THREAD_GRACE_MS);
+    this.#release(t);
   }
 
-  /** Ends a thread's Worker and request loop; its pins count for `graceMs` more. */
-  #release(t: ThreadRecord, graceMs: number): void {
+  /**
+   * Ends a thread's Worker and request loop. Its pins keep their slots from reuse until
+   * the thread proves it is gone ({@link ThreadRecord.gone}).
+   */
+  #release(t: ThreadRecord): void {
     t.wallEndNs = this.#context.wallClock.nowNs();
     t.worker?.terminate();
     const ctl = t.views.ctl;
@@ -580,7 +585,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     Atomics.notify(ctl, CTL.REQ);
     if (Atomics.load(ctl, CTL.RESP) === 0) Atomics.store(ctl, CTL.RESP, RESPONSE.KILLED);
     Atomics.notify(ctl, CTL.RESP);
-    this.#cache!.retireHolder(t, graceMs);
+    this.#cache!.retireHolder(t);
     if (t.stamps) this.#cache!.removeStamps(t.stamps);
   }
 

@@ -2,7 +2,7 @@
  * The dashboard and the API docs in a real browser: headless Chromium (Debian package
  * `chromium`), driven by playwright-core, watches running in-memory clusters of 4 and of
  * 64 components. The browser may reach nothing but 127.0.0.1. Screenshots go to
- * `.ci/out/` under CI (`LEGOEMU_CI=1`), else to a temporary directory.
+ * `.ci/out/` under CI (`LEGOEMU_CI=1`), or to `$LEGOEMU_SCREENSHOTS` when set.
  */
 
 import assert from "node:assert/strict";
@@ -57,14 +57,20 @@ async function localPage(browser: Browser): Promise<{ page: Page; offsite: strin
   return { page: await context.newPage(), offsite };
 }
 
-async function screenshot(page: Page, name: string): Promise<string> {
-  const dir = inCi ? ".ci/out" : await Deno.makeTempDir({ prefix: "legoemu-dashboard-" });
+/**
+ * Saves a full-page screenshot: under CI into `.ci/out/` (an artefact), into
+ * `$LEGOEMU_SCREENSHOTS` when set (to look at), else into a temporary directory that is
+ * removed once the file is checked.
+ */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const keep = inCi ? ".ci/out" : Deno.env.get("LEGOEMU_SCREENSHOTS");
+  const dir = keep ?? await Deno.makeTempDir({ prefix: "legoemu-dashboard-" });
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir}/${name}`;
   await page.screenshot({ path, fullPage: true });
   assert.ok((await Deno.stat(path)).size > 10_000, `${path} is too small to show anything`);
-  console.log(`dashboard screenshot: ${path}`);
-  return path;
+  if (keep) console.log(`dashboard screenshot: ${path}`);
+  else await Deno.remove(dir, { recursive: true });
 }
 
 function spawn(url: string, workload: string, args: string[], extra: Record<string, unknown> = {}) {

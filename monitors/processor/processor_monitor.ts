@@ -101,13 +101,7 @@ export type { ProcessCounters } from "./records.ts";
  * other look, such a thread publishes every 100 ms: well within a heartbeat period, so
  * the growth between two heartbeats is never zero while it runs.
  */
-<<<<<<< HEAD
 const PUBLISH_MS = 50;
-/** How long a stopped thread's last pins stay untouchable (its Worker may run on briefly). */
-const DEAD_THREAD_GRACE_MS = 50;
-=======
-const PUBLISH_MS = 250;
->>>>>>> main
 const THREAD_MODULE = new URL("./thread_worker.ts", import.meta.url).href;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -8,8 +8,8 @@
  * @module
  */
 
-import type { Context, Hono } from "hono";
-import swaggerUiDistPath from "swagger-ui-dist/absolute-path.js";
+import type { Context, Hono } from "npm:hono@4.13.19";
+import swaggerUiDistPath from "npm:swagger-ui-dist@5.35.0/absolute-path.js";
 
 /** The files of `swagger-ui-dist` the page loads, with their content types. */
 const ASSETS: Record<string, string> = {
@@ -70,7 +70,7 @@ function readAsset(name: string): Promise<Uint8Array> {
  *
  * @example
  * ```ts
- * import { Hono } from "hono";
+ * import { Hono } from "npm:hono@4.13.19";
  * import { mountApiDocs } from "./api_docs.ts";
  * const app = new Hono();
  * mountApiDocs(app, "/openapi.json");

@@ -7,17 +7,10 @@
  * @module
  */
 
-<<<<<<< HEAD
-import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
-import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
-=======
 import { createRoute, OpenAPIHono, type z } from "npm:@hono/zod-openapi@1.6.3";
-import { swaggerUI } from "npm:@hono/swagger-ui@0.6.1";
 import type { Context } from "npm:hono@4.13.19";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
 import { streamSSE } from "npm:hono@4.13.19/streaming";
->>>>>>> main
 import { KernelError } from "../../../kernel/errors.ts";
 import type { ClusterEvent } from "../../../kernel/events.ts";
 import type { ComponentRecord, ProcessRecord } from "../cluster_state.ts";

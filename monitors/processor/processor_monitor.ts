@@ -53,6 +53,13 @@ import {
 } from "./records.ts";
 import { Syscalls } from "./syscalls.ts";
 import { VictimCache } from "./victim_cache.ts";
+import {
+  checkWorkload,
+  sandboxField,
+  type SandboxOptions,
+  startThreadWorker,
+  threadPermissions,
+} from "./workload_sandbox.ts";
 
 /** Options of the stock processor monitor. */
 export interface ProcessorOptions {
@@ -68,6 +75,8 @@ export interface ProcessorOptions {
   victimLines: number;
   /** Most threads running on this component at once (default 256). */
   maxThreads: number;
+  /** What workload modules may be and what their threads may do (see workload_sandbox.ts). */
+  sandbox: SandboxOptions;
 }
 
 /** Validates {@link ProcessorOptions}, filling defaults. */
@@ -79,6 +88,7 @@ export const ProcessorOptionsSchema: Schema<ProcessorOptions> = z.strictObject({
   replacementOptions: z.record(z.string(), z.unknown()).default({}),
   victimLines: z.number().int().min(0).max(65536).default(0),
   maxThreads: z.number().int().min(1).max(4096).default(256),
+  sandbox: sandboxField,
 }).superRefine((options, ctx) => {
   const lines = options.cacheBytes / PAGE_SIZE;
   const ways = Math.min(options.ways, lines);
@@ -355,6 +365,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     const main = new ThreadRecord(p, p.nextTid++, 0);
     p.threads.set(main.tid, main);
     try {
+      await checkWorkload(p.workload, this.#options.sandbox);
       await this.#messenger.call(main, p.home, "P2M_FORK", { pid: p.pid, parentPid: 0 }, {
         request: 8,
       });
@@ -495,10 +506,11 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       stamps,
       roofline: this.#roofline,
     };
-    const worker = new Worker(THREAD_MODULE, {
-      type: "module",
-      name: `pid ${p.pid} thread ${t.tid}`,
-    });
+    const worker = startThreadWorker(
+      THREAD_MODULE,
+      `pid ${p.pid} thread ${t.tid}`,
+      threadPermissions(p.workload, this.#options.sandbox),
+    );
     t.worker = worker;
     worker.onmessage = (event: MessageEvent<ThreadMessage>) => this.#onMessage(t, event.data);
     worker.onerror = (event: ErrorEvent) => {

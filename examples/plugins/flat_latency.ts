@@ -7,7 +7,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import {
   createStockRegistry,
   definePlugin,
@@ -82,3 +82,6 @@ if (import.meta.main) {
   );
   await cluster.stop();
 }
+
+/** Loaded with `--plugin examples/plugins/flat_latency.ts` or a config's `plugins` list. */
+export default flatLatencyPlugin;

@@ -68,6 +68,17 @@ export interface FileStat {
   mtimeMs: number;
 }
 
+/**
+ * Work a thread declares with {@link Proc.compute}: counts, each a finite number >= 0
+ * (absent means 0).
+ */
+export interface ComputeWork {
+  /** Floating-point operations (a fused multiply-add counts 2). */
+  flops?: number;
+  /** Bytes read plus bytes written by the work. */
+  bytes?: number;
+}
+
 /** What one thread has cost so far ({@link Proc.counters}). */
 export interface ThreadCounters {
   /** Accesses served from the ExCache. */
@@ -232,8 +243,14 @@ export interface Proc {
   spawn(entry: string, arg?: unknown): number;
   /** Waits for thread `tid` to end; returns its entry's return value (default 0). */
   join(tid: number): number;
-  /** Charges `ns` of computation to this thread's model clock (no wall time passes). */
-  compute(ns: number): void;
+  /**
+   * Declares work this thread did over data already in the ExCache: `flops`
+   * floating-point operations and `bytes` read or written. The latency model's roofline
+   * of the emulated CPU turns it into model time (the slower of the two limits); no wall
+   * time passes. Hits themselves add no model time, so a kernel's cost is what it
+   * declares here, however it was written (typed loads or `forEachF32`).
+   */
+  compute(work: ComputeWork): void;
   /** What this thread has cost so far. */
   counters(): ThreadCounters;
   /** Ends the whole process with `code` (other threads are stopped). */

@@ -15,6 +15,7 @@
  */
 
 import { PAGE_SIZE } from "../../kernel/messages.ts";
+import type { Roofline } from "../../kernel/roofline.ts";
 
 /** Bytes in one ExCache line (a page). */
 export const LINE_BYTES = PAGE_SIZE;
@@ -226,10 +227,8 @@ export const F64 = {
   VADDR: 4,
   /** Accesses served without the monitor (kept by the thread). */
   HITS: 5,
-  /** Model time of those hits, from the latency model's hit costs. */
-  HIT_NS: 6,
-  /** Model time the workload declared with `compute(ns)`. */
-  COMPUTE_NS: 7,
+  /** Model time of the work the workload declared with `compute({ flops, bytes })`. */
+  COMPUTE_NS: 6,
 } as const;
 
 /** Byte offset of the announced-slot array (one Int32 per TLB entry). */
@@ -306,8 +305,8 @@ export interface ThreadInit {
   readonly block: SharedArrayBuffer;
   /** Per slot recency stamps written on every hit, or undefined when the policy needs none. */
   readonly stamps: SharedArrayBuffer | undefined;
-  /** Model cost of a hit touching `n` bytes, for `n` in 0..LINE_BYTES. */
-  readonly hitCostNs: Float64Array;
+  /** One core of the emulated CPU, converting declared compute into model time. */
+  readonly roofline: Roofline;
 }
 
 /** Messages a thread posts to the monitor (outside the blocking slow path). */

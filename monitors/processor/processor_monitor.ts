@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
@@ -27,12 +27,12 @@ import type {
   ProcessSpec,
 } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
+import { checkRoofline, type Roofline } from "../../kernel/roofline.ts";
 import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import { ExCache } from "./excache.ts";
 import {
   CTL,
   F64,
-  LINE_BYTES,
   MAILBOX_BYTES,
   MAX_PID,
   REQUEST,
@@ -93,6 +93,12 @@ export const ProcessorOptionsSchema: Schema<ProcessorOptions> = z.strictObject({
 
 export type { ProcessCounters } from "./records.ts";
 
+/**
+ * How often running threads that published nothing new are asked to publish their
+ * counters. A thread publishes at every miss or system call; one that only hits would
+ * otherwise publish only when it ends, and heartbeats would show it idle.
+ */
+const PUBLISH_MS = 250;
 /** How long a stopped thread's last pins stay untouchable (its Worker may run on briefly). */
 const DEAD_THREAD_GRACE_MS = 50;
 const THREAD_MODULE = new URL("./thread_worker.ts", import.meta.url).href;
@@ -122,7 +128,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #cache: ExCache | undefined;
   #pages: PageService | undefined;
   #syscalls: Syscalls | undefined;
-  #hitCostNs = new Float64Array(0);
+  #roofline: Roofline = { flopsPerNs: 1, bytesPerNs: 1 };
   #membership: Membership | undefined;
   #vregionBytes = 2 ** 30;
   readonly #processes = new Map<number, ProcessRecord>();
@@ -130,6 +136,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   readonly #totals: ProcessCounters = newCounters();
   #processesRun = 0;
   #stopped = false;
+  #publishTimer: ReturnType<typeof setInterval> | undefined;
+  /** Each live thread's published hits at the last look (see {@link PUBLISH_MS}). */
+  readonly #seenHits = new WeakMap<ThreadRecord, number>();
 
   /** Creates the monitor; `start()` builds the ExCache and joins the cluster. */
   constructor(context: MonitorContext, options: ProcessorOptions) {
@@ -175,13 +184,10 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       spawnThread: (process, entry, arg, parent) =>
         this.#spawnThread(process, entry, arg, parent.modelNs()),
     });
-    this.#hitCostNs = Float64Array.from({ length: LINE_BYTES + 1 }, (_, n) => {
-      const ns = context.latency.cacheHitNs(n);
-      if (!Number.isFinite(ns) || ns < 0) {
-        throw new KernelError("EINVAL", `latency model ${context.latency.name}: hit cost ${ns}`);
-      }
-      return ns;
-    });
+    this.#roofline = checkRoofline(
+      context.latency.roofline(),
+      `latency model ${context.latency.name}`,
+    );
     context.rpc.handle({
       MGR_EXEC: async ({ pid, home, workload, args }) => {
         if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
@@ -203,6 +209,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       replacement: policy.name,
     }, () => this.#load());
     this.#vregionBytes = this.#membership.vregionBytes;
+    const timer = setInterval(() => this.#askForCounters(), PUBLISH_MS);
+    Deno.unrefTimer(timer);
+    this.#publishTimer = timer;
   }
 
   /** Stops every running process (exit code 1) and leaves the cluster. */
@@ -210,6 +219,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#membership?.leave();
+    clearInterval(this.#publishTimer);
     for (const process of this.#processes.values()) {
       process.conclude({ code: 1, error: `processor ${this.id} stopped` });
     }
@@ -412,13 +422,39 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     return n;
   }
 
+  /**
+   * The heartbeat's load: counters over every process run here, running ones included
+   * (as their threads last published them), and the live threads of each running process.
+   */
   #load(): Record<string, unknown> {
+    const counters = { ...this.#totals };
+    const threadsByPid: Record<string, number> = {};
+    for (const process of this.#processes.values()) {
+      addInto(counters, processCounters(process));
+      threadsByPid[process.pid] = process.liveThreads().length;
+    }
     return {
       processes: this.#processes.size,
       threads: this.#liveThreads(),
       cacheLinesUsed: this.#cache?.used ?? 0,
-      ...this.#totals,
+      ...counters,
+      threadsByPid,
     };
+  }
+
+  /**
+   * Asks each live thread whose published hits did not move since the last look to
+   * publish: a shootdown, which the thread honours within its next 1024 hits by dropping
+   * its pins and publishing its counters (dropping pins costs it a few TLB refills).
+   */
+  #askForCounters(): void {
+    for (const process of this.#processes.values()) {
+      for (const t of process.liveThreads()) {
+        const hits = t.hits();
+        if (this.#seenHits.get(t) === hits) t.requestShootdown();
+        this.#seenHits.set(t, hits);
+      }
+    }
   }
 
   #spawnThread(p: ProcessRecord, entry: string, arg: unknown, startNs: number): number {
@@ -457,7 +493,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cache: cache.buffers,
       block: t.block,
       stamps,
-      hitCostNs: this.#hitCostNs,
+      roofline: this.#roofline,
     };
     const worker = new Worker(THREAD_MODULE, {
       type: "module",

@@ -133,14 +133,15 @@ export class ThreadRecord implements PinHolder {
 
   /** Model time of everything this thread has done so far. */
   modelNs(): number {
-    const words = this.views.f64;
-    return this.clock.nowNs() + words[F64.HIT_NS] + words[F64.COMPUTE_NS];
+    return this.clock.nowNs() + this.views.f64[F64.COMPUTE_NS];
   }
 
-  /** Model time the thread charged itself (hits and compute), not through the monitor. */
+  /**
+   * Model time the thread charged itself, not through the monitor: the compute it
+   * declared (hits cost nothing of their own).
+   */
   ownNs(): number {
-    const words = this.views.f64;
-    return words[F64.HIT_NS] + words[F64.COMPUTE_NS];
+    return this.views.f64[F64.COMPUTE_NS];
   }
 
   /** Records how the thread ended (the first report wins). */

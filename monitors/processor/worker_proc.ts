@@ -23,7 +23,9 @@
  */
 
 import { KernelError } from "../../kernel/errors.ts";
+import { type Roofline, rooflineNs } from "../../kernel/roofline.ts";
 import type {
+  ComputeWork,
   FileStat,
   MmapOptions,
   MremapOptions,
@@ -251,9 +253,8 @@ export class WorkerProc extends ThreadStart implements Proc {
   // Fast-path hits counted so far, per access size (indexed like the budgets).
   readonly #hits = new Float64Array(4);
   #slowHits = 0;
-  #slowHitNs = 0;
   #computeNs = 0;
-  readonly #cost: Float64Array;
+  readonly #roofline: Roofline;
 
   // Recency for LRU: each access stamps its TLB entry with the current tick, and a dropped
   // pin publishes its stamp (`#stamps` is undefined when the policy needs no recency). A
@@ -285,7 +286,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     this.#seenShoot = Atomics.load(this.#ctl, CTL.SHOOT);
     this.#stamps = init.stamps ? new Float64Array(init.stamps) : undefined;
     this.#tickBase = Atomics.load(this.#epoch, 0) * EPOCH_SPAN;
-    this.#cost = init.hitCostNs;
+    this.#roofline = init.roofline;
     this.#f32Lines = this.#slotArray();
     this.#post = post;
   }
@@ -386,9 +387,9 @@ export class WorkerProc extends ThreadStart implements Proc {
     return this.#miss(vline, i, write, n);
   }
 
-  #hit(i: number, n: number): number {
+  // `_n` (bytes touched) is kept by the callers' signatures; hits cost no model time.
+  #hit(i: number, _n: number): number {
     this.#slowHits++;
-    this.#slowHitNs += this.#cost[n];
     this.#stamp(i);
     return this.#tlbBase[i];
   }
@@ -452,6 +453,8 @@ export class WorkerProc extends ThreadStart implements Proc {
     const generation = Atomics.load(this.#ctl, CTL.SHOOT);
     if (generation === this.#seenShoot) return;
     this.#unpinAll();
+    // The monitor also asks for a shootdown to read the counters of a thread that only hits.
+    this.#publish();
     this.#seenShoot = generation;
     Atomics.store(this.#ctl, CTL.SHOOT_ACK, generation);
     if (Atomics.load(this.#ctl, CTL.KILLED) !== 0) throw new ThreadKilled();
@@ -508,12 +511,9 @@ export class WorkerProc extends ThreadStart implements Proc {
   /** Publishes this thread's counters where the monitor reads them. */
   #publish(): void {
     this.#countHits();
-    const cost = this.#cost;
     const hits = this.#hits;
     this.#words[F64.HITS] = hits[HOT.B1] + hits[HOT.B2] + hits[HOT.B4] + hits[HOT.B8] +
       this.#slowHits;
-    this.#words[F64.HIT_NS] = hits[HOT.B1] * cost[1] + hits[HOT.B2] * cost[2] +
-      hits[HOT.B4] * cost[4] + hits[HOT.B8] * cost[8] + this.#slowHitNs;
     this.#words[F64.COMPUTE_NS] = this.#computeNs;
   }
 
@@ -1279,12 +1279,9 @@ export class WorkerProc extends ThreadStart implements Proc {
     return this.#syscall("join", { tid }).reply.value as number;
   }
 
-  /** Charges computation time. */
-  compute(ns: number): void {
-    if (typeof ns !== "number" || !Number.isFinite(ns) || ns < 0) {
-      throw new KernelError("EINVAL", `compute(ns) needs a finite number >= 0, got ${ns}`);
-    }
-    this.#computeNs += ns;
+  /** Declares work; the CPU's roofline turns it into model time (no wall time passes). */
+  compute(work: ComputeWork): void {
+    this.#computeNs += rooflineNs(this.#roofline, work);
   }
 
   /** This thread's counters. */

@@ -42,6 +42,7 @@ import {
   type DeviceConstants,
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
+import { ddioField, describeDdio, RDMA_RPC_CONSTANTS, type RdmaRpcConstants } from "./_rdma_rpc.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
 // A2: LegoOS-RPC-IB mean round-trip latency by payload size (Fig. 7), 40 Gbps IB.
@@ -75,7 +76,7 @@ const WRITE_SOURCE = "R1: one-sided WRITE, CX-3 40 Gbps (Clio)";
 const LINK_GBPS = 40;
 
 /** Parsed options of `legoos-ib`: measured curves plus the device constants. */
-export interface LegoosIbOptions extends DeviceConstants, CpuConstants {
+export interface LegoosIbOptions extends DeviceConstants, CpuConstants, RdmaRpcConstants {
   /** RPC round trip by payload size (A2, Fig. 7). */
   rpcPoints: CurvePoint[];
   /** One-sided READ by size (R1). */
@@ -84,6 +85,8 @@ export interface LegoosIbOptions extends DeviceConstants, CpuConstants {
   oneSidedWritePoints: CurvePoint[];
   /** Link rate, for one-sided transfers beyond the last measured size [Gbit/s] (A1). */
   linkGbps: number;
+  /** DDIO on: NIC writes land in the LLC, so a READ does not flush a WRITE to PMEM. */
+  ddio: boolean;
 }
 
 /**
@@ -109,6 +112,8 @@ export const LegoosIbOptionsSchema: Schema<LegoosIbOptions> = z.strictObject({
   ),
   ...constantFields(DEVICE_CONSTANTS),
   ...constantFields(CPU_CONSTANTS),
+  ...constantFields(RDMA_RPC_CONSTANTS),
+  ddio: ddioField,
 });
 
 /**
@@ -141,8 +146,13 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         cpuFlopsPerCycle,
         cpuSocketBandwidthGBps,
         cpuCoresPerSocket,
+        connectionlessRpcNs,
+        rpcServerCpuNs,
+        nicOpNs,
+        ddio,
         ...devices
       } = options;
+      const rdmaRpc = { connectionlessRpcNs, rpcServerCpuNs, nicOpNs };
       const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
       return curveModel({
         name: "legoos-ib",
@@ -170,6 +180,8 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
           },
           ...describeConstants(DEVICE_CONSTANTS, devices),
           ...describeConstants(CPU_CONSTANTS, cpu),
+          ...describeConstants(RDMA_RPC_CONSTANTS, rdmaRpc),
+          ...describeDdio(ddio),
         },
       });
     },

@@ -59,7 +59,9 @@ export async function studyMain(args: string[]): Promise<number> {
   console.log(
     `\nwrote ${values.out}/${study}.json and ${values.out}/${study}.svg in ${
       ((performance.now() - started) / 1000).toFixed(1)
-    } s (${transport} transport${values.quick ? ", quick" : ""})`,
+    } s (${study === "rpc" ? "in-memory and TCP transports" : `${transport} transport`}${
+      values.quick ? ", quick" : ""
+    })`,
   );
   return 0;
 }

@@ -47,8 +47,8 @@ export const COLORS: readonly string[] = [
 ];
 
 const W = 520;
-const H = 380;
-const M = { left: 78, right: 20, top: 46, bottom: 92 };
+const H = 410;
+const M = { left: 78, right: 20, top: 46, bottom: 122 };
 
 function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -65,8 +65,12 @@ function fmt(v: number): string {
 function ticks(lo: number, hi: number, log: boolean): number[] {
   if (log) {
     const out: number[] = [];
-    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-      for (const m of [1, 2, 5]) {
+    const decades = Math.log10(hi / lo);
+    const mantissas = decades > 4 ? [1] : decades > 2 ? [1, 3] : [1, 2, 5];
+    const every = decades > 8 ? 2 : 1;
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e += 1) {
+      if (e % every !== 0) continue;
+      for (const m of mantissas) {
         const v = m * 10 ** e;
         if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
       }

@@ -381,7 +381,6 @@ function formatTable(
   described: Record<string, { value: number }>,
 ): string {
   const lines: string[] = [];
-  const pad = (s: string | number, n: number) => String(s).padStart(n);
   lines.push(`Persistent remote writes: model legoos-ib, run on the ${transport} transport`);
   lines.push(
     `Durable write on this host (append + fdatasync): 4 KiB ${
@@ -391,26 +390,40 @@ function formatTable(
       `${host.modelPmemWrite4KiBUs.toFixed(3)} us, 16 B ${host.modelPmemWrite16BUs.toFixed(3)} us`,
   );
   lines.push("");
-  lines.push("| DDIO | path | size | model us | wall us (this host) |");
-  lines.push("|---|---|---:|---:|---:|");
-  for (const r of latency) {
+  lines.push(
+    "| path | size | model us, DDIO off | model us, DDIO on | wall us, this host (median) |",
+  );
+  lines.push("|---|---:|---:|---:|---:|");
+  for (const off of latency.filter((r) => !r.ddio)) {
+    const on = latency.find((r) => r.ddio && r.path === off.path && r.bytes === off.bytes)!;
     lines.push(
-      `| ${r.ddio ? "on" : "off"} | ${r.path} ${r.name} | ${r.bytes} B | ${
-        r.valid ? r.modelUs.toFixed(2) : "not durable"
-      } | ${r.wallUs === null ? "-" : r.wallUs.toFixed(1)} |`,
+      `| ${off.path} ${off.name} | ${off.bytes} B | ${off.modelUs.toFixed(2)} | ${
+        on.valid ? on.modelUs.toFixed(2) : "not durable"
+      } | ${off.wallUs === null ? "-" : off.wallUs.toFixed(1)} |`,
     );
   }
   lines.push("");
+  const counts = [...new Set(throughput.map((r) => r.clients))];
   lines.push(
-    `| path | size | clients | model Mwrites/s | model limit | wall kwrites/s (this host) |`,
+    `Throughput by closed-loop clients, DDIO off: model Mwrites/s (c: server CPU bound, n: NIC ` +
+      `bound) / this host's kwrites/s`,
   );
-  lines.push("|---|---:|---:|---:|---|---:|");
-  for (const r of throughput) {
-    lines.push(
-      `| ${r.path} ${r.name} | ${r.bytes} B | ${pad(r.clients, 2)} | ${
-        (r.modelPerSecond / 1e6).toFixed(2)
-      } | ${r.limit} | ${(r.wallPerSecond / 1e3).toFixed(1)} |`,
-    );
+  lines.push("");
+  lines.push(
+    `| path | size | ${counts.map((c) => `${c} client${c > 1 ? "s" : ""}`).join(" | ")} |`,
+  );
+  lines.push(`|---|---:|${counts.map(() => "---:").join("|")}|`);
+  for (const bytes of [...new Set(throughput.map((r) => r.bytes))]) {
+    for (const path of PERSIST_PATHS) {
+      const cells = counts.map((c) => {
+        const r = throughput.find((t) => t.path === path && t.bytes === bytes && t.clients === c)!;
+        const mark = r.limit === "server cpu" ? " c" : r.limit === "nic" ? " n" : "";
+        return `${(r.modelPerSecond / 1e6).toFixed(2)}${mark} / ${
+          (r.wallPerSecond / 1e3).toFixed(1)
+        }`;
+      });
+      lines.push(`| ${path} ${PATH_NAMES[path]} | ${bytes} B | ${cells.join(" | ")} |`);
+    }
   }
   lines.push("");
   lines.push(

@@ -27,8 +27,8 @@ Deno.test("study pmem --quick writes pmem.json and pmem.svg with model and wall 
     const { result, out, err } = await quiet(() => studyMain(["pmem", "--quick", "--out", dir]));
     assert.equal(result, 0, err);
     assert.match(out, /run on the memory transport/);
-    assert.match(out, /\| off \| 2 write\+read \| 16 B \| \d+\.\d\d \| \d+\.\d \|/);
-    assert.match(out, /\| on \| 2 write\+read \| 16 B \| not durable \| - \|/);
+    assert.match(out, /\| 2 write\+read \| 16 B \| \d+\.\d\d \| not durable \| \d+\.\d \|/);
+    assert.match(out, /\| 1 rpc \| 4096 B \| (\d+\.\d\d) \| \1 \| \d+\.\d \|/);
     assert.match(err, /\[study pmem [\d.]+ s\] latency 1\/12/, "progress lines");
     const json = JSON.parse(await Deno.readTextFile(`${dir}/pmem.json`));
     assert.equal(json.transport, "memory");

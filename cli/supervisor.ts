@@ -258,6 +258,7 @@ export async function startSupervisedCluster(
     const args = [
       "run",
       "-A",
+      "--unstable-worker-options", // workload threads run in a permission sandbox
       options.entry,
       "component",
       "--config",

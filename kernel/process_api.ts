@@ -50,7 +50,7 @@ export interface MmapOptions {
 
 /** Options for {@link Proc.mremap}. */
 export interface MremapOptions {
-  /** `MREMAP_*` bits (default `MREMAP_MAYMOVE`). */
+  /** `MREMAP_*` bits (default 0: grow or shrink in place only, as Linux). */
   flags?: number;
   /** With `MREMAP_FIXED`: the new address. */
   newAddr?: number;
@@ -115,19 +115,31 @@ export interface Proc {
 
   // ── address space (served by the process's home memory component) ──
 
-  /** Maps `length` bytes (anonymous by default, or a file); returns the address. */
-  mmap(length: number, options?: MmapOptions): number;
+  /**
+   * Maps `length` bytes (anonymous by default, or a file); returns the address. Lengths,
+   * here and below, are 64-bit as in Linux: any non-negative integer number or bigint; one
+   * too large for the address space gets Linux's errno (`ENOMEM` here).
+   */
+  mmap(length: number | bigint, options?: MmapOptions): number;
   /**
    * Unmaps `[addr, addr + length)`. Cached lines of anonymous memory are discarded (the
    * data dies with the mapping); dirty lines of a file mapping are written back first.
    */
-  munmap(addr: number, length: number): void;
-  /** Grows, shrinks or moves a mapping; returns its (possibly new) address. */
-  mremap(oldAddr: number, oldLength: number, newLength: number, options?: MremapOptions): number;
+  munmap(addr: number, length: number | bigint): void;
+  /**
+   * Grows or shrinks a mapping, in place unless `options.flags` has `MREMAP_MAYMOVE`
+   * (flags default to 0, as in Linux); returns its (possibly new) address.
+   */
+  mremap(
+    oldAddr: number,
+    oldLength: number | bigint,
+    newLength: number | bigint,
+    options?: MremapOptions,
+  ): number;
   /** Changes the protection of `[addr, addr + length)` to `prot` (`PROT_*` bits). */
-  mprotect(addr: number, length: number, prot: number): void;
+  mprotect(addr: number, length: number | bigint, prot: number): void;
   /** Writes the dirty cached lines of `[addr, addr + length)` back to memory. */
-  msync(addr: number, length: number): void;
+  msync(addr: number, length: number | bigint): void;
   /** Sets the program break to `addr` (0 or no argument queries it); returns the break. */
   brk(addr?: number): number;
 

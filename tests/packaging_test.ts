@@ -80,7 +80,8 @@ console.log("exit", result.exitCode, "hits", result.stats.hits > 0);
 `;
     await Deno.writeTextFile(`${dir}/script.ts`, script);
     const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "script.ts"],
+      // A user's script outside the repo passes the flag the workload sandbox needs.
+      args: ["run", "-A", "--unstable-worker-options", "script.ts"],
       cwd: dir,
       env: { NO_COLOR: "1" },
       stdout: "piped",

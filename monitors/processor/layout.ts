@@ -186,7 +186,10 @@ export const CTL = {
   SHOOT: 2,
   /** The last shootdown generation the thread has honoured. */
   SHOOT_ACK: 3,
-  /** 1 once the monitor has killed the thread. */
+  /**
+   * Life bits: {@link LIFE}.KILL once the monitor has killed the thread, {@link LIFE}.GONE
+   * once the thread has dropped its pins for good (set with `Atomics.or`, never cleared).
+   */
   KILLED: 4,
   /** Miss request: 1 for a write access. */
   WRITE: 5,
@@ -194,6 +197,17 @@ export const CTL = {
   JSON_BYTES: 6,
   /** Bytes of binary payload after the JSON in the mailbox. */
   BLOB_BYTES: 7,
+} as const;
+
+/** Bits of {@link CTL}.KILLED. */
+export const LIFE = {
+  /** Set by the monitor: the thread must stop at its next access or request. */
+  KILL: 1,
+  /**
+   * Set by the thread after it dropped every pin, from where it will never pin again:
+   * the monitor's proof that a stopped thread can no longer touch a slot.
+   */
+  GONE: 2,
 } as const;
 
 /** Requests a thread posts in {@link CTL}.REQ. */

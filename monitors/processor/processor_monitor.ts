@@ -33,6 +33,7 @@ import { ExCache } from "./excache.ts";
 import {
   CTL,
   F64,
+  LIFE,
   MAILBOX_BYTES,
   MAX_PID,
   REQUEST,
@@ -52,6 +53,13 @@ import {
 } from "./records.ts";
 import { Syscalls } from "./syscalls.ts";
 import { VictimCache } from "./victim_cache.ts";
+import {
+  checkWorkload,
+  sandboxField,
+  type SandboxOptions,
+  startThreadWorker,
+  threadPermissions,
+} from "./workload_sandbox.ts";
 
 /** Options of the stock processor monitor. */
 export interface ProcessorOptions {
@@ -67,6 +75,8 @@ export interface ProcessorOptions {
   victimLines: number;
   /** Most threads running on this component at once (default 256). */
   maxThreads: number;
+  /** What workload modules may be and what their threads may do (see workload_sandbox.ts). */
+  sandbox: SandboxOptions;
 }
 
 /** Validates {@link ProcessorOptions}, filling defaults. */
@@ -78,6 +88,7 @@ export const ProcessorOptionsSchema: Schema<ProcessorOptions> = z.strictObject({
   replacementOptions: z.record(z.string(), z.unknown()).default({}),
   victimLines: z.number().int().min(0).max(65536).default(0),
   maxThreads: z.number().int().min(1).max(4096).default(256),
+  sandbox: sandboxField,
 }).superRefine((options, ctx) => {
   const lines = options.cacheBytes / PAGE_SIZE;
   const ways = Math.min(options.ways, lines);
@@ -96,11 +107,11 @@ export type { ProcessCounters } from "./records.ts";
 /**
  * How often running threads that published nothing new are asked to publish their
  * counters. A thread publishes at every miss or system call; one that only hits would
- * otherwise publish only when it ends, and heartbeats would show it idle.
+ * otherwise publish only when it ends, and heartbeats would show it idle. Asked every
+ * other look, such a thread publishes every 100 ms: well within a heartbeat period, so
+ * the growth between two heartbeats is never zero while it runs.
  */
-const PUBLISH_MS = 250;
-/** How long a stopped thread's last pins stay untouchable (its Worker may run on briefly). */
-const DEAD_THREAD_GRACE_MS = 50;
+const PUBLISH_MS = 50;
 const THREAD_MODULE = new URL("./thread_worker.ts", import.meta.url).href;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -168,7 +179,6 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       : undefined;
     this.#cache = new ExCache(this.#lines, this.#ways, policy, {
       copyCleanVictims: victims !== undefined,
-      nowMs: () => context.wallClock.nowNs() / 1e6,
     });
     this.#pages = new PageService(this.#cache, victims, {
       context,
@@ -355,6 +365,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     const main = new ThreadRecord(p, p.nextTid++, 0);
     p.threads.set(main.tid, main);
     try {
+      await checkWorkload(p.workload, this.#options.sandbox);
       await this.#messenger.call(main, p.home, "P2M_FORK", { pid: p.pid, parentPid: 0 }, {
         request: 8,
       });
@@ -495,10 +506,11 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       stamps,
       roofline: this.#roofline,
     };
-    const worker = new Worker(THREAD_MODULE, {
-      type: "module",
-      name: `pid ${p.pid} thread ${t.tid}`,
-    });
+    const worker = startThreadWorker(
+      THREAD_MODULE,
+      `pid ${p.pid} thread ${t.tid}`,
+      threadPermissions(p.workload, this.#options.sandbox),
+    );
     t.worker = worker;
     worker.onmessage = (event: MessageEvent<ThreadMessage>) => this.#onMessage(t, event.data);
     worker.onerror = (event: ErrorEvent) => {
@@ -544,8 +556,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #ended(t: ThreadRecord, end: ThreadEnd): void {
     if (t.end) return;
     t.finish(end);
-    // A thread that reported its own end dropped its pins; a crashed one may not have.
-    this.#release(t, end.kind === "failed" ? DEAD_THREAD_GRACE_MS : 0);
+    // A thread that reported its own end dropped its pins (and said so); a crashed one may
+    // not have, and its slots stay out of reuse until it proves it is gone.
+    this.#release(t);
     const p = t.process;
     this.#context.events.emit("thread.exit", {
       component: this.id,
@@ -561,13 +574,16 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     if (t.end) return;
     t.finish({ kind: "failed", error: "stopped: its process ended" });
     const ctl = t.views.ctl;
-    Atomics.store(ctl, CTL.KILLED, 1);
+    Atomics.or(ctl, CTL.KILLED, LIFE.KILL);
     t.requestShootdown();
-    this.#release(t, DEAD_THREAD_GRACE_MS);
+    this.#release(t);
   }
 
-  /** Ends a thread's Worker and request loop; its pins count for `graceMs` more. */
-  #release(t: ThreadRecord, graceMs: number): void {
+  /**
+   * Ends a thread's Worker and request loop. Its pins keep their slots from reuse until
+   * the thread proves it is gone ({@link ThreadRecord.gone}).
+   */
+  #release(t: ThreadRecord): void {
     t.wallEndNs = this.#context.wallClock.nowNs();
     t.worker?.terminate();
     const ctl = t.views.ctl;
@@ -575,7 +591,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     Atomics.notify(ctl, CTL.REQ);
     if (Atomics.load(ctl, CTL.RESP) === 0) Atomics.store(ctl, CTL.RESP, RESPONSE.KILLED);
     Atomics.notify(ctl, CTL.RESP);
-    this.#cache!.retireHolder(t, graceMs);
+    this.#cache!.retireHolder(t);
     if (t.stamps) this.#cache!.removeStamps(t.stamps);
   }
 

@@ -50,8 +50,8 @@ export const pmemOptionsObject = z.strictObject({
  * @example
  * ```ts
  * import { PmemOptionsSchema } from "./pmem_service.ts";
- * const options = PmemOptionsSchema.parse({ path: "/tmp/m0.pmem", bytes: 1 << 24 });
- * console.assert(options.windowBytes === 1 << 20);
+ * const result = PmemOptionsSchema.safeParse({ path: "/tmp/m0.pmem", bytes: 1 << 24 });
+ * console.assert(result.success && result.data.windowBytes === 1 << 20);
  * ```
  */
 export const PmemOptionsSchema: Schema<PmemOptions> = pmemOptionsObject;

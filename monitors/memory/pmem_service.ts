@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { LatencyConstant } from "../../kernel/latency.ts";
 import type { ConstantSpec } from "./_devices.ts";
 

@@ -43,6 +43,7 @@ import {
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
 import { ddioField, describeDdio, RDMA_RPC_CONSTANTS, type RdmaRpcConstants } from "./_rdma_rpc.ts";
+import { SERVICE_CONSTANTS, type ServiceConstants } from "./_service.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
 // A2: LegoOS-RPC-IB mean round-trip latency by payload size (Fig. 7), 40 Gbps IB.
@@ -76,7 +77,8 @@ const WRITE_SOURCE = "R1: one-sided WRITE, CX-3 40 Gbps (Clio)";
 const LINK_GBPS = 40;
 
 /** Parsed options of `legoos-ib`: measured curves plus the device constants. */
-export interface LegoosIbOptions extends DeviceConstants, CpuConstants, RdmaRpcConstants {
+export interface LegoosIbOptions
+  extends DeviceConstants, CpuConstants, ServiceConstants, RdmaRpcConstants {
   /** RPC round trip by payload size (A2, Fig. 7). */
   rpcPoints: CurvePoint[];
   /** One-sided READ by size (R1). */
@@ -112,6 +114,7 @@ export const LegoosIbOptionsSchema: Schema<LegoosIbOptions> = z.strictObject({
   ),
   ...constantFields(DEVICE_CONSTANTS),
   ...constantFields(CPU_CONSTANTS),
+  ...constantFields(SERVICE_CONSTANTS),
   ...constantFields(RDMA_RPC_CONSTANTS),
   ddio: ddioField,
 });
@@ -146,12 +149,24 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         cpuFlopsPerCycle,
         cpuSocketBandwidthGBps,
         cpuCoresPerSocket,
+        memoryPageServiceNs,
+        memoryPageBusyNs,
+        memoryCallServiceNs,
+        memoryCallBusyNs,
+        storageServiceNs,
         connectionlessRpcNs,
         rpcServerCpuNs,
         nicOpNs,
         ddio,
         ...devices
       } = options;
+      const service = {
+        memoryPageServiceNs,
+        memoryPageBusyNs,
+        memoryCallServiceNs,
+        memoryCallBusyNs,
+        storageServiceNs,
+      };
       const rdmaRpc = { connectionlessRpcNs, rpcServerCpuNs, nicOpNs };
       const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
       return curveModel({
@@ -160,8 +175,10 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         oneSidedRead: oneSidedReadPoints,
         oneSidedWrite: oneSidedWritePoints,
         oneSidedTailNsPerByte: 8 / linkGbps, // 8 bits per byte, Gbit/s = bit/ns
+        linkGbps,
         devices,
         cpu,
+        service,
         constants: {
           ...describeCurve("rpcPoints", rpcPoints, RPC_POINTS, RPC_SOURCE),
           ...describeCurve("oneSidedReadPoints", oneSidedReadPoints, READ_POINTS, READ_SOURCE),
@@ -180,6 +197,7 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
           },
           ...describeConstants(DEVICE_CONSTANTS, devices),
           ...describeConstants(CPU_CONSTANTS, cpu),
+          ...describeConstants(SERVICE_CONSTANTS, service),
           ...describeConstants(RDMA_RPC_CONSTANTS, rdmaRpc),
           ...describeDdio(ddio),
         },

@@ -21,8 +21,11 @@
 import { KernelError } from "./errors.ts";
 import { mulberry32 } from "./prng.ts";
 
-/** Where a thread stands with the scheduler. */
-type State = "running" | "waiting" | "served" | "parked" | "left";
+/**
+ * Where a thread stands with the scheduler: running its own code, waiting for its turn,
+ * being served, parked (waiting for another thread to end), or gone.
+ */
+export type ParticipantState = "running" | "waiting" | "served" | "parked" | "left";
 
 /**
  * One thread, as the scheduler sees it.
@@ -46,7 +49,9 @@ export class Participant {
   atNs = 0;
   /** Arrival counter, for a total order. */
   seq = 0;
-  state: State = "running";
+  /** Where it stands. */
+  state: ParticipantState = "running";
+  /** Resolves its pending {@link Participant.arrive} (set while it waits). */
   grant: (() => void) | undefined;
   readonly #scheduler: ModelScheduler;
 

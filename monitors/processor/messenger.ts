@@ -9,6 +9,7 @@ import { RemoteError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { MessageKind, ReplyOf, RequestOf } from "../../kernel/messages.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
+import type { Pager } from "../../kernel/pager.ts";
 import type { ThreadRecord } from "./records.ts";
 
 /** Payload sizes of one call, for the latency model and the byte counters. */
@@ -48,12 +49,19 @@ export interface Messenger {
  * });
  * ```
  */
-export function createMessenger(context: MonitorContext): Messenger {
-  const charge = (thread: ThreadRecord, size: CallSize) => {
+export function createMessenger(context: MonitorContext, pager?: Pager): Messenger {
+  const charge = (thread: ThreadRecord, size: CallSize, kind: string, body: unknown) => {
     const reply = size.reply ?? 0;
-    thread.clock.advance(
-      context.latency.messageNs(size.request + reply) + (size.deviceNs ?? 0),
-    );
+    // A monolithic machine (a pager) prices the call as a fault or a local system call.
+    const ns = pager
+      ? pager.callNs({
+        ...pageCall(kind, body),
+        requestBytes: size.request,
+        replyBytes: reply,
+        nowNs: thread.clock.nowNs(),
+      })
+      : context.latency.messageNs(size.request + reply);
+    thread.clock.advance(ns + (size.deviceNs ?? 0));
     thread.counters.messages++;
     thread.counters.bytesOut += size.request;
     thread.counters.bytesIn += reply;
@@ -62,12 +70,24 @@ export function createMessenger(context: MonitorContext): Messenger {
     async call(thread, to, kind, body, size) {
       try {
         const reply = await context.rpc.call(to, kind, body);
-        charge(thread, size);
+        charge(thread, size, kind, body);
         return reply;
       } catch (e) {
-        if (e instanceof RemoteError) charge(thread, { ...size, reply: 0 });
+        if (e instanceof RemoteError) charge(thread, { ...size, reply: 0 }, kind, body);
         throw e;
       }
     },
+  };
+}
+
+/** The process and page addresses of a call, as a pager needs them. */
+function pageCall(kind: string, body: unknown) {
+  const b = body as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === "number" ? v : undefined);
+  return {
+    kind,
+    pid: num(b?.pid) ?? 0,
+    fetchVaddr: kind === "P2M_PAGE_FETCH" ? num(b?.vaddr) : num(b?.fetchVaddr),
+    flushVaddr: kind === "P2M_PAGE_FLUSH" ? num(b?.vaddr) : num(b?.flushVaddr),
   };
 }

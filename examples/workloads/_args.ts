@@ -123,5 +123,5 @@ export interface Computes {
  * ```
  */
 export function declareWork(proc: Computes, work: Work): void {
-  (proc as unknown as { compute(ns: number): void }).compute(0); // TEMP until compute({flops,bytes}) lands
+  proc.compute(work);
 }

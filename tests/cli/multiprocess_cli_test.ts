@@ -101,9 +101,9 @@ Deno.test("component usage errors exit 2 with one line naming the problem", asyn
       "m0",
       "--config",
       path("examples/clusters/1p1m1s.tcp.json"),
-      "--plugin",
+      "--monitor",
       "x",
-    ], /--plugin comes from the config/],
+    ], /--monitor comes from the config/],
   ];
   for (const [args, pattern] of cases) {
     const { code, err } = await cli(...args);

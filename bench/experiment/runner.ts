@@ -88,7 +88,8 @@ export interface RunRecord {
 }
 
 /**
- * Processor options of `system` with `cacheBytes` of cache (rounded down to whole sets).
+ * Processor options of `system` with `cacheBytes` of cache (whole pages), with as many ways
+ * as divide its lines, up to the system's.
  *
  * @example
  * ```ts
@@ -101,9 +102,11 @@ export function processorOptionsFor(
   system: RunSystem,
   cacheBytes: number,
 ): Record<string, unknown> {
-  const ways = system === "legoos" ? LEGOOS_WAYS : LINUX_WAYS;
-  const setBytes = ways * PAGE;
-  const bytes = Math.max(setBytes, Math.floor(cacheBytes / setBytes) * setBytes);
+  const lines = Math.max(1, Math.floor(cacheBytes / PAGE));
+  // The most ways (up to the system's) that divide the lines, so the size stays exact.
+  let ways = system === "legoos" ? LEGOOS_WAYS : LINUX_WAYS;
+  while (ways > 1 && lines % ways !== 0) ways >>= 1;
+  const bytes = lines * PAGE;
   switch (system) {
     case "legoos":
       return { cacheBytes: bytes, ways, replacement: "lru" };

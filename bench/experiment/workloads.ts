@@ -34,7 +34,7 @@ export interface ExperimentWorkload {
 
 const here = (path: string) => new URL(`../../examples/workloads/${path}`, import.meta.url).href;
 const CNN_EPOCHS = 2;
-const CNN_BATCH = 128;
+const CNN_ROUNDS = 4;
 
 /** The experiment's workloads by name. */
 export const WORKLOADS: Record<string, ExperimentWorkload> = {
@@ -49,12 +49,12 @@ export const WORKLOADS: Record<string, ExperimentWorkload> = {
       `threads=${threads}`,
       `seed=${seed}`,
       `epochs=${CNN_EPOCHS}`,
-      `batch=${CNN_BATCH}`,
+      `rounds=${CNN_ROUNDS}`,
     ],
     threadsStarted: (scale, threads) => {
       const images = imagesFor(CNN_BYTES * scale, threads);
-      const steps = Math.floor(images / Math.min(CNN_BATCH, images));
-      return 1 + (threads - 1) * (1 + CNN_EPOCHS * steps);
+      const rounds = Math.min(CNN_ROUNDS, Math.floor(images / threads));
+      return 1 + (threads - 1) * (1 + CNN_EPOCHS * rounds);
     },
   },
   wordcount: {

@@ -11,26 +11,27 @@
  * picture is its class's pattern plus uniform noise, so there is something to learn. The
  * threads generate it into emulated memory first (each its own slice).
  *
- * Training: synchronous data-parallel SGD. Each step, `threads` threads (spawned and
- * joined, so model time joins too) each take a slice of a batch, run forward and
- * backward image by image (activations stored to and read back from their own scratch in
- * emulated memory, as a framework materialises them), and store their gradient sums; the
- * main thread adds them up in a fixed order and updates the weights. The result does not
- * depend on how the threads interleave, so a seed fixes it. Each thread declares its
- * compute (FLOPs and bytes of every image) through `proc.compute`.
+ * Training: data-parallel SGD with periodic averaging (local SGD). Each epoch has `rounds`
+ * rounds; in each, `threads` threads (spawned and joined, so model time joins too) take
+ * the shared weights, each runs SGD on its own replica over its slice of the round's
+ * images (one step per mini-batch of `batch` images; forward and backward image by image,
+ * activations stored to and read back from the thread's scratch in emulated memory, as a
+ * framework materialises them), and the main thread averages the replicas in a fixed
+ * order into the new shared weights. The result does not depend on how the threads
+ * interleave, so a seed fixes it. Each thread declares its compute (FLOPs and bytes of
+ * every image) through `proc.compute`.
  *
  * The working set (data, labels, weights, gradients, scratch) is `0.9 GB × scale`.
  * The exit code is 0 when the mean loss of the last epoch is below that of the first
  * batch (the network learned), 1 otherwise.
  *
  * Arguments (`key=value`): `scale` (default 1: 0.9 GB), `threads` (4), `seed` (1),
- * `epochs` (2), `batch` (128), `lr` (learning rate, 0.01).
+ * `epochs` (2), `batch` (32, per thread), `rounds` (4 per epoch), `lr` (learning rate, 0.01).
  *
  * @module
  */
 
 import type { Proc } from "../../kernel/process_api.ts";
-import { declareWork, mixSeed, parseWorkloadArgs, seeded } from "./_args.ts";
 
 /** The working set at `scale=1`, as in the paper (0.9 GB). */
 export const FULL_WORKING_SET_BYTES = 0.9e9;
@@ -83,7 +84,7 @@ interface Layout {
   data: number;
   labels: number;
   weights: number;
-  grads: number;
+  replicas: number;
   scratch: number;
   stats: number;
   threads: number;
@@ -95,6 +96,8 @@ interface Job extends Layout {
   slot: number;
   first: number;
   count: number;
+  batch: number;
+  lr: number;
 }
 
 const roundUp = (n: number) => Math.ceil(n / PAGE) * PAGE;
@@ -122,7 +125,8 @@ export function main(proc: Proc): number {
     threads: { default: 4, min: 1, max: 64, integer: true },
     seed: { default: 1, min: 0, max: 2 ** 32 - 1, integer: true },
     epochs: { default: 2, min: 1, max: 1000, integer: true },
-    batch: { default: 128, min: 1, max: 1 << 20, integer: true },
+    batch: { default: 32, min: 1, max: 1 << 20, integer: true },
+    rounds: { default: 4, min: 1, max: 1 << 20, integer: true },
     lr: { default: 0.01, min: 1e-6, max: 10 },
   });
   const threads = a.threads;
@@ -132,7 +136,7 @@ export function main(proc: Proc): number {
     data: proc.mmap(images * IMAGE_BYTES),
     labels: proc.mmap(roundUp(images)),
     weights: proc.mmap(gradBytes),
-    grads: proc.mmap(threads * gradBytes),
+    replicas: proc.mmap(threads * gradBytes),
     scratch: proc.mmap(threads * scratchBytes),
     stats: proc.mmap(threads * PAGE),
     threads,
@@ -140,48 +144,47 @@ export function main(proc: Proc): number {
   };
   proc.log(
     `cnn_train: ${images} images (${((images * IMAGE_BYTES) / 2 ** 20).toFixed(1)} MiB), ` +
-      `${PARAMETERS} parameters, ${threads} threads, batch ${a.batch}, ${a.epochs} epochs`,
+      `${PARAMETERS} parameters, ${threads} threads, batch ${a.batch} per thread, ` +
+      `${a.rounds} rounds per epoch, ${a.epochs} epochs`,
   );
 
   // Every thread generates its slice of the data.
   parallel(proc, layout, images, "generate");
   initWeights(proc, layout);
 
-  const batch = Math.min(a.batch, images);
-  const steps = Math.floor(images / batch);
+  const rounds = Math.min(a.rounds, Math.floor(images / threads));
+  const perRound = Math.floor(images / rounds);
   let firstLoss = NaN;
   let epochLoss = NaN;
-  const grad = new Float32Array(PARAMETERS);
+  const replica = new Float32Array(PARAMETERS);
   const sum = new Float32Array(PARAMETERS);
   for (let epoch = 0; epoch < a.epochs; epoch++) {
     let lossSum = 0;
     let correct = 0;
-    for (let step = 0; step < steps; step++) {
-      parallel(proc, layout, batch, "train", step * batch);
-      // Add the threads' gradients in a fixed order, then take one SGD step.
+    for (let round = 0; round < rounds; round++) {
+      parallel(proc, layout, perRound, "train", round * perRound, a.batch, a.lr);
+      // Average the threads' replicas in a fixed order: the new shared weights.
       sum.fill(0);
-      let stepLoss = 0;
+      let firstBatches = 0;
       for (let t = 0; t < threads; t++) {
-        proc.loadInto(layout.grads + t * gradBytes, grad);
-        for (let i = 0; i < PARAMETERS; i++) sum[i] += grad[i];
-        stepLoss += proc.loadF64(layout.stats + t * PAGE);
+        proc.loadInto(layout.replicas + t * gradBytes, replica);
+        for (let i = 0; i < PARAMETERS; i++) sum[i] += replica[i];
+        lossSum += proc.loadF64(layout.stats + t * PAGE);
         correct += proc.loadF64(layout.stats + t * PAGE + 8);
+        firstBatches += proc.loadF64(layout.stats + t * PAGE + 16);
       }
-      const weights = proc.loadF32Array(layout.weights, PARAMETERS);
-      const rate = a.lr / batch;
-      for (let i = 0; i < PARAMETERS; i++) weights[i] -= rate * sum[i];
-      proc.storeF32Array(layout.weights, weights);
+      for (let i = 0; i < PARAMETERS; i++) sum[i] /= threads;
+      proc.storeF32Array(layout.weights, sum);
       declareWork(proc, {
-        flops: PARAMETERS * (threads + 2),
-        bytes: PARAMETERS * 4 * (threads + 2),
+        flops: PARAMETERS * (threads + 1),
+        bytes: PARAMETERS * 4 * (threads + 1),
       });
-      if (epoch === 0 && step === 0) firstLoss = stepLoss / batch;
-      lossSum += stepLoss;
+      if (epoch === 0 && round === 0) firstLoss = firstBatches / threads;
     }
-    epochLoss = lossSum / (steps * batch);
+    epochLoss = lossSum / (rounds * perRound);
     proc.log(
       `epoch ${epoch + 1}: mean loss ${epochLoss.toFixed(4)}, accuracy ${
-        (100 * correct / (steps * batch)).toFixed(1)
+        (100 * correct / (rounds * perRound)).toFixed(1)
       }%`,
     );
   }
@@ -190,13 +193,22 @@ export function main(proc: Proc): number {
 }
 
 /** Runs `entry` on `count` items from `first`, split over the threads; waits for all. */
-function parallel(proc: Proc, layout: Layout, count: number, entry: string, first = 0): void {
+function parallel(
+  proc: Proc,
+  layout: Layout,
+  count: number,
+  entry: string,
+  first = 0,
+  batch = 0,
+  lr = 0,
+): void {
   const per = Math.ceil(count / layout.threads);
   const tids: number[] = [];
   const jobs: Job[] = [];
   for (let slot = 0; slot < layout.threads; slot++) {
     const from = Math.min(count, slot * per);
-    jobs.push({ ...layout, slot, first: first + from, count: Math.min(count, from + per) - from });
+    const n = Math.min(count, from + per) - from;
+    jobs.push({ ...layout, slot, first: first + from, count: n, batch, lr });
   }
   for (let slot = 1; slot < layout.threads; slot++) tids.push(proc.spawn(entry, jobs[slot]));
   if (entry === "generate") generate(proc, jobs[0]);
@@ -266,8 +278,10 @@ function initWeights(proc: Proc, layout: Layout): void {
 }
 
 /**
- * Thread entry: forward and backward over images `[first, first + count)`; stores the
- * gradient sum in the thread's gradient buffer and the loss sum and hits in its stats.
+ * Thread entry: SGD on the thread's own replica of the weights over images
+ * `[first, first + count)`, one step per mini-batch of `batch` images; the replica lives
+ * in the thread's buffer in emulated memory. Stores the loss sum, the hits and the mean
+ * loss of its first mini-batch in its stats.
  */
 export function train(proc: Proc, job: Job): number {
   const w = proc.loadF32Array(job.weights, PARAMETERS);
@@ -282,8 +296,20 @@ export function train(proc: Proc, job: Job): number {
   const dz2 = new Float32Array(Z2N);
   const dq1 = new Float32Array(Q1N);
   const dz1 = new Float32Array(A1N);
+  const replica = job.replicas + job.slot * gradBytes;
   let lossSum = 0;
   let correct = 0;
+  let firstBatchLoss = NaN;
+  let inBatch = 0;
+  const step = () => {
+    const rate = job.lr / inBatch;
+    for (let k = 0; k < PARAMETERS; k++) w[k] -= rate * g[k];
+    g.fill(0);
+    proc.storeF32Array(replica, w);
+    declareWork(proc, { flops: 2 * PARAMETERS, bytes: 12 * PARAMETERS });
+    if (Number.isNaN(firstBatchLoss)) firstBatchLoss = lossSum / inBatch;
+    inBatch = 0;
+  };
   for (let i = job.first; i < job.first + job.count; i++) {
     proc.forEachF32(job.data + i * IMAGE_BYTES, PIXELS, false, (values, at) => x.set(values, at));
     const label = proc.loadU8(job.labels + i);
@@ -338,10 +364,13 @@ export function train(proc: Proc, job: Job): number {
     for (let j = 0; j < A1N; j++) if (z1[j] <= 0) dz1[j] = 0;
     convBackward(x, CHANNELS, SIDE, w, W1, B1, g, C1, 2, dz1, H1, null);
     declareWork(proc, { flops: FLOPS_PER_IMAGE, bytes: BYTES_PER_IMAGE });
+    if (++inBatch === job.batch) step();
   }
-  proc.storeF32Array(job.grads + job.slot * gradBytes, g);
+  if (inBatch > 0) step();
+  proc.storeF32Array(replica, w);
   proc.storeF64(job.stats + job.slot * PAGE, lossSum);
   proc.storeF64(job.stats + job.slot * PAGE + 8, correct);
+  proc.storeF64(job.stats + job.slot * PAGE + 16, firstBatchLoss);
   return 0;
 }
 
@@ -448,4 +477,86 @@ function maxPool(
       }
     }
   }
+}
+
+// ── helpers, inlined because a sandboxed thread may read only its own module ──
+
+/** How one numeric argument is checked. */
+interface NumberArg {
+  /** Value when the argument is absent. */
+  default: number;
+  /** Smallest allowed value. */
+  min: number;
+  /** Largest allowed value. */
+  max: number;
+  /** Whether only integers are allowed. */
+  integer?: boolean;
+}
+
+/**
+ * Parses `args` (each `key=value`) against `spec`; throws a `RangeError` naming the
+ * argument for an unknown key, a malformed pair, a non-number or a value out of range.
+ */
+function parseWorkloadArgs<K extends string>(
+  args: readonly string[],
+  spec: Record<K, NumberArg>,
+): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const key of Object.keys(spec) as K[]) out[key] = spec[key].default;
+  const known = Object.keys(spec).join(", ");
+  for (const arg of args) {
+    const eq = arg.indexOf("=");
+    if (eq <= 0) throw new RangeError(`argument "${arg}" is not key=value (keys: ${known})`);
+    const key = arg.slice(0, eq) as K;
+    if (!Object.hasOwn(spec, key)) {
+      throw new RangeError(`unknown argument "${key}" (keys: ${known})`);
+    }
+    const text = arg.slice(eq + 1);
+    const value = Number(text);
+    const { min, max, integer } = spec[key];
+    if (text.trim() === "" || !Number.isFinite(value)) {
+      throw new RangeError(`argument ${key} must be a number, got "${text}"`);
+    }
+    if ((integer && !Number.isInteger(value)) || value < min || value > max) {
+      throw new RangeError(
+        `argument ${key} must be ${
+          integer ? "an integer" : "a number"
+        } in ${min}..${max}, got ${text}`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * A seeded 32-bit generator (mulberry32) yielding numbers in [0, 1): the workloads' only
+ * source of randomness, so one seed fixes their data and choices.
+ */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Mixes integers into one 32-bit seed (so thread t of seed s gets its own stream). */
+function mixSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+/** Declares work to the model clock: the emulated CPU's roofline turns it into time. */
+function declareWork(proc: Proc, work: { flops: number; bytes: number }): void {
+  proc.compute(work);
 }

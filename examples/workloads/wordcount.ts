@@ -26,7 +26,6 @@
 
 import type { Proc } from "../../kernel/process_api.ts";
 import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY } from "../../kernel/abi.ts";
-import { declareWork, mixSeed, parseWorkloadArgs, seeded } from "./_args.ts";
 
 /** The working set at `scale=1` (2 GB, as in the paper). */
 export const FULL_WORKING_SET_BYTES = 2e9;
@@ -357,4 +356,86 @@ function readWord(proc: Proc, job: Job, offset: number): string {
 
 function isLetter(c: number): boolean {
   return c >= A && c <= Z;
+}
+
+// ── helpers, inlined because a sandboxed thread may read only its own module ──
+
+/** How one numeric argument is checked. */
+interface NumberArg {
+  /** Value when the argument is absent. */
+  default: number;
+  /** Smallest allowed value. */
+  min: number;
+  /** Largest allowed value. */
+  max: number;
+  /** Whether only integers are allowed. */
+  integer?: boolean;
+}
+
+/**
+ * Parses `args` (each `key=value`) against `spec`; throws a `RangeError` naming the
+ * argument for an unknown key, a malformed pair, a non-number or a value out of range.
+ */
+function parseWorkloadArgs<K extends string>(
+  args: readonly string[],
+  spec: Record<K, NumberArg>,
+): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const key of Object.keys(spec) as K[]) out[key] = spec[key].default;
+  const known = Object.keys(spec).join(", ");
+  for (const arg of args) {
+    const eq = arg.indexOf("=");
+    if (eq <= 0) throw new RangeError(`argument "${arg}" is not key=value (keys: ${known})`);
+    const key = arg.slice(0, eq) as K;
+    if (!Object.hasOwn(spec, key)) {
+      throw new RangeError(`unknown argument "${key}" (keys: ${known})`);
+    }
+    const text = arg.slice(eq + 1);
+    const value = Number(text);
+    const { min, max, integer } = spec[key];
+    if (text.trim() === "" || !Number.isFinite(value)) {
+      throw new RangeError(`argument ${key} must be a number, got "${text}"`);
+    }
+    if ((integer && !Number.isInteger(value)) || value < min || value > max) {
+      throw new RangeError(
+        `argument ${key} must be ${
+          integer ? "an integer" : "a number"
+        } in ${min}..${max}, got ${text}`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * A seeded 32-bit generator (mulberry32) yielding numbers in [0, 1): the workloads' only
+ * source of randomness, so one seed fixes their data and choices.
+ */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Mixes integers into one 32-bit seed (so thread t of seed s gets its own stream). */
+function mixSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    h = Math.imul(h ^ (p >>> 0), 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+  }
+  return h >>> 0;
+}
+
+/** Declares work to the model clock: the emulated CPU's roofline turns it into time. */
+function declareWork(proc: Proc, work: { flops: number; bytes: number }): void {
+  proc.compute(work);
 }

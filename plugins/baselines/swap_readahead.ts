@@ -61,7 +61,7 @@ export class SwapReadahead {
 
   /** The window to read for a fault at swap slot `offset` (updates the state). */
   window(offset: number): ReadaheadWindow {
-    let pages = this.#nrPages(offset);
+    const pages = this.#nrPages(offset);
     if (pages <= 1) return { pages: 1, first: offset, last: offset };
     const mask = pages - 1;
     let first = offset & ~mask;

@@ -13,7 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import cliProgress from "cli-progress";
+import cliProgress from "npm:cli-progress@3.12.0";
 import { REFERENCE, type SystemName, SYSTEMS } from "../bench/experiment/paper.ts";
 import {
   latencyOptionsFor,

@@ -39,7 +39,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { LatencyConstant } from "../../kernel/latency.ts";
 import type { Pager, PagerCall, PagerContext } from "../../kernel/pager.ts";

@@ -25,13 +25,14 @@
  * @example
  * ```ts
  * import { createLinuxReclaim } from "./linux_reclaim.ts";
+ * import { UNREFERENCED } from "../../kernel/replacement.ts";
  * const policy = createLinuxReclaim({ sets: 1, ways: 2 });
  * policy.filled(0, 0);
  * policy.filled(0, 1);
  * // Both pages were referenced by the faults that brought them in, so both are activated;
  * // way 0, activated first, is deactivated first and, unused since, is evicted.
  * const use = [1, 2];
- * console.assert(policy.victim(0, [0, 1], (w) => use[w]) === 0);
+ * console.assert(policy.victim(0, [0, 1], (w) => use[w], UNREFERENCED) === 0);
  * ```
  *
  * @module
@@ -73,9 +74,10 @@ const ACTIVE = 2;
  * @example
  * ```ts
  * import { createLinuxReclaim } from "./linux_reclaim.ts";
+ * import { UNREFERENCED } from "../../kernel/replacement.ts";
  * const p = createLinuxReclaim({ sets: 1, ways: 3 });
  * for (const w of [0, 1, 2]) p.filled(0, w);
- * console.assert([0, 1, 2].includes(p.victim(0, [0, 1, 2], () => 0)));
+ * console.assert([0, 1, 2].includes(p.victim(0, [0, 1, 2], () => 0, UNREFERENCED)));
  * ```
  */
 export function createLinuxReclaim(

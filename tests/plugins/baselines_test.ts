@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import type { LatencyModel } from "../../kernel/latency.ts";
 import type { PagerCall } from "../../kernel/pager.ts";
+import { UNREFERENCED } from "../../kernel/replacement.ts";
 import {
   createLinuxReclaim,
   createLinuxSwapPager,
   linuxReclaimPlugin,
   SwapReadahead,
 } from "../../plugins/baselines/mod.ts";
-import { runPolicyContract } from "../../plugins/replacement/_contract.ts";
+import { runPolicyContract } from "../../testing/replacement_contract.ts";
 
 // A device where reading n pages costs 1000·n ns and writing a page 500 ns.
 const latency = {
@@ -107,12 +108,12 @@ Deno.test("linux-reclaim: second chance keeps a re-referenced page (hand-worked 
     // First reclaim: every page is referenced, so each is activated once; deactivation
     // (to keep inactive >= active) clears the bits; way 0, first activated and first
     // deactivated, is unreferenced when it reaches the inactive tail again.
-    assert.equal(policy.victim(0, [0, 1, 2], (w) => use[w]), 0);
+    assert.equal(policy.victim(0, [0, 1, 2], (w) => use[w], UNREFERENCED), 0);
     policy.removed(0, 0);
     policy.filled(0, 0);
     use[0] = 4; // the new page, faulted in
     if (touchWay1Again) use[1] = 10; // way 1 is used again; way 2 is not
-    return policy.victim(0, [0, 1, 2], (w) => use[w]);
+    return policy.victim(0, [0, 1, 2], (w) => use[w], UNREFERENCED);
   };
   // Lists now: inactive [0 (new), 1] (head first), active [2]; bits of 1 and 2 cleared.
   assert.equal(run(false), 1, "way 1, unreferenced at the inactive tail, goes");
@@ -122,9 +123,9 @@ Deno.test("linux-reclaim: second chance keeps a re-referenced page (hand-worked 
 Deno.test("linux-reclaim: a page that cannot be evicted now is passed over", () => {
   const policy = createLinuxReclaim({ sets: 2, ways: 4 });
   for (const way of [0, 1, 2, 3]) policy.filled(1, way);
-  const victim = policy.victim(1, [2, 3], () => 0);
+  const victim = policy.victim(1, [2, 3], () => 0, UNREFERENCED);
   assert.ok(victim === 2 || victim === 3);
-  assert.throws(() => policy.victim(5, [0], () => 0), /set 5/);
+  assert.throws(() => policy.victim(5, [0], () => 0, UNREFERENCED), /set 5/);
 });
 
 runPolicyContract(linuxReclaimPlugin);

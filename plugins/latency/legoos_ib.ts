@@ -42,6 +42,7 @@ import {
   type DeviceConstants,
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
+import { ddioField, describeDdio, RDMA_RPC_CONSTANTS, type RdmaRpcConstants } from "./_rdma_rpc.ts";
 import { SERVICE_CONSTANTS, type ServiceConstants } from "./_service.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
@@ -76,7 +77,8 @@ const WRITE_SOURCE = "R1: one-sided WRITE, CX-3 40 Gbps (Clio)";
 const LINK_GBPS = 40;
 
 /** Parsed options of `legoos-ib`: measured curves plus the device constants. */
-export interface LegoosIbOptions extends DeviceConstants, CpuConstants, ServiceConstants {
+export interface LegoosIbOptions
+  extends DeviceConstants, CpuConstants, ServiceConstants, RdmaRpcConstants {
   /** RPC round trip by payload size (A2, Fig. 7). */
   rpcPoints: CurvePoint[];
   /** One-sided READ by size (R1). */
@@ -85,6 +87,8 @@ export interface LegoosIbOptions extends DeviceConstants, CpuConstants, ServiceC
   oneSidedWritePoints: CurvePoint[];
   /** Link rate, for one-sided transfers beyond the last measured size [Gbit/s] (A1). */
   linkGbps: number;
+  /** DDIO on: NIC writes land in the LLC, so a READ does not flush a WRITE to PMEM. */
+  ddio: boolean;
 }
 
 /**
@@ -111,6 +115,8 @@ export const LegoosIbOptionsSchema: Schema<LegoosIbOptions> = z.strictObject({
   ...constantFields(DEVICE_CONSTANTS),
   ...constantFields(CPU_CONSTANTS),
   ...constantFields(SERVICE_CONSTANTS),
+  ...constantFields(RDMA_RPC_CONSTANTS),
+  ddio: ddioField,
 });
 
 /**
@@ -148,6 +154,10 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         memoryCallServiceNs,
         memoryCallBusyNs,
         storageServiceNs,
+        connectionlessRpcNs,
+        rpcServerCpuNs,
+        nicOpNs,
+        ddio,
         ...devices
       } = options;
       const service = {
@@ -157,6 +167,7 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         memoryCallBusyNs,
         storageServiceNs,
       };
+      const rdmaRpc = { connectionlessRpcNs, rpcServerCpuNs, nicOpNs };
       const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
       return curveModel({
         name: "legoos-ib",
@@ -187,6 +198,8 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
           ...describeConstants(DEVICE_CONSTANTS, devices),
           ...describeConstants(CPU_CONSTANTS, cpu),
           ...describeConstants(SERVICE_CONSTANTS, service),
+          ...describeConstants(RDMA_RPC_CONSTANTS, rdmaRpc),
+          ...describeDdio(ddio),
         },
       });
     },

@@ -55,8 +55,10 @@ export const REFERENCES: Readonly<Record<string, string>> = Object.freeze({
  * import { citedKeys } from "./_sources.ts";
  * console.assert(citedKeys("A2 derived: 8.0 - 6.52 (A2, A3)").join() === "A2,A3");
  * console.assert(citedKeys("options.x (default from C1)").join() === "C1");
+ * console.assert(citedKeys("C1: Xeon E5-2620 v3").join() === "C1");
  * ```
  */
 export function citedKeys(source: string): string[] {
-  return [...new Set(source.match(/\b[A-Z]\d\b/g) ?? [])];
+  // A key is a capital and a digit standing alone ("E5-2620" is a part number, not a key).
+  return [...new Set(source.match(/\b[A-Z]\d\b(?!-)/g) ?? [])];
 }

@@ -3,7 +3,7 @@
  * (ConnectX-3), one-sided RDMA on the same class of NIC, and the devices of the LegoOS
  * testbed era.
  *
- * Calibrated only from micro-level measurements in `FACTS.md`; every constant names its
+ * Calibrated only from micro-level measurements listed in `SOURCES.md`; every constant names its
  * source key and every one can be overridden through options. It is deliberately *not*
  * fitted to the paper's end-to-end slowdown tables, which the emulator must predict.
  *
@@ -137,7 +137,8 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
   {
     kind: "latency-model",
     name: "legoos-ib",
-    description: "LegoOS RPC and one-sided RDMA over 40 Gbps InfiniBand (FACTS.md micro figures)",
+    description:
+      "LegoOS RPC and one-sided RDMA over 40 Gbps InfiniBand (micro figures of SOURCES.md)",
     configSchema: LegoosIbOptionsSchema,
     create(options: LegoosIbOptions): LatencyModel {
       const {

@@ -282,11 +282,8 @@ Deno.test("the JSON schema types each role's options and each stock plugin's", (
   const optionsOf = (role: string) =>
     component.allOf!.find((r) => r.if.properties.role.const === role)!.then.properties!.options;
   assert.ok(optionsOf("processor").properties!.cacheBytes);
-  assert.deepEqual(optionsOf("processor").properties!.replacement.examples, [
-    "fifo",
-    "lru",
-    "random",
-  ]);
+  const replacements = optionsOf("processor").properties!.replacement.examples!;
+  for (const name of ["fifo", "lru", "random"]) assert.ok(replacements.includes(name), name);
   const random = optionsOf("processor").allOf!.find((r) =>
     r.if.properties?.replacement?.const === "random"
   );

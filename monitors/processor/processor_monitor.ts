@@ -712,7 +712,6 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   }
 }
 
-<<<<<<< HEAD
 /**
  * Where the model time of `p`'s threads went, summed over its threads: `model.computeNs`
  * (declared compute), `model.stall.<kind>Ns` (misses, write-backs, system calls, ...),
@@ -735,10 +734,10 @@ function modelBreakdown(p: ProcessRecord, seed: number | undefined): Record<stri
   out["model.waitNs"] = waitNs;
   if (seed !== undefined) out["model.seed"] = seed;
   return out;
-=======
+}
+
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k, v]));
->>>>>>> main
 }
 
 /** The counters of every thread of `p`, summed. */

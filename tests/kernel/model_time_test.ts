@@ -129,11 +129,12 @@ Deno.test("ModelScheduler serves the earliest event once every running thread ha
   const a = s.enter("a");
   const b = s.enter("b");
   const order: string[] = [];
+  const note = (event: string) => () => void order.push(event);
   // a arrives first (wall order) at a later model time: it must wait for b's earlier event.
-  const pa = a.arrive(500).then(() => order.push("a@500"));
+  const pa = a.arrive(500).then(note("a@500"));
   await Promise.resolve();
   assert.deepEqual(order, []);
-  const pb = b.arrive(100).then(() => order.push("b@100"));
+  const pb = b.arrive(100).then(note("b@100"));
   await pb;
   assert.deepEqual(order, ["b@100"]);
   // b's event is a join on a: b parks, so a (still waiting) is served next.
@@ -142,7 +143,7 @@ Deno.test("ModelScheduler serves the earliest event once every running thread ha
   assert.deepEqual(order, ["b@100", "a@500"]);
   a.done();
   a.leave(); // b runs again at once
-  const pb2 = b.arrive(600).then(() => order.push("b@600"));
+  const pb2 = b.arrive(600).then(note("b@600"));
   await pb2;
   b.done();
   b.leave();

@@ -43,8 +43,8 @@ const F = {
   wc: LAYOUT.ibv_wc.fields,
 };
 
-/** Pointer-sized integer of a pointer (0 for null). */
-function addressOf(p: Deno.PointerValue): bigint {
+/** A pointer as an integer (0 for null), e.g. to key a map by native object. */
+export function addressOf(p: Deno.PointerValue): bigint {
   return p === null ? 0n : BigInt(Deno.UnsafePointer.value(p));
 }
 
@@ -608,11 +608,12 @@ export class CompletionChannel {
 
   /**
    * `ibv_get_cq_event` on a worker thread: resolves when an armed CQ of this channel
-   * gets a completion, with false when the channel failed or closed.
+   * gets a completion, with that CQ's address (for {@link CompletionQueue.ack}), or
+   * null when the channel failed.
    */
-  async wait(): Promise<boolean> {
+  async wait(): Promise<bigint | null> {
     const rc = await this.context.ibv.ibv_get_cq_event(this.pointer, this.#cqOut, this.#ctxOut);
-    return rc === 0;
+    return rc === 0 ? new DataView(this.#cqOut.buffer).getBigUint64(0, true) : null;
   }
 
   /** `ibv_destroy_comp_channel`. */

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,8 +645,9 @@ static int loop_query_port(struct ibv_context *ctx, uint8_t port, struct ibv_por
 struct loop_context { struct verbs_context vctx; };
 
 static void loop_free_context(struct ibv_context *ibctx) {
-  struct loop_context *ctx = (struct loop_context *)ibctx;
-  if (ibctx->async_fd >= 0) close(ibctx->async_fd);
+  /* The ibv_context is the last member of the verbs_context, which leads loop_context. */
+  struct loop_context *ctx =
+      (struct loop_context *)((char *)ibctx - offsetof(struct verbs_context, context));
   verbs_uninit_context(&ctx->vctx);
   free(ctx);
 }

@@ -30,7 +30,6 @@ import {
 } from "../../kernel/transport.ts";
 import { VERBS } from "./abi.ts";
 import {
-  type ControlMessage,
   type ControlReply,
   type ControlRequest,
   decodeControl,
@@ -207,7 +206,11 @@ class RdmaEndpointImpl implements RdmaEndpoint {
   readonly #ops = new Map<number, PendingOp>();
   readonly #controlWaiters = new Map<
     number,
-    { resolve: (r: ControlReply) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+    {
+      resolve: (r: ControlReply) => void;
+      reject: (e: Error) => void;
+      timer: ReturnType<typeof setTimeout>;
+    }
   >();
   #nextOp = 1;
   #nextControl = 1;
@@ -515,7 +518,13 @@ class RdmaEndpointImpl implements RdmaEndpoint {
   }
 
   sendCopy(to: ComponentId, frame: Uint8Array): Promise<void> {
-    return this.send(to, frame); // chunks are copied into registered send buffers anyway
+    // A frame that goes out at once is copied into a registered send buffer by the post;
+    // one that has to wait is copied here, since the caller may reuse its buffer.
+    const peer = this.#peers.get(to);
+    if (peer && !peer.gone && peer.frameCredits > 0 && this.#sendsNow(peer, frame)) {
+      return this.send(to, frame);
+    }
+    return this.send(to, frame.slice());
   }
 
   /** Whether `frame` can go out at once: one chunk, a free buffer, a ready connection. */

@@ -31,7 +31,7 @@ export async function loopbackMissing(): Promise<string | undefined> {
   const missing: string[] = [];
   if (!(await runs("gcc", ["--version"]))) missing.push("gcc");
   if (!(await exists("/usr/include/infiniband/verbs.h"))) missing.push("libibverbs-dev");
-  if (!(await libibverbsPresent())) missing.push("libibverbs1");
+  if (!libibverbsPresent()) missing.push("libibverbs1");
   return missing.length
     ? `needs ${missing.join(", ")} (Debian/Ubuntu: apt-get install ${missing.join(" ")})`
     : undefined;
@@ -118,7 +118,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function libibverbsPresent(): Promise<boolean> {
+function libibverbsPresent(): boolean {
   try {
     Deno.dlopen("libibverbs.so.1", {}).close();
     return true;

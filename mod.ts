@@ -7,13 +7,21 @@
  * monitor and transport is a plugin.
  *
  * @example
- * ```ts ignore
- * import { startCluster } from "legoemu";
- * const cluster = await startCluster("examples/clusters/1p1m1s.memory.json");
- * const result = await cluster.run("examples/workloads/demo.ts", ["4"]);
- * console.log(result.stats.pagesFetched, result.modelNs);
+ * ```ts
+ * import { startCluster } from "./mod.ts";
+ * const here = (path: string) => new URL(path, import.meta.url).href;
+ * const cluster = await startCluster(
+ *   decodeURIComponent(new URL("./examples/clusters/1p1m1s.memory.json", import.meta.url).pathname),
+ *   { log: () => {} },
+ * );
+ * const result = await cluster.run(here("./examples/workloads/demo.ts"), ["1"]);
+ * if (result.exitCode !== 0 || result.stats.misses === 0) throw new Error("demo failed");
  * await cluster.stop();
  * ```
+ *
+ * From another directory, import it by path or URL (`import { startCluster } from
+ * "/path/to/legoemu/mod.ts"`): it needs no `deno.json` and no flags, since its npm
+ * packages are named with full, pinned `npm:` specifiers.
  *
  * Run as a program it is the `legoemu` command line (`deno run -A mod.ts help`).
  *
@@ -25,6 +33,7 @@ import { runCli } from "./cli/main.ts";
 import {
   type ClusterConfigInput,
   loadClusterConfig,
+  loadConfigPlugins,
   parseClusterConfig,
   resolvePlugins,
 } from "./kernel/config.ts";
@@ -40,16 +49,18 @@ export * from "./kernel/receive_queue.ts";
 export * from "./kernel/transport.ts";
 export * from "./kernel/rpc.ts";
 export * from "./kernel/plugins.ts";
+export * from "./kernel/plugin_modules.ts";
 export * from "./kernel/config.ts";
 export * from "./kernel/clock.ts";
 export * from "./kernel/latency.ts";
+export * from "./kernel/roofline.ts";
 export * from "./kernel/events.ts";
 export * from "./kernel/metrics.ts";
 export * from "./kernel/monitor.ts";
 export * from "./kernel/process_api.ts";
 export * from "./kernel/membership.ts";
 export * from "./kernel/cluster.ts";
-export { formatRunSummary, runCli, runSummary } from "./cli/main.ts";
+export { checkCommandLine, formatRunSummary, runCli, runSummary } from "./cli/main.ts";
 export type { CliEnvironment, RunSummaryView } from "./cli/main.ts";
 export * from "./kernel/component.ts";
 export * from "./kernel/component_process.ts";
@@ -139,9 +150,13 @@ export async function startCluster(
   options: StartOptions = {},
 ): Promise<Cluster> {
   const registry = options.registry ?? createStockRegistry();
-  const resolved = typeof config === "string"
-    ? await loadClusterConfig(config, registry)
-    : resolvePlugins(parseClusterConfig(config), registry);
+  let resolved;
+  if (typeof config === "string") resolved = await loadClusterConfig(config, registry);
+  else {
+    const parsed = parseClusterConfig(config);
+    await loadConfigPlugins(parsed, registry);
+    resolved = resolvePlugins(parsed, registry);
+  }
   return await bootCluster(resolved, registry, options);
 }
 

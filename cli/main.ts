@@ -23,7 +23,7 @@ import {
   parseManagerAddress,
   type SpawnOutcome,
 } from "./cluster_client.ts";
-import { formatProcesses, formatStatus, formatTop } from "./views.ts";
+import { formatProcesses, formatStatus, formatTop, summarizeComponents } from "./views.ts";
 import { type ComponentProcessSpec, startComponentProcess } from "../kernel/component_process.ts";
 import {
   ConfigError,
@@ -36,6 +36,7 @@ import { KernelError } from "../kernel/errors.ts";
 import { type ComponentId, componentIdProblem, isRole, ROLES } from "../kernel/ids.ts";
 import type { ClusterSnapshot } from "../monitors/manager/cluster_state.ts";
 import { PluginError, type PluginKind, type PluginRegistry } from "../kernel/plugins.ts";
+import { loadPluginModule, pluginModuleUrl } from "../kernel/plugin_modules.ts";
 import { formatReadyLine, startSupervisedCluster } from "./supervisor.ts";
 
 /** What the CLI needs from its caller. */
@@ -57,7 +58,8 @@ const USAGE = `legoemu: a split-kernel OS emulator (LegoOS model)
 Usage:
   legoemu demo [--megabytes N]
       Boot the demo cluster in this process, run the demo workload, print a summary.
-  legoemu cluster <config.json> [--run <workload.ts>] [--secret-file F] [-- workload args...]
+  legoemu cluster <config.json> [--plugin F]... [--run <workload.ts>] [--secret-file F]
+                  [-- workload args...]
       Boot the cluster a config file describes: in this process for the in-memory
       transport, one OS process per component for a network transport (tcp). With --run,
       run the workload and exit with its status; without, serve until Ctrl-C.
@@ -70,10 +72,13 @@ Usage:
   legoemu status | ps | top  --control URL
       Show the components, the processes, or both live (top, until Ctrl-C), asking the
       manager by message or reading its HTTP control plane.
-  legoemu plugins
+  legoemu plugins [--plugin F]...
       List the registered plugins by kind.
   legoemu help
       Show this text. Every command also takes --help.
+
+Every command takes --plugin F (repeatable): a module, path or URL, whose default export
+is a plugin or an array of plugins, registered beside the stock ones.
 
 Clients (run, status, ps, top) also read the manager and secret from --config, or from
 the LEGOEMU_MANAGER and LEGOEMU_SECRET_FILE environment variables.
@@ -81,7 +86,7 @@ the LEGOEMU_MANAGER and LEGOEMU_SECRET_FILE environment variables.
 Exit codes: 0 ok, 1 failure, 2 usage or config error.`;
 
 const HELP: Record<string, string> = {
-  demo: `legoemu demo [--megabytes N]
+  demo: `legoemu demo [--megabytes N] [--plugin F]...
   Boot the demo cluster (examples/clusters/1p1m1s.memory.json) in this process and run
   examples/workloads/demo.ts touching N MiB (default 4); print a summary.`,
   cluster: `legoemu cluster <config.json> [options] [-- workload args...]
@@ -89,6 +94,8 @@ const HELP: Record<string, string> = {
   runs in this process; with a network transport (tcp) each component runs in its own OS
   process, its output prefixed with its id, and all stop on Ctrl-C or when one dies.
 Options:
+  --plugin F            load plugins from module F (path or URL; repeatable); its default
+                        export is a plugin or an array of plugins
   --run <workload.ts>   run this workload once the cluster is up, then stop
   --secret-file F       cluster secret for the components (default: the config's
                         transport option secretFile, else a fresh random one)
@@ -106,7 +113,8 @@ Options:
   --secret-file F       file holding the cluster secret (or LEGOEMU_SECRET_FILE)
   --config FILE         take the monitor plugin, its options, the transport and the latency
                         model from this cluster config
-  --plugin NAME         monitor plugin (without --config; default: the role name)
+  --monitor NAME        monitor plugin (without --config; default: the role name)
+  --plugin F            load plugins from module F (path or URL; repeatable)
   --options JSON        monitor plugin options (without --config)
   --transport NAME      transport plugin (without --config; default tcp)
   --supervised          (used by legoemu cluster) report readiness on standard output and
@@ -123,6 +131,7 @@ Options:
   --threads N           threads the process will run (placement input, default 1)
   --timeout-ms N        give up waiting after N ms (the process keeps running)
   --transport NAME      transport plugin (default tcp, or the config's)
+  --plugin F            load plugins from module F (path or URL; repeatable)
   -h, --help            show this text`,
   status: `legoemu status [options]
   Show every component: role, state, uptime, last heartbeat, address, placements, load.
@@ -138,12 +147,130 @@ Options: --manager, --secret-file, --config, --transport (as for run), or --cont
   --interval-ms (default 1000) until Ctrl-C, or --count times.
 Options: --manager, --secret-file, --config, --transport (as for run); --interval-ms N;
   --count N; -h, --help.`,
-  plugins: `legoemu plugins
-  List the registered plugins by kind.`,
+  plugins: `legoemu plugins [--plugin F]...
+  List the registered plugins by kind (with those loaded from each --plugin module).`,
 };
 
 /** A usage error: wrong command, flag or argument. */
 class UsageError extends Error {}
+
+/** `--plugin F`, repeatable, on every command. */
+const PLUGIN_OPTION = { type: "string", multiple: true } as const;
+const HELP_OPTION = { type: "boolean", short: "h" } as const;
+
+const CLIENT_OPTIONS = {
+  manager: { type: "string" },
+  "secret-file": { type: "string" },
+  config: { type: "string" },
+  transport: { type: "string" },
+  plugin: PLUGIN_OPTION,
+  help: HELP_OPTION,
+} as const;
+
+const INSPECT_OPTIONS = {
+  ...CLIENT_OPTIONS,
+  json: { type: "boolean" },
+  all: { type: "boolean" },
+  "interval-ms": { type: "string" },
+  count: { type: "string" },
+  control: { type: "string" },
+} as const;
+
+/** Every command's flags, as `node:util` `parseArgs` takes them (one table: the commands
+ * and {@link checkCommandLine} read the same). */
+const COMMAND_ARGS = {
+  demo: {
+    options: {
+      megabytes: { type: "string", default: "4" },
+      plugin: PLUGIN_OPTION,
+      help: HELP_OPTION,
+    },
+    allowPositionals: false,
+  },
+  cluster: {
+    options: {
+      run: { type: "string" },
+      "secret-file": { type: "string" },
+      "in-process": { type: "boolean" },
+      plugin: PLUGIN_OPTION,
+      help: HELP_OPTION,
+    },
+    allowPositionals: true,
+  },
+  component: {
+    options: {
+      role: { type: "string" },
+      id: { type: "string" },
+      listen: { type: "string" },
+      manager: { type: "string" },
+      "secret-file": { type: "string" },
+      config: { type: "string" },
+      monitor: { type: "string" },
+      plugin: PLUGIN_OPTION,
+      options: { type: "string" },
+      transport: { type: "string" },
+      supervised: { type: "boolean" },
+      help: HELP_OPTION,
+    },
+    allowPositionals: true,
+  },
+  run: {
+    options: {
+      ...CLIENT_OPTIONS,
+      threads: { type: "string" },
+      "timeout-ms": { type: "string" },
+    },
+    allowPositionals: true,
+  },
+  status: { options: INSPECT_OPTIONS, allowPositionals: true },
+  ps: { options: INSPECT_OPTIONS, allowPositionals: true },
+  top: { options: INSPECT_OPTIONS, allowPositionals: true },
+  plugins: { options: { plugin: PLUGIN_OPTION, help: HELP_OPTION }, allowPositionals: false },
+} as const;
+
+/**
+ * Checks a command line (without the program name) against the CLI's own argument parser
+ * without running it: the command exists, every flag is one of its flags with a value of
+ * the right kind, and its positional arguments are allowed. Returns the problem, or
+ * `undefined` when the line is accepted. Deployment files and the docs are checked with it.
+ *
+ * @example
+ * ```ts
+ * import { checkCommandLine } from "./main.ts";
+ * console.assert(checkCommandLine(["cluster", "c.json", "--plugin", "./clock.ts"]) === undefined);
+ * console.assert(checkCommandLine(["component", "--rol", "memory"])?.includes("--rol"));
+ * ```
+ */
+export function checkCommandLine(args: readonly string[]): string | undefined {
+  const [command, ...rest] = args;
+  if (command === "help" || command === "--help" || command === "-h") return undefined;
+  if (command === undefined || !(command in COMMAND_ARGS)) {
+    return `unknown command ${JSON.stringify(command)}; commands: ${
+      Object.keys(COMMAND_ARGS).join(", ")
+    }, help`;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...rest],
+      ...COMMAND_ARGS[command as keyof typeof COMMAND_ARGS],
+    });
+    if (values.help) return undefined;
+    if (command === "cluster" && positionals.length === 0) return "cluster needs a config file";
+    if (command === "run" && positionals.length === 0) return "run needs a workload";
+    if (["component", "status", "ps", "top"].includes(command) && positionals.length > 0) {
+      return `unexpected argument "${positionals[0]}"`;
+    }
+    if (command === "component") {
+      const v = values as { id?: string; role?: string; config?: string };
+      if (!v.id) return "component needs --id";
+      if (v.role !== undefined && !isRole(v.role)) return `--role must be one of ${ROLES}`;
+      if (!v.role && !v.config) return "component needs --role (or --config)";
+    }
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
 
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit code.
@@ -157,7 +284,7 @@ class UsageError extends Error {}
 export async function runCli(args: readonly string[], env: CliEnvironment): Promise<number> {
   const out = env.out ?? ((line: string) => console.log(line));
   const err = env.err ?? ((line: string) => console.error(line));
-  const io: Io = { env, out, err };
+  const io: Io = { env, out, err, plugins: [] };
   const [command, ...rest] = args;
   try {
     switch (command) {
@@ -173,12 +300,15 @@ export async function runCli(args: readonly string[], env: CliEnvironment): Prom
       case "ps":
       case "top":
         return await inspect(command, rest, io);
-      case "plugins":
-        if (wantsHelp(rest)) return help(out, "plugins");
+      case "plugins": {
+        const { values } = parseArgs({ args: [...rest], ...COMMAND_ARGS.plugins });
+        if (values.help) return help(out, "plugins");
+        await loadCliPlugins(values.plugin, io);
         for (const p of env.registry.list()) {
           out(`${p.kind.padEnd(18)} ${p.name.padEnd(12)} ${p.description ?? ""}`);
         }
         return 0;
+      }
       case undefined:
       case "help":
       case "--help":
@@ -207,15 +337,21 @@ interface Io {
   env: CliEnvironment;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Plugin modules loaded by --plugin, as absolute URLs (handed on to child processes). */
+  plugins: string[];
+}
+
+/** Loads each `--plugin` module into the registry (paths relative to the current directory). */
+async function loadCliPlugins(specifiers: readonly string[] | undefined, io: Io): Promise<void> {
+  for (const specifier of specifiers ?? []) {
+    await loadPluginModule(specifier, io.env.registry);
+    io.plugins.push(pluginModuleUrl(specifier));
+  }
 }
 
 function help(out: (line: string) => void, command: string): number {
   out(HELP[command]);
   return 0;
-}
-
-function wantsHelp(args: readonly string[]): boolean {
-  return args.includes("--help") || args.includes("-h");
 }
 
 function oneLine(text: string): string {
@@ -278,12 +414,9 @@ function onStopSignal(): { signal: Promise<string>; dispose: () => void } {
 // ── demo and cluster ─────────────────────────────────────────────────────────────────
 
 async function demo(args: readonly string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { megabytes: { type: "string", default: "4" }, help: { type: "boolean", short: "h" } },
-    allowPositionals: false,
-  });
+  const { values } = parseArgs({ args: [...args], ...COMMAND_ARGS.demo });
   if (values.help) return help(io.out, "demo");
+  await loadCliPlugins(values.plugin, io);
   const megabytes = Number(values.megabytes);
   if (!Number.isInteger(megabytes) || megabytes < 1 || megabytes > 1024) {
     throw new UsageError(
@@ -295,17 +428,9 @@ async function demo(args: readonly string[], io: Io): Promise<number> {
 }
 
 async function cluster(args: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      run: { type: "string" },
-      "secret-file": { type: "string" },
-      "in-process": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseArgs({ args: [...args], ...COMMAND_ARGS.cluster });
   if (values.help) return help(io.out, "cluster");
+  await loadCliPlugins(values.plugin, io);
   const [file, ...workloadArgs] = positionals;
   if (!file) throw new UsageError("cluster needs a config file: legoemu cluster <config.json>");
   if (!values.run && workloadArgs.length > 0) {
@@ -409,6 +534,7 @@ async function multiProcess(
       configFile,
       entry,
       secretFile,
+      plugins: io.plugins,
       out: io.out,
       err: io.err,
       signal: interrupt.signal,
@@ -466,25 +592,10 @@ function absolutePath(path: string): string {
 // ── component ─────────────────────────────────────────────────────────────────────
 
 async function component(args: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      role: { type: "string" },
-      id: { type: "string" },
-      listen: { type: "string" },
-      manager: { type: "string" },
-      "secret-file": { type: "string" },
-      config: { type: "string" },
-      plugin: { type: "string" },
-      options: { type: "string" },
-      transport: { type: "string" },
-      supervised: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseArgs({ args: [...args], ...COMMAND_ARGS.component });
   if (values.help) return help(io.out, "component");
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  await loadCliPlugins(values.plugin, io);
   const spec = await componentSpec(values, io.env.registry);
   const supervised = values.supervised === true;
   const log = supervised
@@ -538,7 +649,7 @@ type ComponentFlags = {
   manager?: string;
   "secret-file"?: string;
   config?: string;
-  plugin?: string;
+  monitor?: string;
   options?: string;
   transport?: string;
 };
@@ -558,7 +669,7 @@ async function componentSpec(
   const secretFile = values["secret-file"] ?? Deno.env.get("LEGOEMU_SECRET_FILE");
   let spec: ComponentProcessSpec;
   if (values.config) {
-    for (const flag of ["plugin", "options", "transport"] as const) {
+    for (const flag of ["monitor", "options", "transport"] as const) {
       if (values[flag] !== undefined) {
         throw new UsageError(`--${flag} comes from the config when --config is given`);
       }
@@ -601,7 +712,7 @@ async function componentSpec(
   } else {
     if (!values.role) throw new UsageError("component needs --role (or --config)");
     const role = values.role as ResolvedComponentConfig["role"];
-    const plugin = values.plugin ?? role;
+    const plugin = values.monitor ?? role;
     let rawOptions: unknown = {};
     if (values.options !== undefined) {
       try {
@@ -667,14 +778,6 @@ interface ClientSpec {
   latencyModel?: string;
 }
 
-const CLIENT_OPTIONS = {
-  manager: { type: "string" },
-  "secret-file": { type: "string" },
-  config: { type: "string" },
-  transport: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
 async function clientSpec(
   values: { manager?: string; "secret-file"?: string; config?: string; transport?: string },
   registry: PluginRegistry,
@@ -723,16 +826,9 @@ async function connect(spec: ClientSpec): Promise<ClusterClient> {
 }
 
 async function run(args: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      ...CLIENT_OPTIONS,
-      threads: { type: "string" },
-      "timeout-ms": { type: "string" },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseArgs({ args: [...args], ...COMMAND_ARGS.run });
   if (values.help) return help(io.out, "run");
+  await loadCliPlugins(values.plugin, io);
   const [workload, ...workloadArgs] = positionals;
   if (!workload) throw new UsageError("run needs a workload: legoemu run <workload.ts> [args...]");
   const spec = await clientSpec(values, io.env.registry);
@@ -793,19 +889,9 @@ async function runOnCluster(
 }
 
 async function inspect(command: "status" | "ps" | "top", args: readonly string[], io: Io) {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    options: {
-      ...CLIENT_OPTIONS,
-      json: { type: "boolean" },
-      all: { type: "boolean" },
-      "interval-ms": { type: "string" },
-      count: { type: "string" },
-      control: { type: "string" },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parseArgs({ args: [...args], ...COMMAND_ARGS[command] });
   if (values.help) return help(io.out, command);
+  await loadCliPlugins(values.plugin, io);
   const controlUrl = values.control ?? Deno.env.get("LEGOEMU_CONTROL");
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const only = (flag: string, commands: string[]) => {
@@ -862,7 +948,9 @@ async function top(
         if (stopped) break;
       }
       const snapshot = await client.snapshot();
-      const lines = formatTop(snapshot, previous);
+      // On a terminal the frame fits its size; piped, every line is kept whole.
+      const size = tty ? Deno.consoleSize() : undefined;
+      const lines = formatTop(snapshot, previous, { width: size?.columns, height: size?.rows });
       if (tty) io.out(`\x1b[H\x1b[2J${lines.join("\n")}`);
       else {
         if (frame > 0) io.out("");
@@ -927,7 +1015,7 @@ export function formatRunSummary(view: RunSummaryView): string[] {
   return [
     `── summary: process ${view.pid} on ${view.processor} (home ${view.home}) ──`,
     `exit code        ${view.exitCode}${view.error ? ` (${view.error})` : ""}`,
-    `components       ${view.components.join(" ")}`,
+    `components       ${summarizeComponents(view.components)}`,
     `cache            ${n(s.hits)} hits, ${n(s.misses)} misses (${hitRate}% hits), ${
       n(s.evictions)
     } evictions`,

@@ -92,6 +92,8 @@ export interface SuperviseOptions {
   entry: string;
   /** Cluster secret file for the children, when not in the config. */
   secretFile?: string;
+  /** Plugin modules (absolute URLs) every child loads besides the config's own. */
+  plugins?: readonly string[];
   /** Where children's standard output lines go, prefixed. */
   out: (line: string) => void;
   /** Where children's standard error lines and the supervisor's notices go. */
@@ -266,6 +268,7 @@ export async function startSupervisedCluster(
     const args = [
       "run",
       "-A",
+      "--unstable-worker-options", // workload threads run in a permission sandbox
       options.entry,
       "component",
       "--config",
@@ -275,6 +278,7 @@ export async function startSupervisedCluster(
       "--supervised",
     ];
     if (options.secretFile) args.push("--secret-file", options.secretFile);
+    for (const plugin of options.plugins ?? []) args.push("--plugin", plugin);
     return args;
   };
 

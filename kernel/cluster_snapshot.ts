@@ -60,7 +60,10 @@ export interface ProcessRecord {
   processor: ComponentId;
   /** Home memory component. */
   home: ComponentId;
-  /** Threads it runs. */
+  /**
+   * Threads it runs: the count placement was told, then the live count its processor
+   * reports in each heartbeat (once exited, the last count reported).
+   */
   threads: number;
   /** Running or exited. */
   state: "running" | "exited";

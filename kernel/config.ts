@@ -29,10 +29,11 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "./errors.ts";
 import { type ComponentId, componentIdProblem, type Role, ROLES } from "./ids.ts";
 import { PluginError, type PluginKind, type PluginRegistry } from "./plugins.ts";
+import { loadPluginModule } from "./plugin_modules.ts";
 import { formatIssuePath, type IssueLine, type Schema, zodIssueLines } from "./zod_issues.ts";
 
 /** A plugin choice as written: a name and its options. */
@@ -89,6 +90,11 @@ export interface ClusterConfigInput {
   transport?: PluginChoiceInput;
   /** What model time each event is charged (default `legoos-ib`). */
   latencyModel?: PluginChoiceInput;
+  /**
+   * Modules to load plugins from before the names are looked up: paths (relative to the
+   * config file) or URLs, each default-exporting a plugin or an array of plugins.
+   */
+  plugins?: string[];
   /** Every component of the cluster. */
   components: ComponentConfigInput[];
 }
@@ -103,6 +109,8 @@ export interface ClusterConfig {
   transport: PluginChoice;
   /** The latency-model plugin and its options. */
   latencyModel: PluginChoice;
+  /** Plugin modules to load, as written (see {@link ClusterConfigInput.plugins}). */
+  plugins: string[];
   /** Every component, in config order. */
   components: ComponentConfig[];
 }
@@ -144,6 +152,10 @@ const clusterConfigZod = z.strictObject({
   ),
   latencyModel: pluginChoiceZod("legoos-ib", "latency-model").describe(
     "What model time each event is charged.",
+  ),
+  plugins: z.array(z.string().min(1)).default([]).describe(
+    "Modules to load plugins from: paths relative to this file, or URLs; each module's " +
+      "default export is a plugin or an array of plugins.",
   ),
   components: z.array(componentZod).min(1).describe("Every component of the cluster."),
 }).meta({
@@ -321,7 +333,7 @@ export interface ResolvedClusterConfig {
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { parseClusterConfig, resolvePlugins } from "./config.ts";
  * import { definePlugin, PluginRegistry } from "./plugins.ts";
  * const registry = new PluginRegistry();
@@ -460,7 +472,55 @@ export async function loadClusterConfig(
   path: string,
   registry: PluginRegistry,
 ): Promise<ResolvedClusterConfig> {
-  return resolvePlugins(await readClusterConfigFile(path), registry, path);
+  const config = await readClusterConfigFile(path);
+  await loadConfigPlugins(config, registry, directoryUrl(path), path);
+  return resolvePlugins(config, registry, path);
+}
+
+/** The directory holding `path`, as a URL that relative module paths resolve against. */
+function directoryUrl(path: string): URL {
+  const cwd = Deno.cwd();
+  const base = new URL("file:///");
+  base.pathname = cwd.endsWith("/") ? cwd : `${cwd}/`;
+  const file = new URL(path.replaceAll("%", "%25"), base);
+  return new URL("./", file);
+}
+
+/**
+ * Loads the plugin modules a config lists (`$.plugins`) into `registry`, resolving paths
+ * against `base` (the config file's directory; default the current directory). A module
+ * that fails is a {@link ConfigError} at `$.plugins[i]` naming the module and the problem.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, loadConfigPlugins, parseClusterConfig } from "./config.ts";
+ * import { PluginRegistry } from "./plugins.ts";
+ * const config = parseClusterConfig({
+ *   plugins: ["./no/such/plugin.ts"],
+ *   components: [{ id: "gm", role: "manager" }, { id: "p0", role: "processor" },
+ *     { id: "m0", role: "memory" }, { id: "s0", role: "storage" }],
+ * });
+ * await loadConfigPlugins(config, new PluginRegistry()).catch((err) =>
+ *   console.assert(err instanceof ConfigError && err.path === "$.plugins[0]")
+ * );
+ * ```
+ */
+export async function loadConfigPlugins(
+  config: ClusterConfig,
+  registry: PluginRegistry,
+  base?: string | URL,
+  file?: string,
+): Promise<void> {
+  for (const [i, specifier] of config.plugins.entries()) {
+    try {
+      await loadPluginModule(specifier, registry, base);
+    } catch (err) {
+      if (!(err instanceof PluginError)) throw err;
+      throw new ConfigError([{ path: `$.plugins[${i}]`, message: err.message }], file, {
+        cause: err,
+      });
+    }
+  }
 }
 
 /**

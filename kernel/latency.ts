@@ -5,10 +5,13 @@
  * **bytes**. A model is a pure function of its constants: it keeps no state and reads no
  * clock, so the same run always charges the same time. Implementations are
  * `"latency-model"` plugins (see `plugins/latency/`); the default, `legoos-ib`, is
- * calibrated from the micro-level figures in `FACTS.md`.
+ * calibrated from micro-level figures listed, with their sources, in
+ * `plugins/latency/SOURCES.md`.
  *
  * @module
  */
+
+import type { Roofline } from "./roofline.ts";
 
 /**
  * Where a message travels.
@@ -31,7 +34,10 @@ export interface LatencyConstant {
   value: number;
   /** E.g. `"ns"`, `"GB/s"`, `"bytes"`. */
   unit: string;
-  /** Source key from `FACTS.md` (e.g. `"A2"`), with how it was derived, or the option. */
+  /**
+   * Source key of `plugins/latency/SOURCES.md` (e.g. `"A2"`) with how the value was
+   * derived, or the option that set it.
+   */
   source: string;
 }
 
@@ -46,7 +52,7 @@ export interface LatencyConstant {
  *   messageNs: () => 5_000,
  *   oneSidedNs: () => 3_000,
  *   deviceNs: () => 100,
- *   cacheHitNs: () => 1,
+ *   roofline: () => ({ flopsPerNs: 10, bytesPerNs: 10 }),
  *   describe: () => ({ rpcNs: { value: 5_000, unit: "ns", source: "made up" } }),
  * };
  * console.assert(flat.messageNs(4096) === 5_000);
@@ -76,8 +82,13 @@ export interface LatencyModel {
    * making `bytes` of earlier writes durable (zero on volatile devices).
    */
   deviceNs(device: DeviceKind, op: DeviceOp, bytes: number): number;
-  /** Time of an ExCache hit touching `bytes`: a plain DRAM access, no software. */
-  cacheHitNs(bytes: number): number;
+  /**
+   * One core of the emulated CPU, for compute a workload declares
+   * (`proc.compute({ flops, bytes })`, converted by `rooflineNs` in `roofline.ts`).
+   * ExCache hits have no cost of their own: the ExCache is DRAM, as a monolithic
+   * machine's memory is, and the CPU caches in front of both are the same.
+   */
+  roofline(): Roofline;
   /** Every constant the model uses, with unit and source, keyed by option name. */
   describe(): Record<string, LatencyConstant>;
 }

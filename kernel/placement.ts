@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { definePlugin } from "./plugins.ts";
  * import type { ProcessPlacementPolicy } from "./placement.ts";
  *

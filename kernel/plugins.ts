@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { definePlugin, PluginRegistry } from "./plugins.ts";
  *
  * const fifo = definePlugin({
@@ -77,7 +77,7 @@ export const PLUGIN_KINDS: readonly PluginKind[] = Object.freeze(
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import type { PluginDefinition } from "./plugins.ts";
  * const def: PluginDefinition<{ seed: number }, () => number> = {
  *   kind: "replacement-policy",
@@ -109,16 +109,20 @@ export type PluginErrorCode =
   | "UNKNOWN_PLUGIN"
   | "DUPLICATE_PLUGIN"
   | "BAD_PLUGIN"
-  | "BAD_PLUGIN_OPTIONS";
+  | "BAD_PLUGIN_OPTIONS"
+  | "BAD_PLUGIN_MODULE";
 
 /**
  * A plugin that does not exist, clashes with another, is malformed, or got bad options.
+ * It prints as `PluginError: <message>` like any other error; the plugin involved is in
+ * `kind` and `plugin`.
  *
  * @example
  * ```ts
  * import { PluginError } from "./plugins.ts";
  * const err = new PluginError("UNKNOWN_PLUGIN", "latency-model", "x", "no such plugin");
  * console.assert(err.code === "UNKNOWN_PLUGIN" && err.kind === "latency-model");
+ * console.assert(err.plugin === "x" && String(err) === "PluginError: no such plugin");
  * ```
  */
 export class PluginError extends KernelError {
@@ -127,7 +131,7 @@ export class PluginError extends KernelError {
   /** The plugin kind involved. */
   readonly kind: string;
   /** The plugin name involved. */
-  override readonly name: string;
+  readonly plugin: string;
   /** For `BAD_PLUGIN_OPTIONS`: the path of the first bad field, e.g. `options.ways`. */
   readonly path?: string;
   /** For `BAD_PLUGIN_OPTIONS`: every problem found, first one first. */
@@ -135,19 +139,18 @@ export class PluginError extends KernelError {
   /** For `UNKNOWN_PLUGIN`: the names registered for `kind`. */
   readonly available: readonly string[];
 
-  /** Creates an error about plugin `name` of `kind`. */
+  /** Creates an error about plugin `plugin` of `kind`. */
   constructor(
     code: PluginErrorCode,
     kind: string,
-    name: string,
+    plugin: string,
     message: string,
     details: { issues?: readonly IssueLine[]; available?: readonly string[] } = {},
   ) {
     super(code, message);
-    // KernelError sets `name` to the class name; here `name` is the plugin's name, so the
-    // class is identified by `instanceof` and `code` instead.
+    this.name = "PluginError";
     this.kind = kind;
-    this.name = name;
+    this.plugin = plugin;
     this.issues = details.issues ?? [];
     this.path = this.issues[0]?.path;
     this.available = details.available ?? [];
@@ -179,12 +182,32 @@ export function isPluginKind(value: unknown): value is PluginKind {
   return typeof value === "string" && (PLUGIN_KINDS as readonly string[]).includes(value);
 }
 
+/**
+ * Throws a {@link PluginError} `BAD_PLUGIN` unless `def` is a well-formed plugin: an object
+ * with a known kind, a valid name, a zod `configSchema` and a `create` function.
+ *
+ * @example
+ * ```ts
+ * import { checkPluginDefinition, PluginError } from "./plugins.ts";
+ * try {
+ *   checkPluginDefinition({ kind: "replacement-policy", name: "x" });
+ * } catch (err) {
+ *   console.assert(err instanceof PluginError && err.code === "BAD_PLUGIN");
+ * }
+ * ```
+ */
+export function checkPluginDefinition(def: unknown): void {
+  checkDefinition(def as PluginDefinition<unknown, unknown, unknown>);
+}
+
 function checkDefinition(def: PluginDefinition<unknown, unknown, unknown>): void {
   const kind = String(def?.kind);
   const name = String(def?.name);
   const bad = (why: string) =>
     new PluginError("BAD_PLUGIN", kind, name, `bad plugin ${kind}/${name}: ${why}`);
-  if (typeof def !== "object" || def === null) throw bad("a plugin must be an object");
+  if (typeof def !== "object" || def === null) {
+    throw bad(`a plugin must be an object, got ${def === null ? "null" : typeof def}`);
+  }
   if (!isPluginKind(def.kind)) {
     throw bad(`unknown kind ${JSON.stringify(def.kind)}; kinds: ${PLUGIN_KINDS.join(", ")}`);
   }
@@ -208,7 +231,7 @@ function checkDefinition(def: PluginDefinition<unknown, unknown, unknown>): void
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { definePlugin } from "./plugins.ts";
  * const rr = definePlugin({
  *   kind: "vregion-placement",
@@ -231,7 +254,7 @@ export function definePlugin<O, I, C = unknown>(
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { definePlugin, PluginRegistry } from "./plugins.ts";
  * const registry = new PluginRegistry();
  * registry.register(definePlugin({

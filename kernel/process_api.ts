@@ -50,7 +50,7 @@ export interface MmapOptions {
 
 /** Options for {@link Proc.mremap}. */
 export interface MremapOptions {
-  /** `MREMAP_*` bits (default `MREMAP_MAYMOVE`). */
+  /** `MREMAP_*` bits (default 0: grow or shrink in place only, as Linux). */
   flags?: number;
   /** With `MREMAP_FIXED`: the new address. */
   newAddr?: number;
@@ -66,6 +66,17 @@ export interface FileStat {
   mode: number;
   /** Last modification, epoch milliseconds. */
   mtimeMs: number;
+}
+
+/**
+ * Work a thread declares with {@link Proc.compute}: counts, each a finite number >= 0
+ * (absent means 0).
+ */
+export interface ComputeWork {
+  /** Floating-point operations (a fused multiply-add counts 2). */
+  flops?: number;
+  /** Bytes read plus bytes written by the work. */
+  bytes?: number;
 }
 
 /** What one thread has cost so far ({@link Proc.counters}). */
@@ -104,19 +115,31 @@ export interface Proc {
 
   // ── address space (served by the process's home memory component) ──
 
-  /** Maps `length` bytes (anonymous by default, or a file); returns the address. */
-  mmap(length: number, options?: MmapOptions): number;
+  /**
+   * Maps `length` bytes (anonymous by default, or a file); returns the address. Lengths,
+   * here and below, are 64-bit as in Linux: any non-negative integer number or bigint; one
+   * too large for the address space gets Linux's errno (`ENOMEM` here).
+   */
+  mmap(length: number | bigint, options?: MmapOptions): number;
   /**
    * Unmaps `[addr, addr + length)`. Cached lines of anonymous memory are discarded (the
    * data dies with the mapping); dirty lines of a file mapping are written back first.
    */
-  munmap(addr: number, length: number): void;
-  /** Grows, shrinks or moves a mapping; returns its (possibly new) address. */
-  mremap(oldAddr: number, oldLength: number, newLength: number, options?: MremapOptions): number;
+  munmap(addr: number, length: number | bigint): void;
+  /**
+   * Grows or shrinks a mapping, in place unless `options.flags` has `MREMAP_MAYMOVE`
+   * (flags default to 0, as in Linux); returns its (possibly new) address.
+   */
+  mremap(
+    oldAddr: number,
+    oldLength: number | bigint,
+    newLength: number | bigint,
+    options?: MremapOptions,
+  ): number;
   /** Changes the protection of `[addr, addr + length)` to `prot` (`PROT_*` bits). */
-  mprotect(addr: number, length: number, prot: number): void;
+  mprotect(addr: number, length: number | bigint, prot: number): void;
   /** Writes the dirty cached lines of `[addr, addr + length)` back to memory. */
-  msync(addr: number, length: number): void;
+  msync(addr: number, length: number | bigint): void;
   /** Sets the program break to `addr` (0 or no argument queries it); returns the break. */
   brk(addr?: number): number;
 
@@ -232,8 +255,14 @@ export interface Proc {
   spawn(entry: string, arg?: unknown): number;
   /** Waits for thread `tid` to end; returns its entry's return value (default 0). */
   join(tid: number): number;
-  /** Charges `ns` of computation to this thread's model clock (no wall time passes). */
-  compute(ns: number): void;
+  /**
+   * Declares work this thread did over data already in the ExCache: `flops`
+   * floating-point operations and `bytes` read or written. The latency model's roofline
+   * of the emulated CPU turns it into model time (the slower of the two limits); no wall
+   * time passes. Hits themselves add no model time, so a kernel's cost is what it
+   * declares here, however it was written (typed loads or `forEachF32`).
+   */
+  compute(work: ComputeWork): void;
   /** What this thread has cost so far. */
   counters(): ThreadCounters;
   /** Ends the whole process with `code` (other threads are stopped). */

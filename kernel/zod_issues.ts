@@ -46,7 +46,7 @@ export type SchemaResult<T> =
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import type { Schema } from "./zod_issues.ts";
  * const ways: Schema<{ ways: number }> = z.object({ ways: z.number().default(64) });
  * const result = ways.safeParse({});
@@ -113,7 +113,7 @@ function cleanMessage(message: string): string {
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { zodIssueLines } from "./zod_issues.ts";
  * const result = z.object({ ways: z.number() }).safeParse({ ways: "8" });
  * const [line] = zodIssueLines(result.error!, "options");
@@ -152,7 +152,7 @@ export function zodIssueLines(error: SchemaError, prefix: string): IssueLine[] {
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { formatZodIssues } from "./zod_issues.ts";
  * const schema = z.object({ a: z.array(z.object({ b: z.string() })) });
  * const result = schema.safeParse({ a: [{ b: "x" }, { b: "y" }, { b: 3 }] });

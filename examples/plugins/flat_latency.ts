@@ -7,7 +7,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import {
   createStockRegistry,
   definePlugin,
@@ -21,13 +21,16 @@ import {
 export interface FlatLatencyOptions {
   /** Cost of every RPC round trip, in nanoseconds. */
   rpcNs: number;
-  /** Cost of every cache hit, in nanoseconds. */
-  hitNs: number;
+  /** Peak compute of one core, in GFLOP/s (FLOP per ns), for declared compute. */
+  gflops: number;
+  /** Memory bandwidth of one core, in GB/s (bytes per ns), for declared compute. */
+  memoryGBps: number;
 }
 
 const FlatLatencyOptionsSchema: Schema<FlatLatencyOptions> = z.strictObject({
   rpcNs: z.number().positive().default(10_000),
-  hitNs: z.number().nonnegative().default(100),
+  gflops: z.number().positive().default(10),
+  memoryGBps: z.number().positive().default(10),
 });
 
 /** The `flat` latency model plugin. */
@@ -37,15 +40,16 @@ export const flatLatencyPlugin: PluginDefinition<FlatLatencyOptions, LatencyMode
     name: "flat",
     description: "every message costs the same (an example of a user plugin)",
     configSchema: FlatLatencyOptionsSchema,
-    create: ({ rpcNs, hitNs }: FlatLatencyOptions): LatencyModel => ({
+    create: ({ rpcNs, gflops, memoryGBps }: FlatLatencyOptions): LatencyModel => ({
       name: "flat",
       messageNs: () => rpcNs,
       oneSidedNs: () => rpcNs,
       deviceNs: () => 0,
-      cacheHitNs: () => hitNs,
+      roofline: () => ({ flopsPerNs: gflops, bytesPerNs: memoryGBps }),
       describe: () => ({
         rpcNs: { value: rpcNs, unit: "ns", source: "options.rpcNs" },
-        hitNs: { value: hitNs, unit: "ns", source: "options.hitNs" },
+        gflops: { value: gflops, unit: "GFLOP/s", source: "options.gflops" },
+        memoryGBps: { value: memoryGBps, unit: "GB/s", source: "options.memoryGBps" },
       }),
     }),
   },
@@ -75,3 +79,6 @@ if (import.meta.main) {
   );
   await cluster.stop();
 }
+
+/** Loaded with `--plugin examples/plugins/flat_latency.ts` or a config's `plugins` list. */
+export default flatLatencyPlugin;

@@ -139,6 +139,32 @@ export class ClusterState {
     return { record, recovered };
   }
 
+  /**
+   * Takes the live thread counts processor `id` reported (pid → threads) for the running
+   * processes it runs, keeping its `assigned.threads` in step. Counts that are not
+   * whole numbers, and pids of other processors, are ignored.
+   *
+   * @example
+   * ```ts
+   * import { ClusterState } from "./cluster_state.ts";
+   * const state = new ClusterState();
+   * state.join("p0", "processor", {}, {});
+   * state.addProcess({ pid: 1, processor: "p0", home: "m0", threads: 1, state: "running", startedAt: 0 });
+   * state.reportThreads("p0", { 1: 2 });
+   * console.assert(state.processes.get(1)?.threads === 2);
+   * console.assert(state.components.get("p0")?.assigned.threads === 2);
+   * ```
+   */
+  reportThreads(id: ComponentId, threadsByPid: Record<string, unknown>): void {
+    for (const [pid, threads] of Object.entries(threadsByPid)) {
+      const record = this.processes.get(Number(pid));
+      if (!record || record.processor !== id || record.state !== "running") continue;
+      if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0) continue;
+      this.#bump(id, "threads", threads - record.threads);
+      record.threads = threads;
+    }
+  }
+
   /** Declares `id` down (no-op when unknown or already down); returns whether it changed. */
   markDown(id: ComponentId): boolean {
     const record = this.components.get(id);

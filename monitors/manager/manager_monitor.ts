@@ -13,7 +13,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId, Role } from "../../kernel/ids.ts";
 import { isRole } from "../../kernel/ids.ts";
@@ -84,6 +84,8 @@ export interface ControlOptions {
   tokenFile?: string;
   /** Period of the live stream's load ticks, ms (default 1000). */
   tickMs: number;
+  /** Host names clients may address (`Host` header); see `ControlServerOptions`. */
+  allowedHosts?: string[];
 }
 
 const policySelection = (defaultName: string) =>
@@ -127,6 +129,7 @@ export const ManagerOptionsSchema: Schema<ManagerOptions> = z.strictObject({
     port: z.number().int().min(0).max(65535).default(7080),
     tokenFile: z.string().min(1).optional(),
     tickMs: z.number().int().min(20).max(60_000).default(1000),
+    allowedHosts: z.array(z.string().min(1).max(255)).min(1).max(64).optional(),
   }).optional(),
 });
 
@@ -169,6 +172,7 @@ export class StockManager implements ManagerMonitor {
   #file: FilePlacementPolicy | undefined;
   #counts = { placements: 0, joins: 0, heartbeats: 0, downs: 0 };
   #control: ControlServer | undefined;
+  #tokenFile: string | undefined;
 
   /** Creates the manager; `start()` loads its policies and begins serving. */
   constructor(context: MonitorContext, options: ManagerOptions) {
@@ -236,6 +240,10 @@ export class StockManager implements ManagerMonitor {
           throw new KernelError("ENOENT", `${call.from} has not joined; send MGR_JOIN first`);
         }
         this.#counts.heartbeats++;
+        const threads = seen.record.load.threadsByPid;
+        if (seen.record.role === "processor" && typeof threads === "object" && threads) {
+          this.state.reportThreads(call.from, threads as Record<string, unknown>);
+        }
         if (seen.recovered) {
           ctx.events.emit("component.up", {
             component: call.from,
@@ -319,15 +327,22 @@ export class StockManager implements ManagerMonitor {
       // Loopback only: keep the generated token where the CLI and scripts can read it.
       const file = await Deno.makeTempFile({ prefix: `legoemu-${this.id}-token-` });
       await Deno.writeTextFile(file, this.#control.token + "\n", { mode: 0o600 });
+      this.#tokenFile = file;
       token = `token in ${file}`;
     }
     ctx.log(`control plane at ${this.#control.url} (${token})`);
   }
 
-  /** Stops failure detection and the control plane. Idempotent. */
+  /**
+   * Stops failure detection and the control plane, and removes the token file it
+   * generated, if any. Idempotent.
+   */
   async stop(): Promise<void> {
     await this.#control?.close();
     this.#control = undefined;
+    // The generated token dies with the control plane; leave no stale secret behind.
+    if (this.#tokenFile) await Deno.remove(this.#tokenFile).catch(() => {});
+    this.#tokenFile = undefined;
     this.#detector.stop();
   }
 
@@ -528,7 +543,7 @@ export class StockManager implements ManagerMonitor {
       throw new PluginError(
         e.code,
         e.kind,
-        e.name,
+        e.plugin,
         `${this.id}: option ${PLACEMENT_OPTION[kind]}: ${e.message}`,
         { issues: e.issues, available: e.available },
       );

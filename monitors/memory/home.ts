@@ -4,12 +4,20 @@
  * and carries each change out on the owners of the vRegions it touches.
  *
  * A call is computed on a copy of the process's {@link AddressSpace} (Linux semantics;
- * a failing call changes nothing), committed, then propagated: for every vRegion a
+ * a failing call changes nothing), propagated, and committed only once every owner has
+ * applied it: for every vRegion a
  * changed range covers, the home asks the global memory manager for the owner
  * (`MGR_PLACE_VREGION`, remembered per process) and tells it the VMAs it must now
  * enforce there (`M2M_VMA_SET`); pages that `mremap` moves or `fork` copies travel
  * owner to owner (`M2M_PAGES_COPY` inside one owner, `M2M_PAGES_READ` + `M2M_PAGES_WRITE`
  * across two). One process's calls run one at a time, in arrival order.
+ *
+ * Home and owners stay consistent whatever fails. When an owner call fails part-way, the
+ * steps already sent (and the failed one, which may have been applied with only its reply
+ * lost) are undone in reverse order (old VMAs set again, moved pages moved back) and the
+ * home keeps the old address space. A range whose undo failed too is remembered and set
+ * again on its owners before the process's next call, which fails rather than go on while
+ * an owner may disagree.
  *
  * @module
  */
@@ -33,7 +41,12 @@ interface HomedProcess {
   /** vRegion index → owner, as the manager placed them. */
   readonly owners: Map<number, ComponentId>;
   readonly serial: Serial;
+  /** Ranges an owner may hold differently from `space` (an undo failed): set them again. */
+  readonly inDoubt: [number, number][];
 }
+
+/** Work that takes a step back, recorded before the step is sent. */
+type Undo = () => Promise<void>;
 
 /** What a {@link Home} needs from its component. */
 export interface HomeOptions {
@@ -137,7 +150,12 @@ export class Home {
     }
     if (this.#procs.has(pid)) throw new KernelError("EEXIST", `process ${pid} already exists`);
     if (parentPid === 0) {
-      this.#procs.set(pid, { space: new AddressSpace(), owners: new Map(), serial: new Serial() });
+      this.#procs.set(pid, {
+        space: new AddressSpace(),
+        owners: new Map(),
+        serial: new Serial(),
+        inDoubt: [],
+      });
       return;
     }
     const parent = this.#procs.get(parentPid);
@@ -156,12 +174,13 @@ export class Home {
         space: parent.space.clone(),
         owners: new Map(),
         serial: new Serial(),
+        inDoubt: [],
       };
       this.#procs.set(pid, child);
       try {
         await child.serial.run(async () => {
           const vmas = child.space.vmas.vmas;
-          await this.#apply(pid, child, vmas.map((v) => set(v.start, v.end)));
+          await this.#apply(pid, child, child.space, vmas.map((v) => set(v.start, v.end)), []);
           for (const vma of vmas) {
             await this.#copyPages(
               parentPid,
@@ -193,14 +212,52 @@ export class Home {
       if (this.#procs.get(pid) !== proc) {
         throw new KernelError("ESRCH", `process ${pid} has exited`);
       }
-      const next = proc.space.clone();
+      await this.#repair(pid, proc);
+      const old = proc.space;
+      const next = old.clone();
       const result = op(next);
       this.#checkSpan(result.steps);
+      const undo: Undo[] = [];
+      try {
+        await this.#apply(pid, proc, next, result.steps, undo, old);
+      } catch (e) {
+        await this.#undo(undo);
+        throw e;
+      }
       proc.space = next;
-      await this.#apply(pid, proc, result.steps);
       if (result.error) throw result.error;
       return result.addr;
     });
+  }
+
+  /** Runs `undo` newest first; what cannot be undone is left for {@link Home.#repair}. */
+  async #undo(undo: Undo[]): Promise<void> {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // Recorded in the doubt list (VMAs) or lost with the owner (pages): go on.
+      }
+    }
+  }
+
+  /** Sets the ranges in doubt again on their owners; fails (naming why) while one cannot. */
+  async #repair(pid: number, proc: HomedProcess): Promise<void> {
+    while (proc.inDoubt.length > 0) {
+      const [start, end] = proc.inDoubt[0];
+      try {
+        await this.#apply(pid, proc, proc.space, [
+          { kind: "set", start, end, discard: false },
+        ], []);
+      } catch (e) {
+        throw new KernelError(
+          "EIO",
+          `process ${pid}: an owner of 0x${start.toString(16)}-0x${end.toString(16)} may ` +
+            `still disagree with its home after a failed call: ${(e as Error).message}`,
+        );
+      }
+      proc.inDoubt.shift();
+    }
   }
 
   /** Frees everything of `pid` on every owner and stops homing it; returns pages freed. */
@@ -271,11 +328,29 @@ export class Home {
     return owner;
   }
 
-  /** Carries out `steps` in order; the chunks of one step go out in parallel. */
-  async #apply(pid: number, proc: HomedProcess, steps: readonly SpaceStep[]): Promise<void> {
+  /**
+   * Carries out `steps` (which lead to `space`) in order; the chunks of one step go out in
+   * parallel. With `old`, each piece records in `undo`, before it is sent, how to take it
+   * back to `old` (a range that cannot be taken back goes to the process's doubt list).
+   */
+  async #apply(
+    pid: number,
+    proc: HomedProcess,
+    space: AddressSpace,
+    steps: readonly SpaceStep[],
+    undo: Undo[],
+    old?: AddressSpace,
+  ): Promise<void> {
     const vb = this.vregionBytes;
     for (const step of steps) {
       if (step.kind === "copy") {
+        if (old) {
+          // A move is taken back by moving the pages home again (before the target's own
+          // VMAs are taken back, which comes later in the reverse order).
+          undo.push(() =>
+            this.#copyPages(pid, proc, step.to, pid, proc, step.from, step.length, true)
+          );
+        }
         await this.#copyPages(pid, proc, step.from, pid, proc, step.to, step.length, true);
         continue;
       }
@@ -287,13 +362,31 @@ export class Home {
       }
       await inParallel(chunks, PARALLEL_OWNER_CALLS, async ([start, end]) => {
         const owner = await this.#ownerOf(pid, proc, Math.floor(start / vb));
-        await this.#options.link(owner).setVmas(
+        const link = this.#options.link(owner);
+        if (old) {
+          undo.push(async () => {
+            try {
+              await link.setVmas(
+                pid,
+                this.#options.id,
+                start,
+                end,
+                false,
+                old.vmas.slice(start, end),
+              );
+            } catch (e) {
+              proc.inDoubt.push([start, end]);
+              throw e;
+            }
+          });
+        }
+        await link.setVmas(
           pid,
           this.#options.id,
           start,
           end,
           step.discard,
-          proc.space.vmas.slice(start, end),
+          space.vmas.slice(start, end),
         );
       });
     }
@@ -351,15 +444,27 @@ function set(start: number, end: number): SpaceStep {
   return { kind: "set", start, end, discard: true };
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first failure. */
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item
+ * starts; it rejects with the first failure once every item in flight has settled (so an
+ * undo never races a call still on its way).
+ */
 async function inParallel<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
+    while (next < items.length && !failure) {
+      try {
+        await fn(items[next++]);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
 }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";

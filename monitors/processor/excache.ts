@@ -10,9 +10,16 @@
  * monitor commits to the policy's choice, asks the pinning threads to drop their pins
  * (a TLB shootdown, honoured at their next access) and waits.
  *
+ * A stopped thread's pins count until the thread proves it can no longer touch a slot
+ * (it sets its gone bit after dropping every pin, see `WorkerProc`): a terminated Worker
+ * may still run for a while, so no timeout makes its pins harmless. Until then its pinned
+ * slots are never reused: they are not chosen as victims, and when their line leaves the
+ * cache the slot is kept aside (quarantined) instead of freed.
+ *
  * @module
  */
 
+import { KernelError } from "../../kernel/errors.ts";
 import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import {
   allocateCache,
@@ -34,6 +41,8 @@ export interface PinHolder {
   readonly announce: Int32Array;
   /** Asks the holder to drop every pin at its next access. */
   requestShootdown(): void;
+  /** True once the holder has dropped every pin and can never pin again. */
+  gone(): boolean;
 }
 
 /** A line taken out of the cache. */
@@ -52,8 +61,6 @@ export interface EvictedLine {
 export interface ExCacheOptions {
   /** Copy clean victims too (for a victim cache). */
   copyCleanVictims?: boolean;
-  /** Wall clock in milliseconds, for retiring the pins of dead threads. */
-  nowMs?: () => number;
 }
 
 /**
@@ -93,10 +100,12 @@ export class ExCache {
   readonly #byPid = new Map<number, Set<number>>();
   readonly #free: number[][];
   readonly #fillStamp: Float64Array;
-  readonly #holders = new Map<PinHolder, number>(); // holder -> retire time (ms)
+  /** Pin holders → whether they were stopped (their pins no longer drain on request). */
+  readonly #holders = new Map<PinHolder, boolean>();
+  /** Empty slots a stopped holder may still pin, kept out of the free lists. */
+  readonly #quarantined = new Set<number>();
   readonly #stampArrays = new Set<Float64Array>();
   readonly #copyClean: boolean;
-  readonly #nowMs: () => number;
   #waiters: (() => void)[] = [];
 
   /** Creates an empty cache of `lines` lines, `ways` per set. */
@@ -121,7 +130,6 @@ export class ExCache {
     this.#fillStamp = new Float64Array(lines);
     this.#free = Array.from({ length: this.sets }, () => [...Array(ways).keys()].reverse());
     this.#copyClean = options.copyCleanVictims ?? false;
-    this.#nowMs = options.nowMs ?? (() => performance.now());
   }
 
   /** The replacement policy. */
@@ -183,15 +191,21 @@ export class ExCache {
 
   /** Registers a thread's TLB as a pin holder. */
   addHolder(holder: PinHolder): void {
-    this.#holders.set(holder, Infinity);
+    this.#holders.set(holder, false);
   }
 
   /**
-   * Stops counting a dead thread's pins after `graceMs`: a terminated Worker may still
-   * run for a moment, so its last announced lines stay untouchable until then.
+   * Marks a holder as stopped: its pins stop being waited for, but keep their slots from
+   * reuse until the holder is {@link PinHolder.gone} (then it is forgotten).
    */
-  retireHolder(holder: PinHolder, graceMs: number): void {
-    if (this.#holders.has(holder)) this.#holders.set(holder, this.#nowMs() + graceMs);
+  retireHolder(holder: PinHolder): void {
+    if (this.#holders.has(holder)) this.#holders.set(holder, true);
+    this.#forgetGone();
+  }
+
+  /** Slots kept from reuse because a stopped thread may still pin them. */
+  get quarantined(): number {
+    return this.#quarantined.size;
   }
 
   /** Registers a thread's recency stamps (read by policies that need recency). */
@@ -224,6 +238,7 @@ export class ExCache {
     const base = set * this.ways;
     for (;;) {
       const free = this.#free[set];
+      if (free.length === 0 && this.#quarantined.size > 0) this.#releaseQuarantine();
       if (free.length > 0) {
         const slot = base + free[free.length - 1];
         Atomics.store(evicting, slot, 1);
@@ -236,23 +251,31 @@ export class ExCache {
         await this.progress(1);
         continue;
       }
-      const pinned = this.#pinned();
+      const { pinned, stopped } = this.#pinned();
       const open: number[] = [];
       const held: number[] = [];
       for (let way = 0; way < this.ways; way++) {
         const slot = base + way;
         if (evicting[slot] !== 0) continue; // another monitor operation holds it
+        if (stopped.has(slot) || this.#quarantined.has(slot)) continue; // never reused yet
         (pinned.has(slot) ? held : open).push(way);
       }
       const choice = open.length > 0 ? open : held;
       if (choice.length === 0) {
+        if (this.#unusable(base)) {
+          throw new KernelError(
+            "ENOMEM",
+            `every way of ExCache set ${set} is pinned by stopped threads that never ` +
+              "confirmed their end (their Workers may still run)",
+          );
+        }
         await this.progress(20); // every way is being filled or written back
         continue;
       }
       const way = this.#policy.victim(set, choice, (w) => this.lastUse(base + w));
       const slot = base + way;
       Atomics.store(evicting, slot, 1);
-      if (!(await this.#drainPins(slot, open.length > 0))) {
+      if (!(await this.#drainPins(slot, open.length > 0)) || this.#stoppedPin(slot)) {
         Atomics.store(evicting, slot, 0);
         continue;
       }
@@ -272,7 +295,11 @@ export class ExCache {
       const pinners = this.#pinners(slot);
       if (pinners.length === 0) return true;
       if (giveUp) return false;
-      for (const holder of pinners) holder.requestShootdown();
+      const live = pinners.filter((holder) => !this.#holders.get(holder));
+      // Only stopped threads pin it: they will not let go on request. The caller may take
+      // the line out (its process is ending), but the slot is not reused while they pin it.
+      if (live.length === 0) return true;
+      for (const holder of live) holder.requestShootdown();
       await this.progress(1);
     }
   }
@@ -335,14 +362,18 @@ export class ExCache {
     this.#wake();
   }
 
-  /** Empties a held slot (its line was taken out, or a fill failed) and frees it. */
+  /**
+   * Empties a held slot (its line was taken out, or a fill failed) and frees it, or keeps
+   * it aside while a stopped thread may still pin it.
+   */
   discard(slot: number): void {
     const { keys, state } = this.views;
     const key = keys[slot];
     if (key !== NO_KEY && this.#index.get(key) === slot) this.#takeOut(slot);
     keys[slot] = NO_KEY;
     Atomics.store(state, slot, 0);
-    this.#free[Math.floor(slot / this.ways)].push(slot % this.ways);
+    if (this.#stoppedPin(slot)) this.#quarantined.add(slot);
+    else this.#free[Math.floor(slot / this.ways)].push(slot % this.ways);
     this.release(slot);
   }
 
@@ -381,27 +412,28 @@ export class ExCache {
     return { key, dirty, plocal: (bits & STATE_PLOCAL) !== 0, data };
   }
 
-  #liveHolders(): PinHolder[] {
-    const now = this.#nowMs();
-    const live: PinHolder[] = [];
-    for (const [holder, retireAt] of this.#holders) {
-      if (retireAt <= now) this.#holders.delete(holder);
-      else live.push(holder);
+  /** Forgets stopped holders that proved they are gone: their pins can never matter again. */
+  #forgetGone(): void {
+    for (const [holder, stopped] of this.#holders) {
+      if (stopped && holder.gone()) this.#holders.delete(holder);
     }
-    return live;
   }
 
   /**
-   * The slots some thread announces, read without atomics: a hint for choosing victims
-   * (a stale read only makes {@link ExCache.#pinners}, which is exact, refuse a choice).
+   * The slots some thread announces (`pinned`) and those a stopped thread announces
+   * (`stopped`), read without atomics: a hint for choosing victims (a stale read only makes
+   * {@link ExCache.#pinners}, which is exact, refuse a choice).
    */
-  #pinned(): Set<number> {
+  #pinned(): { pinned: Set<number>; stopped: Set<number> } {
+    this.#forgetGone();
     const pinned = new Set<number>();
-    for (const holder of this.#liveHolders()) {
+    const stopped = new Set<number>();
+    for (const [holder, isStopped] of this.#holders) {
       const announce = holder.announce;
-      for (let i = 0; i < announce.length; i++) if (announce[i] >= 0) pinned.add(announce[i]);
+      const into = isStopped ? stopped : pinned;
+      for (let i = 0; i < announce.length; i++) if (announce[i] >= 0) into.add(announce[i]);
     }
-    return pinned;
+    return { pinned, stopped };
   }
 
   /**
@@ -411,10 +443,39 @@ export class ExCache {
    */
   #pinners(slot: number): PinHolder[] {
     const pinners: PinHolder[] = [];
-    for (const holder of this.#liveHolders()) {
+    for (const holder of this.#holders.keys()) {
       Atomics.load(holder.announce, 0);
       if (holder.announce.indexOf(slot) >= 0) pinners.push(holder);
     }
     return pinners;
+  }
+
+  /** Whether a stopped holder that has not proved it is gone announces `slot`. */
+  #stoppedPin(slot: number): boolean {
+    this.#forgetGone();
+    for (const [holder, stopped] of this.#holders) {
+      if (!stopped) continue;
+      Atomics.load(holder.announce, 0);
+      if (holder.announce.indexOf(slot) >= 0) return true;
+    }
+    return false;
+  }
+
+  /** Frees the quarantined slots no stopped holder announces any more. */
+  #releaseQuarantine(): void {
+    for (const slot of this.#quarantined) {
+      if (this.#stoppedPin(slot)) continue;
+      this.#quarantined.delete(slot);
+      this.#free[Math.floor(slot / this.ways)].push(slot % this.ways);
+    }
+  }
+
+  /** Whether every way of the set at `base` is quarantined or pinned by stopped threads. */
+  #unusable(base: number): boolean {
+    for (let way = 0; way < this.ways; way++) {
+      const slot = base + way;
+      if (!this.#quarantined.has(slot) && !this.#stoppedPin(slot)) return false;
+    }
+    return true;
   }
 }

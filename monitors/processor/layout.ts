@@ -15,6 +15,7 @@
  */
 
 import { PAGE_SIZE } from "../../kernel/messages.ts";
+import type { Roofline } from "../../kernel/roofline.ts";
 
 /** Bytes in one ExCache line (a page). */
 export const LINE_BYTES = PAGE_SIZE;
@@ -185,7 +186,10 @@ export const CTL = {
   SHOOT: 2,
   /** The last shootdown generation the thread has honoured. */
   SHOOT_ACK: 3,
-  /** 1 once the monitor has killed the thread. */
+  /**
+   * Life bits: {@link LIFE}.KILL once the monitor has killed the thread, {@link LIFE}.GONE
+   * once the thread has dropped its pins for good (set with `Atomics.or`, never cleared).
+   */
   KILLED: 4,
   /** Miss request: 1 for a write access. */
   WRITE: 5,
@@ -193,6 +197,17 @@ export const CTL = {
   JSON_BYTES: 6,
   /** Bytes of binary payload after the JSON in the mailbox. */
   BLOB_BYTES: 7,
+} as const;
+
+/** Bits of {@link CTL}.KILLED. */
+export const LIFE = {
+  /** Set by the monitor: the thread must stop at its next access or request. */
+  KILL: 1,
+  /**
+   * Set by the thread after it dropped every pin, from where it will never pin again:
+   * the monitor's proof that a stopped thread can no longer touch a slot.
+   */
+  GONE: 2,
 } as const;
 
 /** Requests a thread posts in {@link CTL}.REQ. */
@@ -226,10 +241,8 @@ export const F64 = {
   VADDR: 4,
   /** Accesses served without the monitor (kept by the thread). */
   HITS: 5,
-  /** Model time of those hits, from the latency model's hit costs. */
-  HIT_NS: 6,
-  /** Model time the workload declared with `compute(ns)`. */
-  COMPUTE_NS: 7,
+  /** Model time of the work the workload declared with `compute({ flops, bytes })`. */
+  COMPUTE_NS: 6,
 } as const;
 
 /** Byte offset of the announced-slot array (one Int32 per TLB entry). */
@@ -306,8 +319,8 @@ export interface ThreadInit {
   readonly block: SharedArrayBuffer;
   /** Per slot recency stamps written on every hit, or undefined when the policy needs none. */
   readonly stamps: SharedArrayBuffer | undefined;
-  /** Model cost of a hit touching `n` bytes, for `n` in 0..LINE_BYTES. */
-  readonly hitCostNs: Float64Array;
+  /** One core of the emulated CPU, converting declared compute into model time. */
+  readonly roofline: Roofline;
 }
 
 /** Messages a thread posts to the monitor (outside the blocking slow path). */

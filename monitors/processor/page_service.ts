@@ -66,6 +66,10 @@ export interface PageServiceStats {
   lostWriteBacks: number;
   /** Misses that found the line already being filled by another thread. */
   sharedFills: number;
+  /** Fills started over because the address space changed while they ran. */
+  staleFills: number;
+  /** Dirty victims dropped because their range was no longer writable when evicted. */
+  droppedVictims: number;
 }
 
 interface FlushGate {
@@ -87,7 +91,12 @@ export class PageService {
   /** The ExCache. */
   readonly cache: ExCache;
   /** Counters. */
-  readonly stats: PageServiceStats = { lostWriteBacks: 0, sharedFills: 0 };
+  readonly stats: PageServiceStats = {
+    lostWriteBacks: 0,
+    sharedFills: 0,
+    staleFills: 0,
+    droppedVictims: 0,
+  };
   readonly #victims: VictimCache | undefined;
   readonly #host: PageServiceHost;
   /** Lines being filled → the model time the fill cost. */
@@ -111,13 +120,20 @@ export class PageService {
     const p = t.process;
     const vline = Math.floor(vaddr / LINE_BYTES);
     const key = lineKey(p.pid, vline);
-    const range = p.vmas.find(vaddr);
-    if (range && (range.prot & (write ? PROT_WRITE : PROT_READ)) === 0) {
-      throw this.#segfault(p, vaddr, write, "protection");
-    }
     let waitedNs = -1;
     for (;;) {
       if (p.ending) throw ending(p);
+      // A change of the address space in progress decides what this access may do: wait
+      // for it (as a Linux page fault waits for mmap_lock), then read the mappings afresh.
+      if (p.addressSpaceChanging) {
+        await p.addressSpaceSettled();
+        continue;
+      }
+      const generation = p.addressSpaceGeneration;
+      const range = p.vmas.find(vaddr);
+      if (range && (range.prot & (write ? PROT_WRITE : PROT_READ)) === 0) {
+        throw this.#segfault(p, vaddr, write, "protection");
+      }
       const slot = this.cache.slotOf(key);
       if (slot >= 0) {
         if (this.cache.views.evicting[slot] !== 0) {
@@ -138,23 +154,30 @@ export class PageService {
         continue;
       }
       const flush = this.#flushes.get(key);
-      if (!flush) break;
-      await flush;
-    }
-    let settle!: (ns: number) => void;
-    let fail!: (e: unknown) => void;
-    const fill = new Promise<number>((resolve, reject) => [settle, fail] = [resolve, reject]);
-    fill.catch(() => {}); // waiters handle failures; nobody else must see them as unhandled
-    this.#fills.set(key, fill);
-    try {
-      const ns = await this.#fill(t, p, vline, key, range, write);
-      settle(ns);
-      return RESPONSE.MISS;
-    } catch (e) {
-      fail(e);
-      throw e;
-    } finally {
-      if (this.#fills.get(key) === fill) this.#fills.delete(key);
+      if (flush) {
+        await flush;
+        continue;
+      }
+      let settle!: (ns: number) => void;
+      let fail!: (e: unknown) => void;
+      const filling = new Promise<number>((resolve, reject) => [settle, fail] = [resolve, reject]);
+      filling.catch(() => {}); // waiters handle failures; nobody else must see them as unhandled
+      this.#fills.set(key, filling);
+      try {
+        const ns = await this.#fill(t, p, vline, key, range, write, generation);
+        settle(ns);
+        return RESPONSE.MISS;
+      } catch (e) {
+        if (!(e instanceof StaleFill)) {
+          fail(e);
+          throw e;
+        }
+        // The mappings changed while the line travelled: start over under the new ones.
+        this.stats.staleFills++;
+        settle(0);
+      } finally {
+        if (this.#fills.get(key) === filling) this.#fills.delete(key);
+      }
     }
   }
 
@@ -165,6 +188,7 @@ export class PageService {
     key: number,
     range: MirroredRange | undefined,
     write: boolean,
+    generation: number,
   ): Promise<number> {
     const { context, messenger } = this.#host;
     const startNs = t.clock.nowNs();
@@ -200,18 +224,29 @@ export class PageService {
           // One round trip: write the victim back and fetch the line.
           await gate?.previous;
           const victimLine = keyLine(victim.key);
-          const { page } = await messenger.call(t, owner, "P2M_PAGE_FLUSH_FETCH", {
-            pid: p.pid,
-            flushVaddr: victimLine * LINE_BYTES,
-            page: victim.data!,
-            fetchVaddr: vline * LINE_BYTES,
-          }, { request: LINE_BYTES + 24, reply: LINE_BYTES });
-          p.flushed.add(victimLine);
-          victimSaved = true;
-          gate?.done();
-          t.counters.dirtyFlushes++;
-          t.counters.piggybacked++;
-          data = page;
+          try {
+            const { page } = await messenger.call(t, owner, "P2M_PAGE_FLUSH_FETCH", {
+              pid: p.pid,
+              flushVaddr: victimLine * LINE_BYTES,
+              page: victim.data!,
+              fetchVaddr: vline * LINE_BYTES,
+            }, { request: LINE_BYTES + 24, reply: LINE_BYTES });
+            p.flushed.add(victimLine);
+            victimSaved = true;
+            gate?.done();
+            t.counters.dirtyFlushes++;
+            t.counters.piggybacked++;
+            data = page;
+          } catch (e) {
+            if (!(e instanceof RemoteError && e.code === "EFAULT")) throw e;
+            // Memory refused the pair, for the victim's write-back or for the fetch: the
+            // victim's fate must not decide this thread's, so each goes on its own.
+            victimSaved = await this.#saveVictim(t, p, victim, gate);
+            ({ page: data } = await messenger.call(t, owner, "P2M_PAGE_FETCH", {
+              pid: p.pid,
+              vaddr: vline * LINE_BYTES,
+            }, { request: 16, reply: LINE_BYTES }));
+          }
         } else {
           if (victim?.dirty) {
             victimSaved = await this.#writeBack(t, victim.key, victim.data!, gate);
@@ -224,6 +259,7 @@ export class PageService {
         t.counters.pagesFetched++;
       }
       if (p.ending) throw ending(p);
+      if (p.addressSpaceGeneration !== generation) throw new StaleFill();
       const writable = range === undefined || (range.prot & PROT_WRITE) !== 0;
       this.cache.install(
         slot,
@@ -344,6 +380,28 @@ export class PageService {
     if (this.#victims) this.#victims.forget((key) => keyPid(key) === p.pid);
   }
 
+  /**
+   * Writes back a dirty victim whose piggybacked write-back memory refused: dropped when
+   * its range is no longer mapped writable here (its writes are no longer allowed, and
+   * memory already holds what was written while they were), else sent on its own, whose
+   * failure is logged and loses only the victim's data. True when nothing is left to save.
+   */
+  async #saveVictim(
+    t: ThreadRecord,
+    p: ProcessRecord,
+    victim: EvictedLine,
+    gate: FlushGate | undefined,
+  ): Promise<boolean> {
+    const range = p.vmas.find(keyLine(victim.key) * LINE_BYTES);
+    if (range === undefined || (range.prot & PROT_WRITE) === 0) {
+      this.stats.droppedVictims++;
+      gate?.done();
+      return true;
+    }
+    await this.#writeBack(t, victim.key, victim.data!, gate);
+    return true;
+  }
+
   /** Marks `key` as being written back; misses on it wait, later write-backs queue behind. */
   #openGate(key: number): FlushGate {
     const previous = this.#flushes.get(key);
@@ -419,6 +477,9 @@ export class PageService {
     return new KernelError("EFAULT", detail);
   }
 }
+
+/** A fill whose mappings changed while it ran: its line must not be installed. */
+class StaleFill extends Error {}
 
 function ending(p: ProcessRecord): KernelError {
   return new KernelError("ESRCH", `process ${p.pid} is ending`);

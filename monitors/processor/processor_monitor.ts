@@ -16,7 +16,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
@@ -27,12 +27,13 @@ import type {
   ProcessSpec,
 } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
+import { checkRoofline, type Roofline } from "../../kernel/roofline.ts";
 import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import { ExCache } from "./excache.ts";
 import {
   CTL,
   F64,
-  LINE_BYTES,
+  LIFE,
   MAILBOX_BYTES,
   MAX_PID,
   REQUEST,
@@ -52,6 +53,13 @@ import {
 } from "./records.ts";
 import { Syscalls } from "./syscalls.ts";
 import { VictimCache } from "./victim_cache.ts";
+import {
+  checkWorkload,
+  sandboxField,
+  type SandboxOptions,
+  startThreadWorker,
+  threadPermissions,
+} from "./workload_sandbox.ts";
 
 /** Options of the stock processor monitor. */
 export interface ProcessorOptions {
@@ -67,6 +75,8 @@ export interface ProcessorOptions {
   victimLines: number;
   /** Most threads running on this component at once (default 256). */
   maxThreads: number;
+  /** What workload modules may be and what their threads may do (see workload_sandbox.ts). */
+  sandbox: SandboxOptions;
 }
 
 /** Validates {@link ProcessorOptions}, filling defaults. */
@@ -78,6 +88,7 @@ export const ProcessorOptionsSchema: Schema<ProcessorOptions> = z.strictObject({
   replacementOptions: z.record(z.string(), z.unknown()).default({}),
   victimLines: z.number().int().min(0).max(65536).default(0),
   maxThreads: z.number().int().min(1).max(4096).default(256),
+  sandbox: sandboxField,
 }).superRefine((options, ctx) => {
   const lines = options.cacheBytes / PAGE_SIZE;
   const ways = Math.min(options.ways, lines);
@@ -93,8 +104,14 @@ export const ProcessorOptionsSchema: Schema<ProcessorOptions> = z.strictObject({
 
 export type { ProcessCounters } from "./records.ts";
 
-/** How long a stopped thread's last pins stay untouchable (its Worker may run on briefly). */
-const DEAD_THREAD_GRACE_MS = 50;
+/**
+ * How often running threads that published nothing new are asked to publish their
+ * counters. A thread publishes at every miss or system call; one that only hits would
+ * otherwise publish only when it ends, and heartbeats would show it idle. Asked every
+ * other look, such a thread publishes every 100 ms: well within a heartbeat period, so
+ * the growth between two heartbeats is never zero while it runs.
+ */
+const PUBLISH_MS = 50;
 const THREAD_MODULE = new URL("./thread_worker.ts", import.meta.url).href;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -122,7 +139,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #cache: ExCache | undefined;
   #pages: PageService | undefined;
   #syscalls: Syscalls | undefined;
-  #hitCostNs = new Float64Array(0);
+  #roofline: Roofline = { flopsPerNs: 1, bytesPerNs: 1 };
   #membership: Membership | undefined;
   #vregionBytes = 2 ** 30;
   readonly #processes = new Map<number, ProcessRecord>();
@@ -130,6 +147,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   readonly #totals: ProcessCounters = newCounters();
   #processesRun = 0;
   #stopped = false;
+  #publishTimer: ReturnType<typeof setInterval> | undefined;
+  /** Each live thread's published hits at the last look (see {@link PUBLISH_MS}). */
+  readonly #seenHits = new WeakMap<ThreadRecord, number>();
 
   /** Creates the monitor; `start()` builds the ExCache and joins the cluster. */
   constructor(context: MonitorContext, options: ProcessorOptions) {
@@ -159,7 +179,6 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       : undefined;
     this.#cache = new ExCache(this.#lines, this.#ways, policy, {
       copyCleanVictims: victims !== undefined,
-      nowMs: () => context.wallClock.nowNs() / 1e6,
     });
     this.#pages = new PageService(this.#cache, victims, {
       context,
@@ -175,13 +194,10 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       spawnThread: (process, entry, arg, parent) =>
         this.#spawnThread(process, entry, arg, parent.modelNs()),
     });
-    this.#hitCostNs = Float64Array.from({ length: LINE_BYTES + 1 }, (_, n) => {
-      const ns = context.latency.cacheHitNs(n);
-      if (!Number.isFinite(ns) || ns < 0) {
-        throw new KernelError("EINVAL", `latency model ${context.latency.name}: hit cost ${ns}`);
-      }
-      return ns;
-    });
+    this.#roofline = checkRoofline(
+      context.latency.roofline(),
+      `latency model ${context.latency.name}`,
+    );
     context.rpc.handle({
       MGR_EXEC: async ({ pid, home, workload, args }) => {
         if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
@@ -203,6 +219,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       replacement: policy.name,
     }, () => this.#load());
     this.#vregionBytes = this.#membership.vregionBytes;
+    const timer = setInterval(() => this.#askForCounters(), PUBLISH_MS);
+    Deno.unrefTimer(timer);
+    this.#publishTimer = timer;
   }
 
   /** Stops every running process (exit code 1) and leaves the cluster. */
@@ -210,6 +229,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#membership?.leave();
+    clearInterval(this.#publishTimer);
     for (const process of this.#processes.values()) {
       process.conclude({ code: 1, error: `processor ${this.id} stopped` });
     }
@@ -345,6 +365,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     const main = new ThreadRecord(p, p.nextTid++, 0);
     p.threads.set(main.tid, main);
     try {
+      await checkWorkload(p.workload, this.#options.sandbox);
       await this.#messenger.call(main, p.home, "P2M_FORK", { pid: p.pid, parentPid: 0 }, {
         request: 8,
       });
@@ -412,13 +433,39 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     return n;
   }
 
+  /**
+   * The heartbeat's load: counters over every process run here, running ones included
+   * (as their threads last published them), and the live threads of each running process.
+   */
   #load(): Record<string, unknown> {
+    const counters = { ...this.#totals };
+    const threadsByPid: Record<string, number> = {};
+    for (const process of this.#processes.values()) {
+      addInto(counters, processCounters(process));
+      threadsByPid[process.pid] = process.liveThreads().length;
+    }
     return {
       processes: this.#processes.size,
       threads: this.#liveThreads(),
       cacheLinesUsed: this.#cache?.used ?? 0,
-      ...this.#totals,
+      ...counters,
+      threadsByPid,
     };
+  }
+
+  /**
+   * Asks each live thread whose published hits did not move since the last look to
+   * publish: a shootdown, which the thread honours within its next 1024 hits by dropping
+   * its pins and publishing its counters (dropping pins costs it a few TLB refills).
+   */
+  #askForCounters(): void {
+    for (const process of this.#processes.values()) {
+      for (const t of process.liveThreads()) {
+        const hits = t.hits();
+        if (this.#seenHits.get(t) === hits) t.requestShootdown();
+        this.#seenHits.set(t, hits);
+      }
+    }
   }
 
   #spawnThread(p: ProcessRecord, entry: string, arg: unknown, startNs: number): number {
@@ -457,12 +504,13 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cache: cache.buffers,
       block: t.block,
       stamps,
-      hitCostNs: this.#hitCostNs,
+      roofline: this.#roofline,
     };
-    const worker = new Worker(THREAD_MODULE, {
-      type: "module",
-      name: `pid ${p.pid} thread ${t.tid}`,
-    });
+    const worker = startThreadWorker(
+      THREAD_MODULE,
+      `pid ${p.pid} thread ${t.tid}`,
+      threadPermissions(p.workload, this.#options.sandbox),
+    );
     t.worker = worker;
     worker.onmessage = (event: MessageEvent<ThreadMessage>) => this.#onMessage(t, event.data);
     worker.onerror = (event: ErrorEvent) => {
@@ -508,8 +556,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #ended(t: ThreadRecord, end: ThreadEnd): void {
     if (t.end) return;
     t.finish(end);
-    // A thread that reported its own end dropped its pins; a crashed one may not have.
-    this.#release(t, end.kind === "failed" ? DEAD_THREAD_GRACE_MS : 0);
+    // A thread that reported its own end dropped its pins (and said so); a crashed one may
+    // not have, and its slots stay out of reuse until it proves it is gone.
+    this.#release(t);
     const p = t.process;
     this.#context.events.emit("thread.exit", {
       component: this.id,
@@ -525,13 +574,16 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     if (t.end) return;
     t.finish({ kind: "failed", error: "stopped: its process ended" });
     const ctl = t.views.ctl;
-    Atomics.store(ctl, CTL.KILLED, 1);
+    Atomics.or(ctl, CTL.KILLED, LIFE.KILL);
     t.requestShootdown();
-    this.#release(t, DEAD_THREAD_GRACE_MS);
+    this.#release(t);
   }
 
-  /** Ends a thread's Worker and request loop; its pins count for `graceMs` more. */
-  #release(t: ThreadRecord, graceMs: number): void {
+  /**
+   * Ends a thread's Worker and request loop. Its pins keep their slots from reuse until
+   * the thread proves it is gone ({@link ThreadRecord.gone}).
+   */
+  #release(t: ThreadRecord): void {
     t.wallEndNs = this.#context.wallClock.nowNs();
     t.worker?.terminate();
     const ctl = t.views.ctl;
@@ -539,7 +591,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     Atomics.notify(ctl, CTL.REQ);
     if (Atomics.load(ctl, CTL.RESP) === 0) Atomics.store(ctl, CTL.RESP, RESPONSE.KILLED);
     Atomics.notify(ctl, CTL.RESP);
-    this.#cache!.retireHolder(t, graceMs);
+    this.#cache!.retireHolder(t);
     if (t.stamps) this.#cache!.removeStamps(t.stamps);
   }
 

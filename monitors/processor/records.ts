@@ -9,7 +9,7 @@
 import { ModelClock } from "../../kernel/clock.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { PinHolder } from "./excache.ts";
-import { allocateThreadBlock, CTL, F64, type ThreadViews, threadViews } from "./layout.ts";
+import { allocateThreadBlock, CTL, F64, LIFE, type ThreadViews, threadViews } from "./layout.ts";
 import { VmaMirror } from "./vma_mirror.ts";
 
 /** Counters of one thread or one process; every field counts events or bytes. */
@@ -126,6 +126,11 @@ export class ThreadRecord implements PinHolder {
     Atomics.add(this.views.ctl, CTL.SHOOT, 1);
   }
 
+  /** Whether the thread has dropped its pins for good (its own proof, {@link LIFE}.GONE). */
+  gone(): boolean {
+    return (Atomics.load(this.views.ctl, CTL.KILLED) & LIFE.GONE) !== 0;
+  }
+
   /** Hits the thread has published. */
   hits(): number {
     return this.views.f64[F64.HITS];
@@ -133,14 +138,15 @@ export class ThreadRecord implements PinHolder {
 
   /** Model time of everything this thread has done so far. */
   modelNs(): number {
-    const words = this.views.f64;
-    return this.clock.nowNs() + words[F64.HIT_NS] + words[F64.COMPUTE_NS];
+    return this.clock.nowNs() + this.views.f64[F64.COMPUTE_NS];
   }
 
-  /** Model time the thread charged itself (hits and compute), not through the monitor. */
+  /**
+   * Model time the thread charged itself, not through the monitor: the compute it
+   * declared (hits cost nothing of their own).
+   */
   ownNs(): number {
-    const words = this.views.f64;
-    return words[F64.HIT_NS] + words[F64.COMPUTE_NS];
+    return this.views.f64[F64.COMPUTE_NS];
   }
 
   /** Records how the thread ended (the first report wins). */
@@ -218,6 +224,14 @@ export class ProcessRecord {
   readonly inflight = new Set<Promise<unknown>>();
   /** Set once the process is ending: no new work starts. */
   ending = false;
+  /**
+   * Address-space generation: advanced when a change (`mmap`, `munmap`, `mremap`,
+   * `mprotect`, `brk`) begins and when it ends. A miss that read the mappings under an
+   * older generation re-checks them before it installs its line.
+   */
+  addressSpaceGeneration = 0;
+  /** Settles when the address-space change in progress (if any) is done. */
+  #changing: Promise<void> | undefined;
   /** Wall time at start, ns. */
   wallStartNs = 0;
   /** Resolves with the first reason the process has to end. */
@@ -236,6 +250,35 @@ export class ProcessRecord {
   /** Decides how the process ends (the first decision wins). */
   conclude(outcome: ProcessOutcome): void {
     this.#conclude(outcome);
+  }
+
+  /**
+   * Runs `change` as the only address-space change of the process (like Linux's
+   * `mmap_lock` held for writing): changes queue behind each other, and misses that start
+   * meanwhile wait for it in {@link ProcessRecord.addressSpaceSettled}.
+   */
+  async changeAddressSpace<T>(change: () => Promise<T>): Promise<T> {
+    while (this.#changing) await this.#changing;
+    let done!: () => void;
+    this.#changing = new Promise<void>((resolve) => done = resolve);
+    this.addressSpaceGeneration++;
+    try {
+      return await change();
+    } finally {
+      this.addressSpaceGeneration++;
+      this.#changing = undefined;
+      done();
+    }
+  }
+
+  /** Resolves once no address-space change is in progress (at once when none is). */
+  async addressSpaceSettled(): Promise<void> {
+    while (this.#changing) await this.#changing;
+  }
+
+  /** Whether an address-space change is in progress. */
+  get addressSpaceChanging(): boolean {
+    return this.#changing !== undefined;
   }
 
   /** Threads that have not ended. */

@@ -20,7 +20,6 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
-  MREMAP_MAYMOVE,
   O_APPEND,
   PROT_READ,
   PROT_WRITE,
@@ -72,6 +71,28 @@ function integer(args: Args, name: string, fallback?: number): number {
     );
   }
   return value;
+}
+
+/**
+ * Lengths at or above this are answered as if they were this: larger than the 47-bit
+ * address space, so the memory component gives Linux's errno for a length too large
+ * (`ENOMEM` for `mmap`, `EINVAL` for `munmap` ...), and exactly representable on the wire.
+ */
+const HUGE_LENGTH = 2 ** 52;
+
+/**
+ * A byte count: any non-negative integer-valued number (Linux's lengths are 64-bit, so
+ * 2^62 is a legal argument whose answer is the call's errno for a length too large).
+ */
+function length(args: Args, name: string): number {
+  const value = args[name];
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new KernelError(
+      "EINVAL",
+      `${name} must be a non-negative integer, got ${JSON.stringify(value)}`,
+    );
+  }
+  return Math.min(value, HUGE_LENGTH);
 }
 
 function address(args: Args, name: string, fallback?: number): number {
@@ -175,9 +196,13 @@ export class Syscalls {
 
   // ── address space ──
 
-  async #mmap(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+  #mmap(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+    return t.process.changeAddressSpace(() => this.#mmapNow(t, args));
+  }
+
+  async #mmapNow(t: ThreadRecord, args: Args): Promise<SyscallResult> {
     const p = t.process;
-    const length = integer(args, "length");
+    const bytes = length(args, "length");
     const path = args.path === undefined || args.path === "" ? "" : text(args, "path");
     const prot = integer(args, "prot", PROT_READ | PROT_WRITE);
     const flags = integer(args, "flags", path ? MAP_PRIVATE : MAP_PRIVATE | MAP_ANONYMOUS);
@@ -186,13 +211,13 @@ export class Syscalls {
     const { addr } = await this.#call(t, p.home, "P2M_MMAP", {
       pid: p.pid,
       addr: hint,
-      length,
+      length: bytes,
       prot,
       flags,
       path,
       offset,
     }, { request: 48 + pathBytes(path), reply: 8 });
-    const end = addr + pageUp(length);
+    const end = addr + pageUp(bytes);
     if (flags & MAP_FIXED) {
       // The new mapping replaced whatever was there: its lines and memory's copies die.
       await this.#host.pages.syncRange(t, p, addr, end, () => "discard");
@@ -202,29 +227,43 @@ export class Syscalls {
     return { reply: { addr } };
   }
 
-  async #munmap(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+  #munmap(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+    return t.process.changeAddressSpace(() => this.#munmapNow(t, args));
+  }
+
+  async #munmapNow(t: ThreadRecord, args: Args): Promise<SyscallResult> {
     const p = t.process;
     const addr = aligned(args, "addr");
-    const length = integer(args, "length");
-    if (length === 0) throw new KernelError("EINVAL", "munmap length must be > 0");
-    const end = addr + pageUp(length);
+    const bytes = length(args, "length");
+    if (bytes === 0) throw new KernelError("EINVAL", "munmap length must be > 0");
+    if (bytes >= VADDR_LIMIT) {
+      throw new KernelError("EINVAL", `munmap length ${bytes} is beyond the address space`);
+    }
+    const end = addr + pageUp(bytes);
     // Anonymous memory is discarded with its mapping, so its dirty lines are dropped
     // without a write-back; a file mapping's dirty lines carry data that outlives it.
     await this.#host.pages.syncRange(t, p, addr, end, (range) => range?.file ? "drop" : "discard");
-    await this.#call(t, p.home, "P2M_MUNMAP", { pid: p.pid, addr, length }, { request: 24 });
+    await this.#call(t, p.home, "P2M_MUNMAP", { pid: p.pid, addr, length: bytes }, {
+      request: 24,
+    });
     p.vmas.unmap(addr, end);
     forgetFlushed(p, addr, end);
     return { reply: {} };
   }
 
-  async #mremap(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+  #mremap(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+    return t.process.changeAddressSpace(() => this.#mremapNow(t, args));
+  }
+
+  async #mremapNow(t: ThreadRecord, args: Args): Promise<SyscallResult> {
     const p = t.process;
     const oldAddr = aligned(args, "oldAddr");
-    const oldLength = integer(args, "oldLength");
-    const newLength = integer(args, "newLength");
-    const flags = integer(args, "flags", MREMAP_MAYMOVE);
+    const oldLength = length(args, "oldLength");
+    const newLength = length(args, "newLength");
+    // Explicit, as in Linux: without MREMAP_MAYMOVE the mapping never moves.
+    const flags = integer(args, "flags", 0);
     const newAddr = address(args, "newAddr", 0);
-    const oldEnd = oldAddr + pageUp(oldLength);
+    const oldEnd = Math.min(oldAddr + pageUp(oldLength), VADDR_LIMIT);
     // The data moves with the mapping: memory must hold all of it, so write every dirty
     // line back (p-local ones included) and drop the cached copies at the old address.
     await this.#host.pages.syncRange(t, p, oldAddr, oldEnd, () => "drop");
@@ -253,30 +292,45 @@ export class Syscalls {
     return { reply: { addr } };
   }
 
-  async #mprotect(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+  #mprotect(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+    return t.process.changeAddressSpace(() => this.#mprotectNow(t, args));
+  }
+
+  async #mprotectNow(t: ThreadRecord, args: Args): Promise<SyscallResult> {
     const p = t.process;
     const addr = aligned(args, "addr");
-    const length = integer(args, "length");
+    const bytes = length(args, "length");
     const prot = integer(args, "prot");
-    const end = addr + pageUp(length);
+    const end = Math.min(addr + pageUp(bytes), VADDR_LIMIT);
     // Drop the range's lines (writing dirty ones back) so every later access is checked
     // against the new protection.
     await this.#host.pages.syncRange(t, p, addr, end, () => "drop");
-    await this.#call(t, p.home, "P2M_MPROTECT", { pid: p.pid, addr, length, prot }, {
-      request: 28,
-    });
+    try {
+      await this.#call(t, p.home, "P2M_MPROTECT", { pid: p.pid, addr, length: bytes, prot }, {
+        request: 28,
+      });
+    } catch (e) {
+      // Linux changes the mapped part before a hole, then fails with ENOMEM.
+      if (e instanceof KernelError && e.code === "ENOMEM") p.vmas.protectUntilHole(addr, end, prot);
+      throw e;
+    }
     p.vmas.protect(addr, end, prot);
     return { reply: {} };
   }
 
   async #msync(t: ThreadRecord, args: Args): Promise<SyscallResult> {
     const addr = aligned(args, "addr");
-    const length = integer(args, "length");
-    await this.#host.pages.syncRange(t, t.process, addr, addr + pageUp(length), () => "keep");
+    const bytes = length(args, "length");
+    const end = Math.min(addr + pageUp(bytes), VADDR_LIMIT);
+    await this.#host.pages.syncRange(t, t.process, addr, end, () => "keep");
     return { reply: {} };
   }
 
-  async #brk(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+  #brk(t: ThreadRecord, args: Args): Promise<SyscallResult> {
+    return t.process.changeAddressSpace(() => this.#brkNow(t, args));
+  }
+
+  async #brkNow(t: ThreadRecord, args: Args): Promise<SyscallResult> {
     const p = t.process;
     const want = address(args, "addr", 0);
     if (!p.heap) {

@@ -20,6 +20,10 @@
 import { KernelError } from "../../kernel/errors.ts";
 import type { ThreadInit, ThreadMessage } from "./layout.ts";
 import { ExitRequest, WorkerProc } from "./worker_proc.ts";
+import { describeLoadError, shortUrl } from "./workload_sandbox.ts";
+// Loaded here with the processor's permissions, so a sandboxed workload that imports
+// the ABI constants finds the module already in its graph (no host read needed).
+import "../../kernel/abi.ts";
 
 interface WorkerScope {
   onmessage: ((event: MessageEvent<ThreadInit>) => void) | null;
@@ -73,18 +77,25 @@ async function run(init: ThreadInit): Promise<void> {
   try {
     module = await import(init.workload);
   } catch (e) {
-    throw new KernelError(
-      "ENOENT",
-      `cannot load workload ${init.workload}: ${(e as Error).message ?? e}`,
-    );
+    // Never repeat Deno's message for a load failure: it quotes the module's bytes.
+    const reason = describeLoadError(e);
+    if (reason === undefined) {
+      throw new KernelError(
+        "ENOEXEC",
+        `workload ${shortUrl(init.workload)} failed while loading: ${describeError(e)}`,
+      );
+    }
+    throw new KernelError("ENOENT", `cannot load workload ${shortUrl(init.workload)}: ${reason}`);
   }
   const entry = module[init.entry];
   if (typeof entry !== "function") {
     throw new KernelError(
       "ENOEXEC",
       init.entry === "main"
-        ? `workload ${init.workload} does not export a main(proc) function`
-        : `workload ${init.workload} exports no function "${init.entry}" to run as a thread`,
+        ? `workload ${shortUrl(init.workload)} does not export a main(proc) function`
+        : `workload ${
+          shortUrl(init.workload)
+        } exports no function "${init.entry}" to run as a thread`,
     );
   }
   const value = await entry(proc, init.arg);

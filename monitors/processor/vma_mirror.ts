@@ -103,6 +103,20 @@ export class VmaMirror {
   }
 
   /**
+   * Mirrors an `mprotect` that failed with `ENOMEM` at a hole: as Linux does, the mapped
+   * ranges from `start` up to the first hole got the new protection.
+   */
+  protectUntilHole(start: number, end: number, prot: number): void {
+    let at = start;
+    for (const range of this.#ranges) {
+      if (range.end <= at) continue;
+      if (range.start > at || at >= end) break;
+      at = Math.min(range.end, end);
+    }
+    if (at > start) this.protect(start, at, prot);
+  }
+
+  /**
    * Mirrors a successful `mremap`: the mapping at `[oldStart, oldStart + oldLength)` now
    * lives at `[newStart, newStart + newLength)` with the same protection and backing.
    */

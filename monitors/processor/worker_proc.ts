@@ -23,7 +23,9 @@
  */
 
 import { KernelError } from "../../kernel/errors.ts";
+import { type Roofline, rooflineNs } from "../../kernel/roofline.ts";
 import type {
+  ComputeWork,
   FileStat,
   MmapOptions,
   MremapOptions,
@@ -36,6 +38,7 @@ import {
   CTL,
   EPOCH_SPAN,
   F64,
+  LIFE,
   LINE_BYTES,
   MAILBOX_BYTES,
   REQUEST,
@@ -156,6 +159,16 @@ function checkCount(what: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw badArgument(what, value);
 }
 
+/**
+ * A 64-bit length as the system call carries it (JSON): a bigint becomes the nearest
+ * number (every length past 2^53 is too large for the address space anyway); a negative
+ * bigint is left to the monitor, which names the problem.
+ */
+function byteCount(length: number | bigint): number | string {
+  if (typeof length !== "bigint") return length;
+  return length < 0n ? String(length) : Number(length);
+}
+
 function hex(addr: number): string {
   return Number.isFinite(addr) && addr >= 0 ? `0x${addr.toString(16)}` : String(addr);
 }
@@ -251,9 +264,8 @@ export class WorkerProc extends ThreadStart implements Proc {
   // Fast-path hits counted so far, per access size (indexed like the budgets).
   readonly #hits = new Float64Array(4);
   #slowHits = 0;
-  #slowHitNs = 0;
   #computeNs = 0;
-  readonly #cost: Float64Array;
+  readonly #roofline: Roofline;
 
   // Recency for LRU: each access stamps its TLB entry with the current tick, and a dropped
   // pin publishes its stamp (`#stamps` is undefined when the policy needs no recency). A
@@ -271,6 +283,8 @@ export class WorkerProc extends ThreadStart implements Proc {
   readonly #scratch = new Uint8Array(8);
   readonly #scratchView = new DataView(this.#scratch.buffer);
   #inCallback = false;
+  /** Set once the thread was stopped: nothing may pin a slot any more. */
+  #gone = false;
   readonly #lineViews = new Map<TypedArray, TypedArray[]>();
   // Whole-line f32 views by slot: tensor code reads and writes f32 lines most.
   readonly #f32Lines: Float32Array[];
@@ -285,7 +299,7 @@ export class WorkerProc extends ThreadStart implements Proc {
     this.#seenShoot = Atomics.load(this.#ctl, CTL.SHOOT);
     this.#stamps = init.stamps ? new Float64Array(init.stamps) : undefined;
     this.#tickBase = Atomics.load(this.#epoch, 0) * EPOCH_SPAN;
-    this.#cost = init.hitCostNs;
+    this.#roofline = init.roofline;
     this.#f32Lines = this.#slotArray();
     this.#post = post;
   }
@@ -365,6 +379,7 @@ export class WorkerProc extends ThreadStart implements Proc {
         "a forEachLine/forEachF32 callback must not call back into proc (its view would go stale)",
       );
     }
+    if (this.#gone) throw new ThreadKilled();
     this.#honourShootdown();
     const i = vline & TLB_MASK;
     const key = this.pid * VLINE_LIMIT + vline;
@@ -386,9 +401,9 @@ export class WorkerProc extends ThreadStart implements Proc {
     return this.#miss(vline, i, write, n);
   }
 
-  #hit(i: number, n: number): number {
+  // `_n` (bytes touched) is kept by the callers' signatures; hits cost no model time.
+  #hit(i: number, _n: number): number {
     this.#slowHits++;
-    this.#slowHitNs += this.#cost[n];
     this.#stamp(i);
     return this.#tlbBase[i];
   }
@@ -452,9 +467,23 @@ export class WorkerProc extends ThreadStart implements Proc {
     const generation = Atomics.load(this.#ctl, CTL.SHOOT);
     if (generation === this.#seenShoot) return;
     this.#unpinAll();
+    // The monitor also asks for a shootdown to read the counters of a thread that only hits.
+    this.#publish();
     this.#seenShoot = generation;
     Atomics.store(this.#ctl, CTL.SHOOT_ACK, generation);
-    if (Atomics.load(this.#ctl, CTL.KILLED) !== 0) throw new ThreadKilled();
+    if ((Atomics.load(this.#ctl, CTL.KILLED) & LIFE.KILL) !== 0) throw this.#die();
+  }
+
+  /**
+   * Drops every pin for good and tells the monitor so ({@link LIFE}.GONE): from here on
+   * every access fails before it could pin a slot, so the monitor may reuse the slots this
+   * thread pinned even if the workload catches the error and goes on.
+   */
+  #die(): ThreadKilled {
+    this.#gone = true;
+    this.#unpinAll();
+    Atomics.or(this.#ctl, CTL.KILLED, LIFE.GONE);
+    return new ThreadKilled();
   }
 
   /** Blocks while the monitor brings `vline` in; returns the slot's byte base. */
@@ -480,7 +509,7 @@ export class WorkerProc extends ThreadStart implements Proc {
 
   /** Posts a request and sleeps until the monitor answers. */
   #request(op: number): number {
-    if (Atomics.load(this.#ctl, CTL.KILLED) !== 0) throw new ThreadKilled();
+    if (this.#gone || (Atomics.load(this.#ctl, CTL.KILLED) & LIFE.KILL) !== 0) throw this.#die();
     this.#unpinAll(); // a blocked thread holds no line hostage
     this.#publish();
     const ctl = this.#ctl;
@@ -495,7 +524,7 @@ export class WorkerProc extends ThreadStart implements Proc {
   }
 
   #failure(response: number): Error {
-    if (response === RESPONSE.KILLED) return new ThreadKilled();
+    if (response === RESPONSE.KILLED) return this.#die();
     const bytes = Atomics.load(this.#ctl, CTL.JSON_BYTES);
     try {
       const { code, message } = JSON.parse(decoder.decode(this.#mailbox.slice(0, bytes)));
@@ -508,19 +537,16 @@ export class WorkerProc extends ThreadStart implements Proc {
   /** Publishes this thread's counters where the monitor reads them. */
   #publish(): void {
     this.#countHits();
-    const cost = this.#cost;
     const hits = this.#hits;
     this.#words[F64.HITS] = hits[HOT.B1] + hits[HOT.B2] + hits[HOT.B4] + hits[HOT.B8] +
       this.#slowHits;
-    this.#words[F64.HIT_NS] = hits[HOT.B1] * cost[1] + hits[HOT.B2] * cost[2] +
-      hits[HOT.B4] * cost[4] + hits[HOT.B8] * cost[8] + this.#slowHitNs;
     this.#words[F64.COMPUTE_NS] = this.#computeNs;
   }
 
   /** Drops every pin and publishes the counters: the thread is done. */
   finish(): void {
-    this.#unpinAll();
     this.#publish();
+    this.#die();
   }
 
   // ── byte-wise paths (unaligned, straddling) ──
@@ -1161,34 +1187,38 @@ export class WorkerProc extends ThreadStart implements Proc {
   }
 
   /** Maps memory. */
-  mmap(length: number, options: MmapOptions = {}): number {
-    return this.#syscall("mmap", { length, ...options }).reply.addr as number;
+  mmap(length: number | bigint, options: MmapOptions = {}): number {
+    return this.#syscall("mmap", { ...options, length: byteCount(length) }).reply.addr as number;
   }
 
   /** Unmaps a range. */
-  munmap(addr: number, length: number): void {
-    this.#syscall("munmap", { addr, length });
+  munmap(addr: number, length: number | bigint): void {
+    this.#syscall("munmap", { addr, length: byteCount(length) });
   }
 
   /** Resizes or moves a mapping. */
   mremap(
     oldAddr: number,
-    oldLength: number,
-    newLength: number,
+    oldLength: number | bigint,
+    newLength: number | bigint,
     options: MremapOptions = {},
   ): number {
-    return this.#syscall("mremap", { oldAddr, oldLength, newLength, ...options }).reply
-      .addr as number;
+    return this.#syscall("mremap", {
+      ...options,
+      oldAddr,
+      oldLength: byteCount(oldLength),
+      newLength: byteCount(newLength),
+    }).reply.addr as number;
   }
 
   /** Changes protection. */
-  mprotect(addr: number, length: number, prot: number): void {
-    this.#syscall("mprotect", { addr, length, prot });
+  mprotect(addr: number, length: number | bigint, prot: number): void {
+    this.#syscall("mprotect", { addr, length: byteCount(length), prot });
   }
 
   /** Writes back dirty lines of a range. */
-  msync(addr: number, length: number): void {
-    this.#syscall("msync", { addr, length });
+  msync(addr: number, length: number | bigint): void {
+    this.#syscall("msync", { addr, length: byteCount(length) });
   }
 
   /** Moves or queries the break. */
@@ -1279,12 +1309,9 @@ export class WorkerProc extends ThreadStart implements Proc {
     return this.#syscall("join", { tid }).reply.value as number;
   }
 
-  /** Charges computation time. */
-  compute(ns: number): void {
-    if (typeof ns !== "number" || !Number.isFinite(ns) || ns < 0) {
-      throw new KernelError("EINVAL", `compute(ns) needs a finite number >= 0, got ${ns}`);
-    }
-    this.#computeNs += ns;
+  /** Declares work; the CPU's roofline turns it into model time (no wall time passes). */
+  compute(work: ComputeWork): void {
+    this.#computeNs += rooflineNs(this.#roofline, work);
   }
 
   /** This thread's counters. */

@@ -33,7 +33,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { O_CREAT, O_EXCL, O_RDONLY, O_TRUNC } from "../../kernel/abi.ts";
 import { KernelError } from "../../kernel/errors.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 
 /** One measured point: `ns` for a transfer of `bytes`. */
 export interface CurvePoint {

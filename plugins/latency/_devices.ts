@@ -8,7 +8,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { DeviceKind, DeviceOp, LatencyConstant } from "../../kernel/latency.ts";
 
@@ -183,7 +183,7 @@ export function defaultDeviceConstants(): DeviceConstants {
  *
  * @example
  * ```ts
- * import { z } from "zod";
+ * import { z } from "npm:zod@4.6.7";
  * import { constantFields, DEVICE_CONSTANTS } from "./_devices.ts";
  * const parsed = z.object(constantFields(DEVICE_CONSTANTS)).parse({ pmemFlushNs: 70 });
  * console.assert(parsed.pmemFlushNs === 70 && parsed.pmemReadLatencyNs === 305);

@@ -7,6 +7,7 @@
 
 import type { LatencyConstant, LatencyModel, LinkKind } from "../../kernel/latency.ts";
 import { curveNs, type CurvePoint } from "./_curve.ts";
+import { type CpuConstants, cpuRoofline } from "./_cpu.ts";
 import { checkBytes, type DeviceConstants, deviceCostNs, dramCopyNs } from "./_devices.ts";
 
 /** What a curve model is built from. */
@@ -26,6 +27,8 @@ export interface CurveModelSpec {
   oneSidedTailNsPerByte?: number;
   /** Device, DRAM and PMEM constants. */
   devices: DeviceConstants;
+  /** The emulated CPU (one core's roofline). */
+  cpu: CpuConstants;
   /** What `describe()` returns. */
   constants: Record<string, LatencyConstant>;
 }
@@ -41,8 +44,10 @@ export interface CurveModelSpec {
  *   name: "flat",
  *   rpc: [{ bytes: 0, ns: 5000 }],
  *   devices: defaultDeviceConstants(),
+ *   cpu: { cpuGhz: 1, cpuFlopsPerCycle: 4, cpuSocketBandwidthGBps: 8, cpuCoresPerSocket: 2 },
  *   constants: {},
  * });
+ * console.assert(model.roofline().flopsPerNs === 4);
  * console.assert(model.oneSidedNs("read", 64) === 5000);
  * ```
  */
@@ -55,6 +60,7 @@ export function curveModel(spec: CurveModelSpec): LatencyModel {
   const devices = Object.freeze({ ...spec.devices });
   const constants = JSON.stringify(spec.constants);
   const tail = spec.oneSidedTailNsPerByte;
+  const roofline = cpuRoofline(spec.cpu);
   const model: LatencyModel = {
     name: spec.name,
     messageNs(bytes: number, link: LinkKind = "network"): number {
@@ -67,7 +73,7 @@ export function curveModel(spec: CurveModelSpec): LatencyModel {
       return curve ? curveNs(curve, bytes, tail) : curveNs(rpc, bytes);
     },
     deviceNs: (device, op, bytes) => deviceCostNs(devices, device, op, bytes),
-    cacheHitNs: (bytes) => deviceCostNs(devices, "dram", "read", bytes),
+    roofline: () => roofline,
     // A fresh copy each time, so a caller cannot edit the model's report.
     describe: () => JSON.parse(constants),
   };

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { LatencyModel } from "../../kernel/latency.ts";
 import { definePlugin, type PluginDefinition } from "../../kernel/plugins.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
@@ -32,6 +32,7 @@ import {
   DEVICE_CONSTANTS,
   type DeviceConstants,
 } from "./_devices.ts";
+import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
 // A2: Linux IPoIB round-trip latency, 128 B and 4 KB (Fig. 7), 40 Gbps IB.
@@ -42,7 +43,7 @@ const RPC_POINTS: readonly CurvePoint[] = [
 const RPC_SOURCE = "A2: Linux IPoIB over 40 Gbps IB (Fig. 7)";
 
 /** Parsed options of `ipoib`: the RPC curve plus the device constants. */
-export interface IpoibOptions extends DeviceConstants {
+export interface IpoibOptions extends DeviceConstants, CpuConstants {
   /** RPC round trip by payload size (A2, Fig. 7, Linux IPoIB). */
   rpcPoints: CurvePoint[];
 }
@@ -60,6 +61,7 @@ export interface IpoibOptions extends DeviceConstants {
 export const IpoibOptionsSchema: Schema<IpoibOptions> = z.strictObject({
   rpcPoints: curveSchema(RPC_POINTS, `RPC round trip by payload size [ns] (${RPC_SOURCE})`),
   ...constantFields(DEVICE_CONSTANTS),
+  ...constantFields(CPU_CONSTANTS),
 });
 
 /**
@@ -77,14 +79,24 @@ export const ipoibLatencyPlugin: PluginDefinition<IpoibOptions, LatencyModel> = 
   description: "Linux IP over 40 Gbps InfiniBand; one-sided access charged as RPC",
   configSchema: IpoibOptionsSchema,
   create(options: IpoibOptions): LatencyModel {
-    const { rpcPoints, ...devices } = options;
+    const {
+      rpcPoints,
+      cpuGhz,
+      cpuFlopsPerCycle,
+      cpuSocketBandwidthGBps,
+      cpuCoresPerSocket,
+      ...devices
+    } = options;
+    const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
     return curveModel({
       name: "ipoib",
       rpc: rpcPoints,
       devices,
+      cpu,
       constants: {
         ...describeCurve("rpcPoints", rpcPoints, RPC_POINTS, RPC_SOURCE),
         ...describeConstants(DEVICE_CONSTANTS, devices),
+        ...describeConstants(CPU_CONSTANTS, cpu),
       },
     });
   },

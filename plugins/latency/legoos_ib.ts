@@ -30,7 +30,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { LatencyModel } from "../../kernel/latency.ts";
 import { definePlugin, type PluginDefinition } from "../../kernel/plugins.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
@@ -41,6 +41,7 @@ import {
   DEVICE_CONSTANTS,
   type DeviceConstants,
 } from "./_devices.ts";
+import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
 // A2: LegoOS-RPC-IB mean round-trip latency by payload size (Fig. 7), 40 Gbps IB.
@@ -74,7 +75,7 @@ const WRITE_SOURCE = "R1: one-sided WRITE, CX-3 40 Gbps (Clio)";
 const LINK_GBPS = 40;
 
 /** Parsed options of `legoos-ib`: measured curves plus the device constants. */
-export interface LegoosIbOptions extends DeviceConstants {
+export interface LegoosIbOptions extends DeviceConstants, CpuConstants {
   /** RPC round trip by payload size (A2, Fig. 7). */
   rpcPoints: CurvePoint[];
   /** One-sided READ by size (R1). */
@@ -107,6 +108,7 @@ export const LegoosIbOptionsSchema: Schema<LegoosIbOptions> = z.strictObject({
     "link rate for one-sided transfers beyond the last measured size [Gbit/s] (A1)",
   ),
   ...constantFields(DEVICE_CONSTANTS),
+  ...constantFields(CPU_CONSTANTS),
 });
 
 /**
@@ -130,7 +132,18 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
     description: "LegoOS RPC and one-sided RDMA over 40 Gbps InfiniBand (FACTS.md micro figures)",
     configSchema: LegoosIbOptionsSchema,
     create(options: LegoosIbOptions): LatencyModel {
-      const { rpcPoints, oneSidedReadPoints, oneSidedWritePoints, linkGbps, ...devices } = options;
+      const {
+        rpcPoints,
+        oneSidedReadPoints,
+        oneSidedWritePoints,
+        linkGbps,
+        cpuGhz,
+        cpuFlopsPerCycle,
+        cpuSocketBandwidthGBps,
+        cpuCoresPerSocket,
+        ...devices
+      } = options;
+      const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
       return curveModel({
         name: "legoos-ib",
         rpc: rpcPoints,
@@ -138,6 +151,7 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         oneSidedWrite: oneSidedWritePoints,
         oneSidedTailNsPerByte: 8 / linkGbps, // 8 bits per byte, Gbit/s = bit/ns
         devices,
+        cpu,
         constants: {
           ...describeCurve("rpcPoints", rpcPoints, RPC_POINTS, RPC_SOURCE),
           ...describeCurve("oneSidedReadPoints", oneSidedReadPoints, READ_POINTS, READ_SOURCE),
@@ -155,6 +169,7 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
               : "options.linkGbps (default from A1)",
           },
           ...describeConstants(DEVICE_CONSTANTS, devices),
+          ...describeConstants(CPU_CONSTANTS, cpu),
         },
       });
     },

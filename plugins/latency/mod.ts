@@ -21,6 +21,7 @@ import { ipoibLatencyPlugin } from "./ipoib.ts";
 import { legoosIbLatencyPlugin } from "./legoos_ib.ts";
 
 export type { CurvePoint } from "./_curve.ts";
+export type { CpuConstantName, CpuConstants } from "./_cpu.ts";
 export type { DeviceConstantName, DeviceConstants } from "./_devices.ts";
 export { ipoibLatencyPlugin, type IpoibOptions, IpoibOptionsSchema } from "./ipoib.ts";
 export { legoosIbLatencyPlugin, type LegoosIbOptions, LegoosIbOptionsSchema } from "./legoos_ib.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import type { Schema } from "../../kernel/zod_issues.ts";
 
 /** Options of a placement policy that has nothing to configure (only `{}` is accepted). */

@@ -17,7 +17,7 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "npm:fast-check@4.11.0";
 import { KernelError } from "../../kernel/errors.ts";
 import { type PluginDefinition, PluginRegistry } from "../../kernel/plugins.ts";
 import type { ReplacementGeometry, ReplacementPolicy } from "../../kernel/replacement.ts";

@@ -78,7 +78,6 @@ function assertMonotonic(m: LatencyModel): void {
     (b) => m.messageNs(b, "loopback"),
     (b) => m.oneSidedNs("read", b),
     (b) => m.oneSidedNs("write", b),
-    (b) => m.cacheHitNs(b),
     ...(["ssd", "ramdisk", "pmem", "dram"] as const).flatMap((d) =>
       (["read", "write", "flush"] as const).map((op) => (b: number) => m.deviceNs(d, op, b))
     ),
@@ -113,7 +112,8 @@ Deno.test("legoos-ib one-sided and device costs follow their sources", async () 
   assert.equal(m.deviceNs("pmem", "read", 0), 305);
   assert.equal(m.deviceNs("pmem", "flush", 0), 62);
   assert.equal(m.deviceNs("dram", "read", 0), 101);
-  assert.equal(m.cacheHitNs(0), 101);
+  assert.equal(m.roofline().flopsPerNs, 2.4 * 32, "E5-2620 v3: 2.4 GHz x 32 fp32 FLOP/cycle");
+  assert.equal(m.roofline().bytesPerNs, 4 * 1.866 * 8 / 6, "4 x DDR4-1866 shared by 6 cores");
   assert.throws(() => m.messageNs(-1), KernelError);
   assert.throws(() => m.messageNs(NaN), KernelError);
 });
@@ -124,7 +124,7 @@ Deno.test("legoos-ib describe() gives every constant a unit and a FACTS.md sourc
   for (const [key, { value, unit, source }] of entries) {
     assert.ok(Number.isFinite(value) && value > 0, key);
     assert.ok(unit.length > 0, key);
-    assert.match(source, /^(A|R|N|L)\d\b/, `${key}: ${source}`);
+    assert.match(source, /^(A|R|N|L|C)\d\b/, `${key}: ${source}`);
   }
   const described = (await model("legoos-ib")).describe();
   assert.equal(described["rpcPoints.4096B"].value, 6520);
@@ -152,5 +152,5 @@ Deno.test("ipoib charges Linux IPoIB round trips and one-sided access as RPC", a
   assert.equal(m.messageNs(4096), 23_800);
   assert.equal(m.oneSidedNs("read", 4096), 23_800);
   assert.ok(m.messageNs(4096) > (await model("legoos-ib")).messageNs(4096));
-  for (const { source } of Object.values(m.describe())) assert.match(source, /^(A|R|N|L)\d\b/);
+  for (const { source } of Object.values(m.describe())) assert.match(source, /^(A|R|N|L|C)\d\b/);
 });

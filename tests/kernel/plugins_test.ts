@@ -41,7 +41,9 @@ Deno.test("get() of an unknown name lists the available names of that kind", () 
   const err = catchPluginError(() => registryWithPolicies().get("replacement-policy", "lfu"));
   assert.equal(err.code, "UNKNOWN_PLUGIN");
   assert.equal(err.kind, "replacement-policy");
-  assert.equal(err.name, "lfu");
+  assert.equal(err.plugin, "lfu");
+  assert.equal(err.name, "PluginError");
+  assert.match(String(err), /^PluginError: no replacement-policy plugin named "lfu"/);
   assert.equal(
     err.message,
     'no replacement-policy plugin named "lfu"; available: fifo, lru, random',

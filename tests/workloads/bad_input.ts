@@ -32,7 +32,7 @@ export function main(proc: Proc): number {
   expectError(() => proc.join(99), "ESRCH", "join of no thread");
   expectError(() => proc.join(0), "EDEADLK", "join of itself");
   expectError(() => proc.read(1234, 1), "EBADF", "bad descriptor");
-  expectError(() => proc.compute(-5), "EINVAL", "negative compute time");
+  expectError(() => proc.compute({ flops: -5 }), "EINVAL", "negative compute work");
   expectError(() => loose.open(""), "EINVAL", "empty path");
   expectError(
     () => proc.forEachLine(addr, 8, false, () => proc.loadU32(addr + 4096)),

@@ -17,7 +17,7 @@ export function main(proc: Proc): number {
   switch (proc.args[0]) {
     case "join": {
       const tid = proc.spawn("slow", 42);
-      proc.compute(1_000_000);
+      proc.compute({ flops: 76_800_000 }); // 1 ms at 76.8 GFLOP/s
       return proc.join(tid);
     }
     case "throw": {
@@ -55,9 +55,9 @@ export function main(proc: Proc): number {
   }
 }
 
-/** Computes 5 ms, returns its argument. */
+/** Computes 5 ms (at the default 76.8 GFLOP/s), returns its argument. */
 export function slow(proc: Proc, value: number): number {
-  proc.compute(5_000_000);
+  proc.compute({ flops: 384_000_000 });
   return value;
 }
 

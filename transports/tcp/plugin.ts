@@ -7,7 +7,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { DEFAULT_MAX_BODY_BYTES, HEADER_SIZE } from "../../kernel/codec.ts";
 import { componentIdProblem } from "../../kernel/ids.ts";
 import { definePlugin, type PluginDefinition } from "../../kernel/plugins.ts";

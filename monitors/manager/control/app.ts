@@ -7,15 +7,25 @@
  * @module
  */
 
-import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
-import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
+import { createRoute, OpenAPIHono, type z } from "npm:@hono/zod-openapi@1.6.3";
+import type { Context } from "npm:hono@4.13.19";
+import { bodyLimit } from "npm:hono@4.13.19/body-limit";
+import { streamSSE } from "npm:hono@4.13.19/streaming";
 import { KernelError } from "../../../kernel/errors.ts";
 import type { ClusterEvent } from "../../../kernel/events.ts";
 import type { ComponentRecord, ProcessRecord } from "../cluster_state.ts";
+import { mountApiDocs } from "./api_docs.ts";
 import { requireBearer } from "./auth.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
+import {
+  allowedMethods,
+  checkHost,
+  DEFAULT_MAX_BODY_BYTES,
+  httpErrorMessage,
+  HTTPException,
+  LOOPBACK_HOSTS,
+  requireJsonBody,
+} from "./http_guards.ts";
 import { renderPrometheus } from "./prometheus.ts";
 import {
   AcceptedSchema,
@@ -45,6 +55,14 @@ export interface ControlAppOptions {
   token: string;
   /** Period of the `tick` messages on the event stream, in ms (default 1000). */
   tickMs?: number;
+  /**
+   * Host names requests may address (the `Host` header); others get `421`, so a page
+   * that rebinds its own DNS name to this address cannot read the cluster. Default:
+   * `localhost`, `127.0.0.1`, `::1`.
+   */
+  allowedHosts?: readonly string[];
+  /** Largest request body in bytes (default 1 MiB + 64 KiB); larger gets `413`. */
+  maxBodyBytes?: number;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -57,6 +75,8 @@ const errors = {
 };
 const mutationErrors = {
   ...errors,
+  413: json(ErrorSchema, "The body is larger than the limit"),
+  415: json(ErrorSchema, "The body is not application/json"),
   401: json(ErrorSchema, "Missing or wrong bearer token"),
   409: json(ErrorSchema, "Not possible in the current state"),
   500: json(ErrorSchema, "The action failed"),
@@ -152,7 +172,19 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
     type: "http",
     scheme: "bearer",
   });
+  app.use(checkHost(options.allowedHosts ?? LOOPBACK_HOSTS));
+  app.use(bodyLimit({
+    maxSize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    onError: (c) =>
+      c.json({
+        error: `request body is larger than ${
+          options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+        } bytes`,
+      }, 413),
+  }));
   const auth = requireBearer(options.token);
+  // Authentication first, then the body's media type, then the schema.
+  const jsonBody = requireJsonBody();
   const tickMs = options.tickMs ?? 1000;
   const findComponent = (id: string) => source.snapshot().components.find((c) => c.id === id);
   const findProcess = (pid: number) => source.snapshot().processes.find((p) => p.pid === pid);
@@ -363,8 +395,13 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
         path: "/api/processes",
         summary: "Start a process (placed by the managers unless `processor` is given)",
         security: [{ bearerAuth: [] }],
-        middleware: [auth] as const,
-        request: { body: { content: { "application/json": { schema: SpawnRequestSchema } } } },
+        middleware: [auth, jsonBody] as const,
+        request: {
+          body: {
+            required: true,
+            content: { "application/json": { schema: SpawnRequestSchema } },
+          },
+        },
         responses: { 201: json(SpawnResultSchema, "Started"), ...mutationErrors },
       }),
       async (c) => {
@@ -413,10 +450,10 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
         path: "/api/components/{id}/drain",
         summary: "Mark a component drained (no new placements) or undrained",
         security: [{ bearerAuth: [] }],
-        middleware: [auth] as const,
+        middleware: [auth, jsonBody] as const,
         request: {
           params: ComponentIdParamSchema,
-          body: { content: { "application/json": { schema: DrainRequestSchema } } },
+          body: { required: true, content: { "application/json": { schema: DrainRequestSchema } } },
         },
         responses: { 200: json(AcceptedSchema, "Done"), ...mutationErrors },
       }),
@@ -466,8 +503,13 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
         path: "/api/policies",
         summary: "Switch a placement or replacement policy at run time",
         security: [{ bearerAuth: [] }],
-        middleware: [auth] as const,
-        request: { body: { content: { "application/json": { schema: PolicyRequestSchema } } } },
+        middleware: [auth, jsonBody] as const,
+        request: {
+          body: {
+            required: true,
+            content: { "application/json": { schema: PolicyRequestSchema } },
+          },
+        },
         responses: { 200: json(AcceptedSchema, "Switched"), ...mutationErrors },
       }),
       async (c) => {
@@ -513,6 +555,8 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
               id: comp.id,
               role: comp.role,
               state: comp.state,
+              drained: comp.drained,
+              lastSeenAt: comp.lastSeenAt,
               load: comp.load,
             })),
           }),
@@ -558,11 +602,27 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
       description: "Query and steer a legoemu cluster.",
     },
   });
-  routes.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  mountApiDocs(routes, "/openapi.json");
   routes.get("/", (c) => c.html(DASHBOARD_HTML));
-  routes.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  const allow = allowedMethods(routes.routes);
+  routes.notFound((c) => {
+    const methods = allow(c.req.path);
+    if (methods.length > 0) {
+      c.header("allow", methods.join(", "));
+      return c.json({
+        error: `method ${c.req.method} is not allowed on ${c.req.path} (allowed: ${
+          methods.join(", ")
+        })`,
+      }, 405);
+    }
+    return c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404);
+  });
   routes.onError((error, c) => {
     if (error instanceof KernelError) return failure(c, error);
+    if (error instanceof HTTPException) {
+      // 400 malformed JSON, 413 too large, 415 wrong media type: the client's fault.
+      return c.json({ error: httpErrorMessage(error) }, error.status);
+    }
     return c.json({ error: `internal error: ${error.message}` }, 500);
   });
   return routes;

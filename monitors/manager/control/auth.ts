@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "npm:hono@4.13.19";
 
 /** Compares two strings in time independent of where they differ. */
 function sameSecret(a: string, b: string): boolean {
@@ -20,7 +20,7 @@ function sameSecret(a: string, b: string): boolean {
  *
  * @example
  * ```ts
- * import { Hono } from "hono";
+ * import { Hono } from "npm:hono@4.13.19";
  * import { requireBearer } from "./auth.ts";
  * const app = new Hono().post("/x", requireBearer("s3cret"), (c) => c.text("ok"));
  * const res = await app.request("/x", { method: "POST" });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { hc } from "hono/client";
+import { hc } from "npm:hono@4.13.19/client";
 import type { ClusterSnapshot } from "../cluster_state.ts";
 import type { ControlRoutes } from "./app.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { z } from "@hono/zod-openapi";
+import { z } from "npm:@hono/zod-openapi@1.6.3";
 
 const record = z.record(z.string(), z.unknown());
 

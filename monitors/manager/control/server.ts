@@ -9,6 +9,7 @@
 import { KernelError } from "../../../kernel/errors.ts";
 import { randomToken } from "./auth.ts";
 import { buildControlRoutes } from "./app.ts";
+import { LOOPBACK_HOSTS } from "./http_guards.ts";
 import type { ControlSource } from "./source.ts";
 
 /** Options of {@link serveControlPlane}. */
@@ -23,6 +24,14 @@ export interface ControlServerOptions {
   tokenFile?: string;
   /** Period of the stream's `tick` messages in ms (default 1000). */
   tickMs?: number;
+  /**
+   * Host names clients may use in the `Host` header (DNS-rebinding defence). Default: the
+   * loopback names, plus the bound address and this machine's host name when not
+   * bound to loopback. Give the names (or addresses) clients really use.
+   */
+  allowedHosts?: readonly string[];
+  /** Largest request body in bytes (default 1 MiB + 64 KiB). */
+  maxBodyBytes?: number;
 }
 
 /** A running control plane. */
@@ -99,7 +108,12 @@ export async function serveControlPlane(
     );
   }
   const token = given ?? randomToken();
-  const app = buildControlRoutes(source, { token, tickMs: options.tickMs });
+  const app = buildControlRoutes(source, {
+    token,
+    tickMs: options.tickMs,
+    allowedHosts: options.allowedHosts ?? defaultHosts(hostname),
+    maxBodyBytes: options.maxBodyBytes,
+  });
   const ready = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve({
     hostname,
@@ -115,4 +129,17 @@ export async function serveControlPlane(
     generatedToken: given === undefined,
     close: () => (closing ??= server.shutdown()),
   };
+}
+
+/** Loopback names, plus the bound address and the machine's name off loopback. */
+function defaultHosts(hostname: string): string[] {
+  const hosts = [...LOOPBACK_HOSTS];
+  if (LOOPBACK.test(hostname)) return hosts;
+  if (hostname !== "0.0.0.0" && hostname !== "::") hosts.push(hostname);
+  try {
+    hosts.push(Deno.hostname());
+  } catch {
+    // No `sys` permission: the operator lists the names in allowedHosts.
+  }
+  return hosts;
 }

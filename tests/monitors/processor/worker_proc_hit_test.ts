@@ -38,8 +38,6 @@ function residentThread(vlines: number[]) {
   const block = allocateThreadBlock();
   const thread = threadViews(block);
   thread.ctl[CTL.KILLED] = 1; // no monitor: a real miss must throw, not wait
-  // A hit touching n bytes costs n ns here, so the model time checks the sizes counted.
-  const hitCostNs = Float64Array.from({ length: LINE_BYTES + 1 }, (_, n) => n);
   const proc = new WorkerProc({
     pid: PID,
     tid: 0,
@@ -50,7 +48,7 @@ function residentThread(vlines: number[]) {
     cache,
     block,
     stamps: undefined,
-    hitCostNs,
+    roofline: { flopsPerNs: 2, bytesPerNs: 4 },
   }, () => {});
   return { proc, thread };
 }
@@ -88,7 +86,15 @@ Deno.test("typed hits are counted exactly, with their sizes, across many hit bud
   }
   proc.finish();
   assert.equal(thread.f64[F64.HITS], accesses);
-  assert.equal(thread.f64[F64.HIT_NS], bytes);
+  assert.ok(bytes > accesses);
+  // Hits add no model time of their own; declared compute does, through the roofline.
+  assert.equal(thread.f64[F64.COMPUTE_NS], 0);
+  proc.compute({ flops: 100, bytes: 100 }); // compute-bound: 100 / 2 > 100 / 4
+  proc.compute({ bytes: 400 }); // memory-bound: 400 / 4
+  proc.finish();
+  assert.equal(thread.f64[F64.COMPUTE_NS], 150);
+  assert.throws(() => proc.compute({ flops: -1 }), /flops must be a finite number >= 0/);
+  assert.throws(() => proc.compute(5 as never), /needs an object/);
 });
 
 Deno.test("values read back across many hit budgets match a plain reference array", () => {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { z } from "zod";
+import { z } from "npm:zod@4.6.7";
 import { ConfigError } from "../../kernel/config.ts";
 import { KernelError } from "../../kernel/errors.ts";
 import { definePlugin, type PluginDefinition } from "../../kernel/plugins.ts";

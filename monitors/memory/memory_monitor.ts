@@ -120,6 +120,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
       swap: this.#swap,
       evictBatch: options.evictBatch,
       events: context.events,
+      // Shared file mappings reach the file through this component's buffer cache.
+      writeShared: (path, offset, page) => this.#cache.writeMapped(path, offset, page),
     });
     this.#links.set(context.id, localOwnerLink(context.id, this.#owner));
     this.#home = new Home({

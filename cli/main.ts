@@ -23,7 +23,7 @@ import {
   parseManagerAddress,
   type SpawnOutcome,
 } from "./cluster_client.ts";
-import { formatProcesses, formatStatus, formatTop } from "./views.ts";
+import { formatProcesses, formatStatus, formatTop, summarizeComponents } from "./views.ts";
 import { type ComponentProcessSpec, startComponentProcess } from "../kernel/component_process.ts";
 import {
   ConfigError,
@@ -948,7 +948,9 @@ async function top(
         if (stopped) break;
       }
       const snapshot = await client.snapshot();
-      const lines = formatTop(snapshot, previous);
+      // On a terminal the frame fits its size; piped, every line is kept whole.
+      const size = tty ? Deno.consoleSize() : undefined;
+      const lines = formatTop(snapshot, previous, { width: size?.columns, height: size?.rows });
       if (tty) io.out(`\x1b[H\x1b[2J${lines.join("\n")}`);
       else {
         if (frame > 0) io.out("");
@@ -1013,7 +1015,7 @@ export function formatRunSummary(view: RunSummaryView): string[] {
   return [
     `── summary: process ${view.pid} on ${view.processor} (home ${view.home}) ──`,
     `exit code        ${view.exitCode}${view.error ? ` (${view.error})` : ""}`,
-    `components       ${view.components.join(" ")}`,
+    `components       ${summarizeComponents(view.components)}`,
     `cache            ${n(s.hits)} hits, ${n(s.misses)} misses (${hitRate}% hits), ${
       n(s.evictions)
     } evictions`,

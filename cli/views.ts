@@ -81,7 +81,8 @@ function counts(snapshot: ClusterSnapshot): string {
  * ```
  */
 export function formatStatus(snapshot: ClusterSnapshot, now: number = Date.now()): string[] {
-  const rows = snapshot.components.map((c) => [
+  const sorted = [...snapshot.components].sort((a, b) => naturalCompare(a.id, b.id));
+  const rows = sorted.map((c) => [
     c.id,
     c.role,
     c.drained ? `${c.state},drained` : c.state,
@@ -142,52 +143,299 @@ export function formatProcesses(
 }
 
 /**
- * One `top` frame: the cluster line, every component with its load figures and, for
- * figures that grew since `previous`, their rate per second, then running processes.
+ * Compares ids the way people count: `p2` before `p10` (digit runs compare as numbers).
+ *
+ * @example
+ * ```ts
+ * import { naturalCompare } from "./views.ts";
+ * console.assert(["p10", "p2", "p1"].sort(naturalCompare).join() === "p1,p2,p10");
+ * ```
+ */
+export function naturalCompare(a: string, b: string): number {
+  const x = a.match(/\d+|\D+/g) ?? [];
+  const y = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] === y[i]) continue;
+    const numbers = /^\d/.test(x[i]) && /^\d/.test(y[i]);
+    if (numbers && Number(x[i]) !== Number(y[i])) return Number(x[i]) - Number(y[i]);
+    return x[i] < y[i] ? -1 : 1;
+  }
+  return x.length - y.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Ids as ranges where they count up: `p0–p3, p5, m0–m1`. Ids are taken in natural order.
+ *
+ * @example
+ * ```ts
+ * import { idRanges } from "./views.ts";
+ * console.assert(idRanges(["p3", "p0", "p1", "p2", "p5"]) === "p0–p3, p5");
+ * ```
+ */
+export function idRanges(ids: readonly string[]): string {
+  const parts: string[] = [];
+  let run: { prefix: string; from: number; to: number; first: string; last: string } | undefined;
+  const flush = () => {
+    if (run) parts.push(run.from === run.to ? run.first : `${run.first}–${run.last}`);
+    run = undefined;
+  };
+  for (const id of [...ids].sort(naturalCompare)) {
+    const m = /^(.*?)(\d+)$/.exec(id);
+    const n = m ? Number(m[2]) : NaN;
+    if (m && run && run.prefix === m[1] && n === run.to + 1 && String(n) === m[2]) {
+      run.to = n;
+      run.last = id;
+      continue;
+    }
+    flush();
+    if (m && String(n) === m[2]) run = { prefix: m[1], from: n, to: n, first: id, last: id };
+    else parts.push(id);
+  }
+  flush();
+  return parts.join(", ");
+}
+
+const ROLE_ORDER = ["manager", "processor", "memory", "storage"];
+const byRole = (a: string, b: string) =>
+  (ROLE_ORDER.indexOf(a) + 1 || 99) - (ROLE_ORDER.indexOf(b) + 1 || 99) || naturalCompare(a, b);
+
+/**
+ * The run summary's components line: every `id:role` when there are a few, else a count
+ * per role with id ranges (`64 components: 1 manager (gm), 32 processors (p0–p31), …`).
+ *
+ * @example
+ * ```ts
+ * import { summarizeComponents } from "./views.ts";
+ * console.assert(summarizeComponents(["gm:manager", "p0:processor"]) === "gm:manager p0:processor");
+ * const many = Array.from({ length: 12 }, (_, i) => `p${i}:processor`);
+ * console.assert(summarizeComponents(many) === "12 components: 12 processors (p0–p11)");
+ * ```
+ */
+export function summarizeComponents(components: readonly string[], listUpTo = 8): string {
+  if (components.length <= listUpTo) return components.join(" ");
+  const roles = new Map<string, string[]>();
+  for (const entry of components) {
+    const at = entry.lastIndexOf(":");
+    const [id, role] = at < 0 ? [entry, "?"] : [entry.slice(0, at), entry.slice(at + 1)];
+    roles.set(role, [...roles.get(role) ?? [], id]);
+  }
+  const groups = [...roles].sort(([a], [b]) => byRole(a, b)).map(([role, ids]) => {
+    const name = ids.length === 1 || role === "memory" || role === "storage" ? role : `${role}s`;
+    return `${ids.length} ${name} (${idRanges(ids)})`;
+  });
+  return `${components.length} components: ${groups.join(", ")}`;
+}
+
+/** A column of a `top` section: its header and how a component fills it. */
+interface TopColumn {
+  header: string;
+  cell: (figures: Figures) => string;
+}
+
+/** One component's load, its rates since the previous frame, and its latest hit ratio. */
+interface Figures {
+  load: Record<string, unknown>;
+  /** Per-second growth of a numeric figure, or undefined without a previous frame. */
+  rate: (name: string) => number | undefined;
+}
+
+const value = (f: Figures, name: string) => {
+  const v = f.load[name];
+  return typeof v === "number" && Number.isFinite(v) ? compact(v) : "-";
+};
+const perSecond = (f: Figures, name: string) => {
+  const r = f.rate(name);
+  return r === undefined ? "-" : compact(Math.round(r));
+};
+const hitRatio = (f: Figures) => {
+  const hits = f.rate("hits"), misses = f.rate("misses");
+  if (hits === undefined || misses === undefined) return "-";
+  return hits + misses > 0 ? `${((100 * hits) / (hits + misses)).toFixed(1)}%` : "idle";
+};
+
+/** What `top` shows for each stock role; other roles show their figures as `name=value`. */
+const TOP_COLUMNS: Record<string, TopColumn[]> = {
+  processor: [
+    { header: "PROCS", cell: (f) => value(f, "processes") },
+    { header: "THREADS", cell: (f) => value(f, "threads") },
+    { header: "HITS/S", cell: (f) => perSecond(f, "hits") },
+    { header: "MISSES/S", cell: (f) => perSecond(f, "misses") },
+    { header: "HIT %", cell: hitRatio },
+    { header: "FETCHED/S", cell: (f) => perSecond(f, "pagesFetched") },
+    { header: "EVICT/S", cell: (f) => perSecond(f, "evictions") },
+    { header: "LINES", cell: (f) => value(f, "cacheLinesUsed") },
+  ],
+  memory: [
+    { header: "FRAMES USED", cell: (f) => value(f, "framesUsed") },
+    { header: "FREE", cell: (f) => value(f, "framesFree") },
+    { header: "REQUESTS/S", cell: (f) => perSecond(f, "requests") },
+    { header: "HOMED", cell: (f) => value(f, "processes") },
+    { header: "SWAPPED", cell: (f) => value(f, "swappedPages") },
+  ],
+  storage: [
+    { header: "REQUESTS/S", cell: (f) => perSecond(f, "requests") },
+    { header: "READS/S", cell: (f) => perSecond(f, "reads") },
+    { header: "WRITES/S", cell: (f) => perSecond(f, "writes") },
+    { header: "IN FLIGHT", cell: (f) => value(f, "inFlight") },
+    { header: "OPEN FILES", cell: (f) => value(f, "openFiles") },
+  ],
+};
+
+/** How busy a component was since the last frame, to pick which rows a short screen keeps. */
+function activity(role: string, f: Figures): number {
+  const names = role === "processor" ? ["hits", "misses"] : ["requests"];
+  return names.reduce((sum, name) => sum + (f.rate(name) ?? 0), 0);
+}
+
+/** Cuts `line` to `width` characters, marking the cut with `…`. */
+function fit(line: string, width: number): string {
+  return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** Options of {@link formatTop}. */
+export interface TopOptions {
+  /** Terminal columns: every line is cut to fit (default: no limit). */
+  width?: number;
+  /**
+   * Terminal rows: when the components do not fit, each role shows its busiest ones
+   * and a line counting the rest (default: no limit).
+   */
+  height?: number;
+}
+
+/**
+ * One `top` frame: the cluster line, then per role a line of totals and a table of its
+ * components in natural id order (processors: hits, misses and fetches per second since
+ * `previous`, the hit ratio over that interval, threads; memory: frames and requests;
+ * storage: requests and files), then the running processes. Lines fit `width`; with
+ * `height`, busy components are kept and the idle rest counted.
  *
  * @example
  * ```ts
  * import { formatTop } from "./views.ts";
  * const component = {
- *   id: "m0", role: "memory" as const, state: "up" as const, drained: false, joinedAt: 0,
+ *   id: "p0", role: "processor" as const, state: "up" as const, drained: false, joinedAt: 0,
  *   upSince: 0, lastSeenAt: 0, heartbeats: 1, capacity: {}, addresses: {},
- *   load: { fetches: 10 }, uptimeMs: 0, missedHeartbeats: 0,
+ *   load: { hits: 10, misses: 0 }, uptimeMs: 0, missedHeartbeats: 0,
  *   assigned: { threads: 0, processes: 0, homes: 0, vregions: 0, files: 0 },
  * };
  * const before = { takenAt: 0, components: [component], processes: [], vregions: [], files: [] };
  * const after = { ...before, takenAt: 1000,
- *   components: [{ ...component, load: { fetches: 510 } }] };
- * console.assert(formatTop(after, before).some((l) => l.includes("fetches=510 (+500/s)")));
+ *   components: [{ ...component, load: { hits: 2010, misses: 0 } }] };
+ * const lines = formatTop(after, before, { width: 80 });
+ * console.assert(lines.some((l) => /^p0 +up +- +- +2000 +0 +100\.0%/.test(l)));
+ * console.assert(lines.every((l) => l.length <= 80));
  * ```
  */
-export function formatTop(snapshot: ClusterSnapshot, previous?: ClusterSnapshot): string[] {
+export function formatTop(
+  snapshot: ClusterSnapshot,
+  previous?: ClusterSnapshot,
+  options: TopOptions = {},
+): string[] {
+  const width = options.width ?? Infinity;
   const now = snapshot.takenAt ?? Date.now();
   const seconds = previous?.takenAt !== undefined && snapshot.takenAt !== undefined
     ? (snapshot.takenAt - previous.takenAt) / 1000
     : 0;
   const before = new Map(previous?.components.map((c) => [c.id, c.load ?? {}]) ?? []);
-  const rows = snapshot.components.map((c) => {
-    const old = before.get(c.id) ?? {};
-    const figures = numericFields(c.load ?? {}).map(([k, v]) => {
-      const was = old[k];
-      const rate = seconds > 0 && typeof was === "number" && v > was
-        ? ` (+${compact((v - was) / seconds)}/s)`
-        : "";
-      return `${k}=${compact(v)}${rate}`;
-    });
-    return [c.id, c.role, c.state, figures.join(" ") || "-"];
-  });
+  const figuresOf = (c: ClusterSnapshot["components"][number]): Figures => {
+    const load = c.load ?? {};
+    const old = before.get(c.id);
+    return {
+      load,
+      rate: (name) => {
+        const v = load[name], was = old?.[name];
+        if (seconds <= 0 || typeof v !== "number" || typeof was !== "number") return undefined;
+        return Math.max(0, v - was) / seconds;
+      },
+    };
+  };
+  const roles = new Map<string, ClusterSnapshot["components"]>();
+  for (const c of [...snapshot.components].sort((a, b) => naturalCompare(a.id, b.id))) {
+    roles.set(c.role, [...roles.get(c.role) ?? [], c]);
+  }
+  const order = [...roles.keys()].sort(byRole);
   const running = snapshot.processes.filter((p) => p.state === "running");
-  return [
-    `legoemu top — ${new Date(now).toISOString().slice(11, 19)} — ${counts(snapshot)}`,
-    "",
-    ...table(["ID", "ROLE", "STATE", "LOAD (latest heartbeat; rate since the last refresh)"], rows),
-    "",
+  // Rows each role may show when the screen is short: what is left after the fixed lines.
+  const fixed = 2 + order.length * 3 + 1 + Math.max(2, running.length + 1);
+  const perRole = options.height === undefined
+    ? Infinity
+    : Math.max(2, Math.floor((options.height - fixed) / Math.max(1, order.length)));
+  const up = snapshot.components.filter((c) => c.state === "up").length;
+  const lines = [
+    `legoemu top ${new Date(now).toISOString().slice(11, 19)} · ${snapshot.components.length} ` +
+    `components (${up} up) · ${running.length} processes running, ` +
+    `${snapshot.processes.length - running.length} exited`,
+  ];
+  for (const role of order) {
+    const members = roles.get(role)!;
+    const figures = new Map(members.map((c) => [c.id, figuresOf(c)]));
+    const up = members.filter((c) => c.state === "up").length;
+    lines.push("", roleTotals(role, members.length, up, [...figures.values()]));
+    let shown = members;
+    if (members.length > perRole) {
+      const busiest = [...members].sort((a, b) =>
+        activity(role, figures.get(b.id)!) - activity(role, figures.get(a.id)!) ||
+        naturalCompare(a.id, b.id)
+      ).slice(0, perRole - 1);
+      const keep = new Set(busiest.map((c) => c.id));
+      shown = members.filter((c) => keep.has(c.id));
+    }
+    const columns = TOP_COLUMNS[role];
+    if (!columns && shown.every((c) => numericFields(c.load ?? {}).length === 0)) {
+      lines.push(
+        shown.map((c) => `${c.id} ${c.drained ? `${c.state},drained` : c.state}`).join(", "),
+      );
+      continue;
+    }
+    const rows = shown.map((c) => {
+      const state = c.drained ? `${c.state},drained` : c.state;
+      const f = figures.get(c.id)!;
+      if (columns) return [c.id, state, ...columns.map((col) => col.cell(f))];
+      const load = numericFields(f.load).map(([k, v]) => {
+        const rate = f.rate(k);
+        return `${k}=${compact(v)}${rate ? ` (+${compact(rate)}/s)` : ""}`;
+      });
+      return [c.id, state, load.join(" ") || "-"];
+    });
+    const headers = ["ID", "STATE", ...(columns?.map((c) => c.header) ?? ["LOAD"])];
+    lines.push(...table(headers, rows));
+    if (shown.length < members.length) {
+      lines.push(`… ${members.length - shown.length} more ${role} components, less busy`);
+    }
+  }
+  lines.push("");
+  lines.push(
     ...(running.length
       ? table(
         ["PID", "STATE", "PROCESSOR", "HOME", "THREADS", "STARTED", "RUNTIME", "EXIT", "ERROR"],
         running.map((p) => processRow(p, now)),
       )
       : ["no running processes"]),
-  ];
+  );
+  return lines.map((line) => fit(line, width));
+}
+
+/** A role's headline in `top`: how many, how many up, and its summed rates. */
+function roleTotals(role: string, total: number, up: number, figures: Figures[]): string {
+  const sum = (name: string) => {
+    const rates = figures.map((f) => f.rate(name)).filter((r) => r !== undefined);
+    return rates.length ? rates.reduce((a, b) => a + b, 0) : undefined;
+  };
+  const parts = [`${role}: ${total} (${up} up)`];
+  const shown = (name: string, label: string) => {
+    const r = sum(name);
+    if (r !== undefined) parts.push(`${compact(Math.round(r))} ${label}`);
+  };
+  if (role === "processor") {
+    shown("hits", "hits/s");
+    shown("misses", "misses/s");
+    const hits = sum("hits"), misses = sum("misses");
+    if (hits !== undefined && misses !== undefined && hits + misses > 0) {
+      parts.push(`${((100 * hits) / (hits + misses)).toFixed(1)}% hits`);
+    }
+  } else if (role === "memory" || role === "storage") {
+    shown("requests", "requests/s");
+  }
+  return parts.join(" · ");
 }

@@ -107,9 +107,11 @@ export type { ProcessCounters } from "./records.ts";
 /**
  * How often running threads that published nothing new are asked to publish their
  * counters. A thread publishes at every miss or system call; one that only hits would
- * otherwise publish only when it ends, and heartbeats would show it idle.
+ * otherwise publish only when it ends, and heartbeats would show it idle. Asked every
+ * other look, such a thread publishes every 100 ms: well within a heartbeat period, so
+ * the growth between two heartbeats is never zero while it runs.
  */
-const PUBLISH_MS = 250;
+const PUBLISH_MS = 50;
 const THREAD_MODULE = new URL("./thread_worker.ts", import.meta.url).href;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

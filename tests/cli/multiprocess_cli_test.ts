@@ -247,14 +247,17 @@ Deno.test("formatTop() shows rates of figures that grew since the last frame", (
     takenAt: 63_000,
     components: [snapshot.components[0], {
       ...snapshot.components[1],
-      load: { fetches: 4100, framesUsed: 7 },
+      load: { fetches: 4100, framesUsed: 7, requests: 60 },
     }],
   };
-  const lines = formatTop(later, snapshot);
-  assert.ok(
-    lines.some((l) => /^m0\s+memory\s+up\s+fetches=4100 \(\+2000\/s\) framesUsed=7$/.test(l)),
-    lines.join("\n"),
-  );
+  const lines = formatTop(later, {
+    ...snapshot,
+    components: [snapshot.components[0], {
+      ...snapshot.components[1],
+      load: { fetches: 100, framesUsed: 7, requests: 20 },
+    }],
+  });
+  assert.ok(lines.some((l) => /^m0\s+up\s+7\s+-\s+20\s+-\s+-$/.test(l)), lines.join("\n"));
   assert.ok(lines.some((l) => /^2\s+running/.test(l)));
 });
 

@@ -8,13 +8,13 @@
  */
 
 import { createRoute, OpenAPIHono, type z } from "npm:@hono/zod-openapi@1.6.3";
-import { swaggerUI } from "npm:@hono/swagger-ui@0.6.1";
 import type { Context } from "npm:hono@4.13.19";
 import { bodyLimit } from "npm:hono@4.13.19/body-limit";
 import { streamSSE } from "npm:hono@4.13.19/streaming";
 import { KernelError } from "../../../kernel/errors.ts";
 import type { ClusterEvent } from "../../../kernel/events.ts";
 import type { ComponentRecord, ProcessRecord } from "../cluster_state.ts";
+import { mountApiDocs } from "./api_docs.ts";
 import { requireBearer } from "./auth.ts";
 import { DASHBOARD_HTML } from "./dashboard.ts";
 import {
@@ -555,6 +555,8 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
               id: comp.id,
               role: comp.role,
               state: comp.state,
+              drained: comp.drained,
+              lastSeenAt: comp.lastSeenAt,
               load: comp.load,
             })),
           }),
@@ -600,7 +602,7 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
       description: "Query and steer a legoemu cluster.",
     },
   });
-  routes.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  mountApiDocs(routes, "/openapi.json");
   routes.get("/", (c) => c.html(DASHBOARD_HTML));
   const allow = allowedMethods(routes.routes);
   routes.notFound((c) => {

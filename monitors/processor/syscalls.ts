@@ -442,7 +442,6 @@ export class Syscalls {
         this.#call(t, await this.#storageFor(t, path), "P2S_READ", { path, offset, length }, {
           request: 16 + pathBytes(path),
           reply: length,
-          deviceNs: this.#host.latency.deviceNs("ssd", "read", length),
         }),
     );
     file.position += data.length;
@@ -471,7 +470,6 @@ export class Syscalls {
         }, {
           request: data.length + 17 + pathBytes(path),
           reply: 4,
-          deviceNs: this.#host.latency.deviceNs("ssd", "write", data.length),
         }),
     );
     file.position += written;
@@ -499,7 +497,6 @@ export class Syscalls {
       async () =>
         this.#call(t, await this.#storageFor(t, path), "P2S_FSYNC", { path }, {
           request: 2 + pathBytes(path),
-          deviceNs: this.#host.latency.deviceNs("ssd", "flush", 0),
         }),
     );
     file.written = false;

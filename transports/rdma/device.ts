@@ -3,10 +3,11 @@
  * the port and GID in use, one completion channel for all their completion queues, and
  * the progress engine that polls them.
  *
- * Progress has two paths. Right after any post the engine polls every CQ once (in a
+ * Progress has three paths. Right after any post the engine polls every CQ once (in a
  * microtask), which finds completions a fast device — or the loopback provider, which
- * completes at post time — already wrote. Otherwise a blocking `ibv_get_cq_event` waits
- * on a worker thread (a nonblocking FFI call), so an idle endpoint costs no CPU and a
+ * completes at post time — already wrote. While completions keep arriving it polls from
+ * the event loop. Once idle, it arms every CQ and a blocking `ibv_get_cq_event` waits on a
+ * worker thread (a nonblocking FFI call), so an idle endpoint costs no CPU and a
  * completion from a remote peer wakes it. Closing posts a zero-length UD send to the
  * engine's own queue pair, whose completion wakes the waiting thread for the last time.
  *

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { EventBus } from "../../../kernel/events.ts";
 import { KernelError, RemoteError } from "../../../kernel/errors.ts";
 import type { MonitorContext } from "../../../kernel/monitor.ts";
+import { startCluster } from "../../../mod.ts";
 import { createFifo } from "../../../plugins/replacement/fifo.ts";
 import { ExCache } from "../../../monitors/processor/excache.ts";
 import { lineKey, RESPONSE, STATE_DIRTY } from "../../../monitors/processor/layout.ts";
@@ -112,5 +113,30 @@ Deno.test("msync and munmap-like drops keep refused lines dirty and fail with EN
     r.memory.full = false;
     await r.pages.syncRange(r.thread, r.process, BASE, BASE + PAGE, () => action);
     assert.equal(r.memory.flushed.get(BASE), 0x33, `${action}: memory got the bytes`);
+  }
+});
+
+Deno.test('a process writing more than a full memory holds (onFull "enomem") gets ENOMEM, never zeros', async () => {
+  const demo = new URL("../../../examples/workloads/demo.ts", import.meta.url).href;
+  const logs: string[] = [];
+  const cluster = await startCluster({
+    components: [
+      { id: "gm", role: "manager" },
+      { id: "p0", role: "processor", options: { cacheBytes: 65536 } },
+      // 64 frames of memory for the demo's 256 pages, and no swap.
+      { id: "m0", role: "memory", options: { dramBytes: 64 * PAGE, onFull: "enomem" } },
+      { id: "s0", role: "storage" },
+    ],
+  }, { log: (id, line) => logs.push(`[${id}] ${line}`) });
+  try {
+    const result = await cluster.run(demo, ["1"]);
+    assert.notEqual(result.exitCode, 0);
+    assert.match(result.error ?? "", /ENOMEM|out of memory/, result.error);
+    assert.ok(!logs.some((l) => /pages written and verified/.test(l)), "it never read zeros");
+    const refusals = logs.filter((l) => / refused, the line stays dirty/.test(l));
+    assert.ok(refusals.length <= 1, `logged once, not per page:\n${refusals.join("\n")}`);
+    assert.ok(!logs.some((l) => /its last writes are lost/.test(l)), logs.join("\n"));
+  } finally {
+    await cluster.stop();
   }
 });

@@ -86,11 +86,12 @@ export const benchmarks: BenchCase[] = [
       const cluster = await startCluster({
         components: [
           { id: "gm", role: "manager" },
+          { id: "p0", role: "processor" }, // idle: this client plays the processor (p9)
           { id: "m0", role: "memory", options: { dramBytes: 4 * PAGE_SIZE, evictBatch: 4 } },
           { id: "s0", role: "storage" },
         ],
       }, { log: () => {} });
-      const client = new RpcNode(await cluster.transport.attach("p0"));
+      const client = new RpcNode(await cluster.transport.attach("p9"));
       try {
         const latency = cluster.latency;
         await client.call("m0", "P2M_FORK", { pid: 1, parentPid: 0 });

@@ -26,8 +26,10 @@ import {
 import { formatProcesses, formatStatus, formatTop, summarizeComponents } from "./views.ts";
 import { type ComponentProcessSpec, startComponentProcess } from "../kernel/component_process.ts";
 import {
+  componentTransport,
   ConfigError,
   loadClusterConfig,
+  managerTransport,
   readClusterConfigFile,
   type ResolvedClusterConfig,
   type ResolvedComponentConfig,
@@ -467,7 +469,7 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
     throw new UsageError(`unexpected argument "${workloadArgs[0]}" (workload args need --run)`);
   }
   const config = await loadClusterConfig(file, io.env.registry);
-  if (config.transport.plugin === "memory" || values["in-process"]) {
+  if (managerTransport(config).plugin === "memory" || values["in-process"]) {
     if (values["secret-file"]) {
       throw new UsageError("--secret-file is for clusters of one process per component");
     }
@@ -540,7 +542,8 @@ async function multiProcess(
     );
   }
   const configFile = absolutePath(file);
-  const configured = (config.transport.options as { secretFile?: unknown } | null)?.secretFile;
+  const configured = (managerTransport(config).options as { secretFile?: unknown } | null)
+    ?.secretFile;
   let secretFile = options.secretFile;
   let secretDir: string | undefined;
   if (secretFile === undefined && typeof configured !== "string") {
@@ -583,7 +586,7 @@ async function multiProcess(
         return await runOnCluster(
           {
             registry: io.env.registry,
-            transport: config.transport,
+            transport: managerTransport(config),
             manager: manager(supervised.manager, "manager"),
             secretFile,
             latencyModel: config.latencyModel.plugin,
@@ -633,7 +636,15 @@ async function deploy(args: readonly string[], io: Io): Promise<number> {
   }
   if (!values.out) throw new UsageError("deploy needs --out DIR (where to write the files)");
   const resolved = await loadClusterConfig(file, io.env.registry);
-  if (resolved.transport.plugin === "memory") {
+  const overriding = resolved.components.filter((c) => c.transport).map((c) => c.id);
+  if (overriding.length) {
+    throw new UsageError(
+      `${file}: deploy writes one cluster-wide transport; it cannot yet carry the per-component transport of ${
+        overriding.join(", ")
+      }`,
+    );
+  }
+  if (managerTransport(resolved).plugin === "memory") {
     throw new UsageError(
       `${file} uses the in-memory transport, which cannot span containers; use "tcp"`,
     );
@@ -747,7 +758,7 @@ async function componentSpec(
         `--role ${values.role} does not match ${id}'s role in the config (${component.role})`,
       );
     }
-    if (config.transport.plugin === "memory") {
+    if (componentTransport(config, component).plugin === "memory") {
       throw new UsageError(
         `${values.config} uses the in-memory transport, which cannot span processes; use a network transport such as "tcp"`,
       );
@@ -762,7 +773,7 @@ async function componentSpec(
     spec = {
       cluster: config.name,
       component,
-      transport: config.transport,
+      transport: componentTransport(config, component),
       latencyModel: config.latencyModel,
       manager: { id: managerConfig.id, address: given?.address ?? managerConfig.address },
       listen: values.listen ?? component.address,
@@ -855,7 +866,7 @@ async function clientSpec(
     }
     return {
       registry,
-      transport: config.transport,
+      transport: managerTransport(config),
       manager: { id: managerConfig.id, address },
       secretFile,
       latencyModel: config.latencyModel.plugin,

@@ -487,7 +487,10 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
     throw new UsageError(`unexpected argument "${workloadArgs[0]}" (workload args need --run)`);
   }
   const config = withSeed(await loadClusterConfig(file, io.env.registry), values.seed);
-  if (managerTransport(config).plugin !== "memory" && !values["in-process"] && config.seed !== undefined) {
+  if (
+    managerTransport(config).plugin !== "memory" && !values["in-process"] &&
+    config.seed !== undefined
+  ) {
     throw new UsageError(
       "deterministic mode (seed) needs the whole cluster in one process: it orders the " +
         "threads of this process, and components in other OS processes would serve them in " +

@@ -200,6 +200,7 @@ let totals = [];                // [{ t, hits, misses }] summed over processors
 let metric = "hits";
 const pinned = new Set();
 let sort = { key: "id", dir: 1 };
+const rowsById = new Map();     // processor id -> its table row
 let processes = [];
 
 // ── components ──
@@ -392,23 +393,39 @@ function renderProcessors() {
   }
   const body = document.querySelector("#processor-table tbody");
   if (!rows.length) {
+    rowsById.clear();
     body.replaceChildren(el("tr", {}, ""));
     body.firstChild.append(el("td", { colspan: "7", class: "muted" }, "no processors"));
     return;
   }
-  body.replaceChildren(...rows.map((r) => {
-    const tr = el("tr", { "data-processor": r.id, "data-threads": String(r.threads),
-      "data-hits-per-s": String(Math.round(r.hits)), class: pinned.has(r.id) ? "pinned" : "" });
-    const id = el("td", {}, r.id);
-    if (r.c.state !== "up") id.append(el("span", { class: "state-down" }, " " + r.c.state));
-    const spark = el("td", { title: r.id + ": hits per second over the last 60 s" });
-    spark.append(sparkline(series.get(r.id) ?? []));
-    tr.append(id, el("td", { class: "num" }, String(r.threads)), el("td", { class: "num" }, compact(r.hits)), spark,
-      el("td", { class: "num" + (r.ratio === null ? " muted" : "") }, pct(r.ratio)),
-      el("td", { class: "num" }, compact(r.misses)),
-      el("td", { class: "num" }, r.total ? compact(r.used) + " / " + compact(r.total) : compact(r.used)));
-    return tr;
-  }));
+  // Rows are updated in place and moved only when the order changes: a row replaced under
+  // the pointer between press and release would swallow the click.
+  const wanted = new Set(rows.map((r) => r.id));
+  for (const [id, tr] of rowsById) if (!wanted.has(id)) { tr.remove(); rowsById.delete(id); }
+  for (const child of [...body.children]) if (!child.dataset.processor) child.remove();
+  rows.forEach((r, i) => {
+    let tr = rowsById.get(r.id);
+    if (!tr) {
+      tr = el("tr", { "data-processor": r.id });
+      for (let n = 0; n < 7; n++) tr.append(el("td", { class: n === 0 || n === 3 ? "" : "num" }));
+      tr.children[3].title = r.id + ": hits per second over the last 60 s";
+      rowsById.set(r.id, tr);
+    }
+    tr.dataset.threads = String(r.threads);
+    tr.dataset.hitsPerS = String(Math.round(r.hits));
+    tr.className = pinned.has(r.id) ? "pinned" : "";
+    const cells = tr.children;
+    cells[0].replaceChildren(r.id);
+    if (r.c.state !== "up") cells[0].append(el("span", { class: "state-down" }, " " + r.c.state));
+    cells[1].textContent = String(r.threads);
+    cells[2].textContent = compact(r.hits);
+    cells[3].replaceChildren(sparkline(series.get(r.id) ?? []));
+    cells[4].textContent = pct(r.ratio);
+    cells[4].className = "num" + (r.ratio === null ? " muted" : "");
+    cells[5].textContent = compact(r.misses);
+    cells[6].textContent = r.total ? compact(r.used) + " / " + compact(r.total) : compact(r.used);
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] ?? null);
+  });
 }
 
 // ── memory ──

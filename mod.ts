@@ -54,6 +54,8 @@ export * from "./kernel/config.ts";
 export * from "./kernel/clock.ts";
 export * from "./kernel/latency.ts";
 export * from "./kernel/roofline.ts";
+export * from "./kernel/model_time.ts";
+export * from "./kernel/model_resource.ts";
 export * from "./kernel/events.ts";
 export * from "./kernel/metrics.ts";
 export * from "./kernel/monitor.ts";

@@ -1,7 +1,7 @@
 /**
  * The one binary codec every transport uses.
  *
- * A frame is a fixed 48-byte header followed by a typed body (little-endian):
+ * A frame is a fixed 64-byte header followed by a typed body (little-endian):
  *
  * | offset | size | field |
  * |---|---|---|
@@ -14,6 +14,13 @@
  * | 12 | 4 | body length in bytes |
  * | 16 | 16 | source component id, ASCII, NUL-padded |
  * | 32 | 16 | destination component id, ASCII, NUL-padded |
+ * | 48 | 8 | model time, f64 ns: a request's sending time, a reply's service time |
+ * | 56 | 8 | queueing, f64 ns: the part of a reply's service time spent waiting |
+ *
+ * Model time rides in the header so that every component charges its own work: a
+ * request carries the caller's model time, the server adds what it spent (handling,
+ * device I/O, queueing at its busy resources, further calls) and the reply carries the
+ * total back (`kernel/model_time.ts`).
  *
  * The body layout comes from the kind's entry in `messages.ts`: the request layout, the
  * reply layout when the reply flag is set, or the error layout when the error flag is set.
@@ -43,9 +50,9 @@ import {
 /** Magic number at the start of every frame ("LE" little-endian). */
 export const MAGIC = 0x454c;
 /** Wire format version. */
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 /** Header size in bytes. */
-export const HEADER_SIZE = 48;
+export const HEADER_SIZE = 64;
 /** Default largest body accepted by {@link decode} (16 MiB). */
 export const DEFAULT_MAX_BODY_BYTES: number = 16 * 1024 * 1024;
 
@@ -63,6 +70,13 @@ export interface Message {
   flags: number;
   /** The typed body; its layout depends on `kind` and `flags`. */
   body: Record<string, unknown>;
+  /**
+   * Model time in ns (default 0): for a request, the caller's model time when it sent
+   * it; for a reply, the model time the callee spent serving it.
+   */
+  modelNs?: number;
+  /** Of a reply's `modelNs`, the part spent waiting for busy resources (default 0). */
+  queueNs?: number;
 }
 
 /** The fixed header of a frame. */
@@ -240,6 +254,8 @@ function planFrame(message: Message): FramePlan {
   }
   checkId(message.src, "source");
   checkId(message.dst, "destination");
+  checkModelTime(message.modelNs, "modelNs");
+  checkModelTime(message.queueNs, "queueNs");
   return plan;
 }
 
@@ -255,6 +271,8 @@ function writeFrame(message: Message, plan: FramePlan, frame: Uint8Array, view: 
   view.setUint32(12, size - HEADER_SIZE, true);
   writeId(frame, 16, message.src);
   writeId(frame, 32, message.dst);
+  view.setFloat64(48, message.modelNs ?? 0, true);
+  view.setFloat64(56, message.queueNs ?? 0, true);
   const body = message.body;
   let at = HEADER_SIZE;
   let next = 0;
@@ -575,6 +593,8 @@ export function decode(frame: Uint8Array, options: DecodeOptions = {}): Message 
   const requestId = view.getUint32(base + 8, true);
   const src = readId(frame, 16, "source");
   const dst = readId(frame, 32, "destination");
+  const modelNs = readModelTime(view, base + 48, "model time");
+  const queueNs = readModelTime(view, base + 56, "queueing time");
   const body: Record<string, unknown> = {};
   let at = HEADER_SIZE;
   for (const [name, type] of fieldsOf(layout, flags)) {
@@ -690,7 +710,23 @@ export function decode(frame: Uint8Array, options: DecodeOptions = {}): Message 
     dst,
     flags,
     body,
+    modelNs,
+    queueNs,
   };
+}
+
+function checkModelTime(ns: number | undefined, what: string): void {
+  if (ns !== undefined && !(typeof ns === "number" && ns >= 0 && ns < Infinity)) {
+    encodeProblem(`${what} must be a finite number of ns >= 0, got ${ns}`);
+  }
+}
+
+function readModelTime(view: DataView, at: number, what: string): number {
+  const ns = view.getFloat64(at, true);
+  if (!(ns >= 0 && ns < Infinity)) {
+    throw new DecodeError("BAD_MODEL_TIME", `${what} ${ns} is not a finite number of ns >= 0`);
+  }
+  return ns;
 }
 
 function tooShort(kind: MessageKind, name: string, n: number, at: number, end: number): never {

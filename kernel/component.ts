@@ -105,6 +105,7 @@ export interface MonitorContextParts {
  * ```
  */
 export function createMonitorContext(parts: MonitorContextParts): MonitorContext {
+  parts.rpc.chargeWith(parts.latency); // calls made while serving a request charge their round trip
   return {
     id: parts.id,
     role: parts.role,

@@ -64,6 +64,7 @@ export type DecodeProblem =
   | "UNKNOWN_KIND"
   | "BAD_ID"
   | "BAD_BODY"
+  | "BAD_MODEL_TIME"
   | "TRAILING_BYTES";
 
 /**

@@ -28,6 +28,28 @@ export type DeviceKind = "ssd" | "ramdisk" | "pmem" | "dram";
 /** What is done to a device. `flush` makes earlier writes durable. */
 export type DeviceOp = "read" | "write" | "flush";
 
+/**
+ * Software work a component does to serve one request, apart from its device I/O and the
+ * further calls it makes (those are charged on their own):
+ * - `"page"`: a memory component serving a page request (`P2M_PAGE_*`): fault handling,
+ *   page-table walk, frame allocation and zero-fill or copy of the page;
+ * - `"call"`: a memory component serving any other request (address-space calls,
+ *   buffer-cache I/O, `M2M_*` bookkeeping);
+ * - `"file"`: a storage component serving a file request.
+ */
+export type ServiceKind = "page" | "call" | "file";
+
+/** What serving one request costs a component's CPU. */
+export interface ServiceCost {
+  /** Time added to the request's latency, in ns. */
+  latencyNs: number;
+  /**
+   * Time a serving CPU stays busy with the request, in ns (at least `latencyNs`): what
+   * limits the component's throughput, and so what later requests queue behind.
+   */
+  busyNs: number;
+}
+
 /** One constant of a model, for reports: its value, unit and where it comes from. */
 export interface LatencyConstant {
   /** The value in `unit`. */
@@ -53,6 +75,8 @@ export interface LatencyConstant {
  *   oneSidedNs: () => 3_000,
  *   deviceNs: () => 100,
  *   roofline: () => ({ flopsPerNs: 10, bytesPerNs: 10 }),
+ *   service: () => ({ latencyNs: 1_000, busyNs: 2_000 }),
+ *   wireNs: (bytes) => bytes / 5,
  *   describe: () => ({ rpcNs: { value: 5_000, unit: "ns", source: "made up" } }),
  * };
  * console.assert(flat.messageNs(4096) === 5_000);
@@ -89,6 +113,13 @@ export interface LatencyModel {
    * machine's memory is, and the CPU caches in front of both are the same.
    */
   roofline(): Roofline;
+  /** What serving one request of `kind` costs the serving component's CPU. */
+  service(kind: ServiceKind): ServiceCost;
+  /**
+   * Time a NIC is busy putting `bytes` on the wire (serialization at the link rate), in
+   * ns: what messages through one NIC queue behind.
+   */
+  wireNs(bytes: number): number;
   /** Every constant the model uses, with unit and source, keyed by option name. */
   describe(): Record<string, LatencyConstant>;
 }

@@ -10,7 +10,13 @@
  * Recency is measured by the cache, not the policy: hits are served by threads with no
  * message, so the cache keeps per-line access stamps (only when a policy sets
  * `needsRecency`, since stamping costs a store per hit) and hands the policy a
- * `lastUse(way)` reading.
+ * `lastUse(way)` reading. Like hardware, the cache also keeps a *referenced bit* per way,
+ * set by accesses and handed to `victim` as {@link ReferencedBits}, which the policy may
+ * read and clear (CLOCK, second chance, NRU). The bit is set when a line is filled and
+ * whenever a thread starts or stops using it (pins or unpins it: every access that is
+ * not a hit on a line the thread already holds), so it costs nothing on a hit; a line a
+ * thread keeps hitting is held by that thread and offered to the policy only when every
+ * way of its set is held.
  *
  * @example
  * ```ts
@@ -23,7 +29,7 @@
  *   removed() {},
  *   victim: (_set, candidates) => candidates[candidates.length - 1],
  * };
- * console.assert(last.victim(0, [1, 3], () => 0) === 3);
+ * console.assert(last.victim(0, [1, 3], () => 0, UNREFERENCED) === 3);
  * ```
  *
  * @module
@@ -39,6 +45,85 @@ export interface ReplacementGeometry {
   readonly ways: number;
 }
 
+/**
+ * The referenced bits of one set's ways, as `victim` sees them: whether each way's line
+ * was accessed since its bit was last cleared, and a way to clear it.
+ *
+ * @example
+ * ```ts
+ * import type { ReferencedBits } from "./replacement.ts";
+ * const bits = [1, 0, 1];
+ * const view: ReferencedBits = {
+ *   test: (way) => bits[way] === 1,
+ *   clear: (way) => void (bits[way] = 0),
+ * };
+ * view.clear(0);
+ * console.assert(!view.test(0) && view.test(2));
+ * ```
+ */
+export interface ReferencedBits {
+  /** Whether way `way`'s line was accessed (or filled) since its bit was last cleared. */
+  test(way: number): boolean;
+  /** Clears way `way`'s bit; the line's next access sets it again. */
+  clear(way: number): void;
+}
+
+/**
+ * Referenced bits that are never set, for driving a policy by hand when accesses do not
+ * matter (clearing them does nothing).
+ *
+ * @example
+ * ```ts
+ * import { UNREFERENCED } from "./replacement.ts";
+ * console.assert(!UNREFERENCED.test(0));
+ * ```
+ */
+export const UNREFERENCED: ReferencedBits = Object.freeze({
+  test: (_way: number) => false,
+  clear: (_way: number) => {},
+});
+
+/**
+ * Referenced bits kept in a plain array, for tests and for driving a policy by hand:
+ * `set(s, w)` stands for an access.
+ *
+ * @example
+ * ```ts
+ * import { ReferencedBitArray } from "./replacement.ts";
+ * const bits = new ReferencedBitArray({ sets: 2, ways: 4 });
+ * bits.set(1, 3);
+ * console.assert(bits.of(1).test(3) && !bits.of(0).test(3));
+ * bits.of(1).clear(3);
+ * console.assert(!bits.of(1).test(3));
+ * ```
+ */
+export class ReferencedBitArray {
+  readonly #ways: number;
+  readonly #bits: Uint8Array;
+
+  /** All bits clear, for `geometry`. */
+  constructor(geometry: ReplacementGeometry) {
+    checkGeometry(geometry);
+    this.#ways = geometry.ways;
+    this.#bits = new Uint8Array(geometry.sets * geometry.ways);
+  }
+
+  /** Sets way `way` of set `set`'s bit (an access). */
+  set(set: number, way: number): void {
+    this.#bits[set * this.#ways + way] = 1;
+  }
+
+  /** The bits of set `set`, as `victim` takes them. */
+  of(set: number): ReferencedBits {
+    const base = set * this.#ways;
+    const bits = this.#bits;
+    return {
+      test: (way) => bits[base + way] === 1,
+      clear: (way) => void (bits[base + way] = 0),
+    };
+  }
+}
+
 /** Decides which way of a full set to evict. */
 export interface ReplacementPolicy {
   /** The plugin name. */
@@ -52,9 +137,15 @@ export interface ReplacementPolicy {
   /**
    * The way of set `set` to evict, chosen from `candidates` (ways, never empty, in
    * increasing order). `lastUse(way)` is when that way's line was last touched: larger is
-   * more recent; only meaningful when `needsRecency` is set.
+   * more recent; only meaningful when `needsRecency` is set. `referenced` holds the set's
+   * referenced bits, which the policy may read and clear.
    */
-  victim(set: number, candidates: readonly number[], lastUse: (way: number) => number): number;
+  victim(
+    set: number,
+    candidates: readonly number[],
+    lastUse: (way: number) => number,
+    referenced: ReferencedBits,
+  ): number;
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   encode,
   FrameEncoder,
   type FrameHeader,
+  HEADER_SIZE,
   type Message,
 } from "./codec.ts";
 import { KernelError, RemoteError, RpcCancelledError, RpcTimeoutError } from "./errors.ts";
@@ -51,6 +52,8 @@ import {
   type RequestOf,
 } from "./messages.ts";
 import { type ReceivedFrame, SENT, type TransportEndpoint } from "./transport.ts";
+import type { LatencyModel } from "./latency.ts";
+import { currentSpan, ModelSpan, withSpan } from "./model_time.ts";
 
 /** Default per-call timeout: LegoOS waits 60 s for an RPC reply. */
 export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
@@ -69,6 +72,11 @@ export interface CallContext {
   readonly requestId: number;
   /** The message kind being served. */
   readonly kind: MessageKind;
+  /**
+   * The request's model time: it starts at the caller's model time and grows with what
+   * serving it costs here (see `model_time.ts`); the reply carries that cost back.
+   */
+  readonly model: ModelSpan;
 }
 
 /**
@@ -105,6 +113,23 @@ export interface CallOptions {
    * safe to repeat: a lost reply means the callee may have done the work already.
    */
   retry?: RetryOptions;
+  /**
+   * Model time of the call: the caller's model time goes in the request (`atNs`), and
+   * the callee's service time and its queueing part are written back here when the reply
+   * arrives. Without it, a call made while serving a request charges that request's span
+   * (its round trip and the callee's service time).
+   */
+  model?: ModelCall;
+}
+
+/** The model time of one call, as {@link CallOptions.model} carries it. */
+export interface ModelCall {
+  /** The caller's model time when it sends the request, in ns. */
+  atNs: number;
+  /** Set from the reply: what the callee spent serving it, in ns. */
+  serviceNs?: number;
+  /** Set from the reply: of `serviceNs`, the time spent waiting at busy resources. */
+  queueNs?: number;
 }
 
 /**
@@ -181,6 +206,11 @@ interface PendingCall {
   /** The caller's signal and the listener this call added to it, if any. */
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** Where the reply's model times go: the caller's record, or the span it serves. */
+  readonly model: ModelCall | undefined;
+  readonly span: ModelSpan | undefined;
+  /** Bytes of the request body, for the round trip charged to `span`. */
+  readonly requestBytes: number;
 }
 
 type AnyHandler = (body: never, ctx: CallContext) => unknown;
@@ -232,6 +262,7 @@ export class RpcNode {
     bytesReceived: 0,
   };
   #lastRequestId = 0;
+  #latency: LatencyModel | undefined;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #deadlineAt = Infinity;
   /** Whether the deadline timer holds the process open (only while calls wait). */
@@ -262,6 +293,20 @@ export class RpcNode {
     this.#onBadFrame = options.onBadFrame;
     this.#encoder = typeof endpoint.sendCopy === "function" ? new FrameEncoder() : undefined;
     this.#loop = this.#serve();
+  }
+
+  /**
+   * Charges the round trips of calls made while serving a request with `latency` (until
+   * then only the callees' service time is charged). `createMonitorContext` does this.
+   *
+   * @example
+   * ```ts ignore
+   * node.chargeWith(latency);
+   * ```
+   */
+  chargeWith(latency: LatencyModel): this {
+    this.#latency = latency;
+    return this;
   }
 
   /** Whether {@link RpcNode.close} was called or the endpoint went away. */
@@ -416,9 +461,19 @@ export class RpcNode {
       return Promise.reject(error);
     }
     const requestId = this.#nextRequestId();
+    const model = options.model;
+    const span = model ? undefined : currentSpan();
     let frame: Uint8Array;
     try {
-      frame = this.#encode({ kind, requestId, src: this.id, dst: to, flags: 0, body });
+      frame = this.#encode({
+        kind,
+        requestId,
+        src: this.id,
+        dst: to,
+        flags: 0,
+        body,
+        modelNs: model ? model.atNs : span ? span.nowNs() : 0,
+      });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -433,6 +488,9 @@ export class RpcNode {
       reject,
       signal,
       onAbort: undefined,
+      model,
+      span,
+      requestBytes: frame.length - HEADER_SIZE,
     };
     this.#pending.set(requestId, call);
     this.#armDeadline(call.deadline);
@@ -644,16 +702,21 @@ export class RpcNode {
       );
     }
     if (message.flags & FLAG_REPLY) {
-      this.#onReply(message.requestId, message.flags, message.body, from);
-    } else this.#onRequest(message.kind, message.requestId, message.flags, message.body, from);
+      this.#onReply(message, bytes.length - HEADER_SIZE, from);
+    } else {
+      this.#onRequest(
+        message.kind,
+        message.requestId,
+        message.flags,
+        message.body,
+        from,
+        message.modelNs ?? 0,
+      );
+    }
   }
 
-  #onReply(
-    requestId: number,
-    flags: number,
-    body: Record<string, unknown>,
-    from: ComponentId,
-  ): void {
+  #onReply(message: Message, replyBytes: number, from: ComponentId): void {
+    const { requestId, flags, body } = message;
     const call = this.#pending.get(requestId);
     // A reply from anyone but the callee cannot be for this call.
     if (!call || call.to !== from) {
@@ -661,6 +724,15 @@ export class RpcNode {
       return;
     }
     this.#stats.repliesReceived++;
+    const serviceNs = message.modelNs ?? 0;
+    const queueNs = message.queueNs ?? 0;
+    if (call.model) {
+      call.model.serviceNs = serviceNs;
+      call.model.queueNs = queueNs;
+    } else if (call.span) {
+      const wire = this.#latency?.messageNs(call.requestBytes + replyBytes) ?? 0;
+      call.span.chargeCall(wire, serviceNs, queueNs);
+    }
     if (flags & FLAG_ERROR) {
       const { code, message } = body as ErrorBody;
       this.#finish(call, new RemoteError(from, code, message));
@@ -675,6 +747,7 @@ export class RpcNode {
     flags: number,
     body: Record<string, unknown>,
     from: ComponentId,
+    atNs: number,
   ): void {
     const oneWay = (flags & FLAG_ONE_WAY) !== 0;
     const handler = this.#ops.get(kind);
@@ -693,21 +766,22 @@ export class RpcNode {
       return;
     }
     this.#stats.requestsHandled++;
+    const model = new ModelSpan(atNs);
     let result: unknown;
     try {
-      result = handler(body as never, { from, requestId, kind });
+      result = withSpan(model, () => handler(body as never, { from, requestId, kind, model }));
     } catch (error) {
-      this.#handlerFailed(kind, requestId, oneWay, from, error);
+      this.#handlerFailed(kind, requestId, oneWay, from, error, model);
       return;
     }
     // An asynchronous handler is not awaited: handlers run concurrently, and a slow one
     // never blocks the queue. A synchronous one is answered at once, with no promise.
     if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
       Promise.resolve(result).then(
-        (reply) => this.#reply(kind, requestId, oneWay, from, reply),
-        (error) => this.#handlerFailed(kind, requestId, oneWay, from, error),
+        (reply) => this.#reply(kind, requestId, oneWay, from, reply, model),
+        (error) => this.#handlerFailed(kind, requestId, oneWay, from, error, model),
       );
-    } else this.#reply(kind, requestId, oneWay, from, result);
+    } else this.#reply(kind, requestId, oneWay, from, result, model);
   }
 
   /** Sends a handler's reply (nothing for a one-way request). */
@@ -717,6 +791,7 @@ export class RpcNode {
     oneWay: boolean,
     from: ComponentId,
     reply: unknown,
+    model: ModelSpan,
   ): void {
     if (oneWay) return;
     let frame: Uint8Array;
@@ -728,6 +803,8 @@ export class RpcNode {
         dst: from,
         flags: FLAG_REPLY,
         body: reply as Record<string, unknown>,
+        modelNs: model.elapsedNs,
+        queueNs: model.queueNs,
       });
     } catch (error) {
       // A handler bug: tell the caller rather than leave it waiting for its timeout.
@@ -739,6 +816,7 @@ export class RpcNode {
         `${this.id}'s ${kind} handler returned a reply that cannot be encoded: ${
           asError(error).message
         }`,
+        model,
       );
       return;
     }
@@ -752,6 +830,7 @@ export class RpcNode {
     oneWay: boolean,
     from: ComponentId,
     error: unknown,
+    model: ModelSpan,
   ): void {
     if (oneWay) {
       this.#stats.oneWayFailures++;
@@ -761,15 +840,17 @@ export class RpcNode {
       ? (error as { code: string }).code
       : "EFAIL";
     const message = error instanceof Error ? error.message : String(error);
-    this.#replyError(from, kind, requestId, code, message);
+    this.#replyError(from, kind, requestId, code, message, model);
   }
 
+  /** Sends an error reply; `model` is what serving the request cost before it failed. */
   #replyError(
     to: ComponentId,
     kind: MessageKind,
     requestId: number,
     code: string,
     message: string,
+    model?: ModelSpan,
   ): void {
     if (this.#closed) return;
     let frame: Uint8Array;
@@ -781,6 +862,8 @@ export class RpcNode {
         dst: to,
         flags: FLAG_REPLY | FLAG_ERROR,
         body: { code: clipUtf8(code), message: clipUtf8(message) },
+        modelNs: model?.elapsedNs ?? 0,
+        queueNs: model?.queueNs ?? 0,
       });
     } catch {
       return; // Only a bad peer id gets here, and such a peer cannot be answered anyway.

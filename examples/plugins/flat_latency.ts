@@ -46,6 +46,9 @@ export const flatLatencyPlugin: PluginDefinition<FlatLatencyOptions, LatencyMode
       oneSidedNs: () => rpcNs,
       deviceNs: () => 0,
       roofline: () => ({ flopsPerNs: gflops, bytesPerNs: memoryGBps }),
+      // Only messages cost time here: serving them and putting them on the wire are free.
+      service: () => ({ latencyNs: 0, busyNs: 0 }),
+      wireNs: () => 0,
       describe: () => ({
         rpcNs: { value: rpcNs, unit: "ns", source: "options.rpcNs" },
         gflops: { value: gflops, unit: "GFLOP/s", source: "options.gflops" },

@@ -17,6 +17,10 @@ import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
+import type { CallContext, OpsTable } from "../../kernel/rpc.ts";
+import type { ServiceKind } from "../../kernel/latency.ts";
+import { BusyResource } from "../../kernel/model_resource.ts";
+import { occupy } from "../../kernel/model_time.ts";
 import type { MemoryMonitor, MonitorContext } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
 import { BufferCache } from "./buffer_cache.ts";
@@ -50,6 +54,12 @@ export interface MemoryOptions {
   evictBatch: number;
   /** Size of the buffer cache for file I/O, in bytes (default 8 MiB). */
   bufferCacheBytes: number;
+  /**
+   * Worker threads serving requests, for model time: each request keeps one busy for the
+   * latency model's service time, and requests queue when all are (default 1, the
+   * configuration of LegoOS's Fig. 8 throughput figures).
+   */
+  workers: number;
 }
 
 /** Validates {@link MemoryOptions}, filling defaults. */
@@ -61,6 +71,7 @@ export const MemoryOptionsSchema: Schema<MemoryOptions> = z.strictObject({
   swapStorage: z.string().min(1).max(16).optional(),
   evictBatch: z.number().int().min(1).max(256).default(16),
   bufferCacheBytes: z.number().int().min(PAGE_SIZE).max(2 ** 36).default(8 * 1024 * 1024),
+  workers: z.number().int().min(1).max(64).default(1),
 });
 
 const vmaSchema = z.strictObject({
@@ -97,6 +108,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
   readonly #home: Home;
   readonly #cache: BufferCache;
   readonly #links = new Map<ComponentId, OwnerLink>();
+  /** The worker threads in model time: requests queue for them. */
+  readonly #workers: BusyResource;
   #membership: Membership | undefined;
   #reported = { fetches: 0, flushes: 0 };
 
@@ -106,6 +119,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
     this.#options = options;
     this.id = context.id;
     this.#pool = new FramePool(options.dramBytes);
+    this.#workers = new BusyResource(`${context.id}.workers`, options.workers ?? 1);
     this.#storage = new StorageLink(context.rpc, context.manager);
     if (options.onFull === "swap") {
       const path = options.swapPath ?? `@swap/${context.id}.bin`;
@@ -120,6 +134,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       swap: this.#swap,
       evictBatch: options.evictBatch,
       events: context.events,
+      latency: context.latency,
     });
     this.#links.set(context.id, localOwnerLink(context.id, this.#owner));
     this.#home = new Home({
@@ -136,7 +151,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
     const owner = this.#owner;
     const home = this.#home;
     const cache = this.#cache;
-    this.#context.rpc.handle({
+    this.#context.rpc.handle(this.#charged({
       // Page service: served by the owner of the page's vRegion.
       P2M_PAGE_FETCH: ({ pid, vaddr }) => {
         const page = owner.fetch(pid, vaddr);
@@ -222,7 +237,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
         return { pages: await owner.copyPages(pid, from, toPid, to, length, move) };
       },
       M2M_PROCESS_EXIT: async ({ pid }) => ({ pagesFreed: await owner.exit(pid) }),
-    });
+    }));
     this.#membership = await joinCluster(
       this.#context,
       {
@@ -323,6 +338,26 @@ export class StockMemoryMonitor implements MemoryMonitor {
       processes: this.#home.processes,
       swappedPages: this.#owner.swappedPages,
     };
+  }
+
+  /**
+   * The handlers, each first charging its request a worker's service time (queued behind
+   * the workers' earlier requests in model time): a page request's for the page service,
+   * a call's for everything else.
+   */
+  #charged(ops: Partial<OpsTable>): Partial<OpsTable> {
+    const latency = this.#context.latency;
+    const charged: Record<string, unknown> = {};
+    for (const [kind, handler] of Object.entries(ops)) {
+      const service: ServiceKind = kind.startsWith("P2M_PAGE_") ? "page" : "call";
+      const run = handler as (body: never, ctx: CallContext) => unknown;
+      charged[kind] = (body: never, ctx: CallContext) => {
+        const cost = latency.service(service);
+        occupy(this.#workers, cost.busyNs, "service", cost.latencyNs);
+        return run(body, ctx);
+      };
+    }
+    return charged as Partial<OpsTable>;
   }
 
   #link(id: ComponentId): OwnerLink {

@@ -27,7 +27,9 @@ import { PROT_WRITE } from "../../kernel/abi.ts";
 import { KernelError } from "../../kernel/errors.ts";
 import type { EventBus } from "../../kernel/events.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
+import type { LatencyModel } from "../../kernel/latency.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
+import { chargeModel } from "../../kernel/model_time.ts";
 import type { FramePool } from "./frame_pool.ts";
 import { NO_PAGE, PageTable, slotOf, swapValue } from "./page_table.ts";
 import { Serial } from "./serial.ts";
@@ -57,6 +59,8 @@ export interface PageOwnerOptions {
   evictBatch: number;
   /** Cluster events (segmentation faults are reported there). */
   events?: EventBus;
+  /** Charges copies of page data (in DRAM) to the request being served, when given. */
+  latency?: LatencyModel;
 }
 
 /** Counters of the page service. */
@@ -118,6 +122,7 @@ export class PageOwner {
   readonly #table: PageTable;
   readonly #storage: StorageLink;
   readonly #swap: SwapArea | undefined;
+  readonly #latency: LatencyModel | undefined;
   readonly #onFull: OnFull;
   readonly #evictBatch: number;
   readonly #events: EventBus | undefined;
@@ -144,6 +149,7 @@ export class PageOwner {
     this.#pool = options.pool;
     this.#storage = options.storage;
     this.#swap = options.swap;
+    this.#latency = options.latency;
     this.#onFull = options.onFull;
     this.#evictBatch = Math.max(1, Math.min(options.evictBatch, options.pool.frames));
     this.#events = options.events;
@@ -532,6 +538,7 @@ export class PageOwner {
       const vpns = this.#presentVpns(pid, start, end);
       const taken = vpns.slice(0, Math.max(1, Math.min(maxPages, MAX_PAGES_PER_READ)));
       const data = new Uint8Array(taken.length * PAGE_SIZE);
+      this.#chargeCopy("read", data.length);
       for (let i = 0; i < taken.length; i++) {
         const value = this.#table.get(pid, taken[i]);
         const into = data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
@@ -554,6 +561,7 @@ export class PageOwner {
       );
     }
     return this.#serial.run(async () => {
+      this.#chargeCopy("write", data.length);
       for (let i = 0; i < addrs.length; i++) {
         const vaddr = addrs[i];
         if (vaddr % PAGE_SIZE !== 0 || !this.#procs.get(pid)?.vmas.find(vaddr)) {
@@ -604,6 +612,8 @@ export class PageOwner {
           }
           this.#countPage(toPid, target, 1);
         } else {
+          this.#chargeCopy("read", PAGE_SIZE);
+          this.#chargeCopy("write", PAGE_SIZE);
           const frame = await this.#allocFrame(false);
           // Allocation may have evicted the source: look it up again.
           const value = this.#table.get(pid, vpn);
@@ -615,6 +625,13 @@ export class PageOwner {
       this.#counts.pagesCopied += vpns.length;
       return vpns.length;
     });
+  }
+
+  /** Charges the request being served a DRAM `op` of `bytes` (a page copy's half). */
+  #chargeCopy(op: "read" | "write", bytes: number): void {
+    if (this.#latency && bytes > 0) {
+      chargeModel(this.#latency.deviceNs("dram", op, bytes), "service");
+    }
   }
 
   /** Frees every page and VMA of `pid`. Returns the pages freed. */

@@ -20,7 +20,7 @@
  */
 
 import { KernelError } from "../../kernel/errors.ts";
-import type { ReplacementPolicy } from "../../kernel/replacement.ts";
+import type { ReferencedBits, ReplacementPolicy } from "../../kernel/replacement.ts";
 import {
   allocateCache,
   type CacheBuffers,
@@ -272,7 +272,12 @@ export class ExCache {
         await this.progress(20); // every way is being filled or written back
         continue;
       }
-      const way = this.#policy.victim(set, choice, (w) => this.lastUse(base + w));
+      const way = this.#policy.victim(
+        set,
+        choice,
+        (w) => this.lastUse(base + w),
+        this.#referencedBits(base),
+      );
       const slot = base + way;
       Atomics.store(evicting, slot, 1);
       if (!(await this.#drainPins(slot, open.length > 0)) || this.#stoppedPin(slot)) {
@@ -283,6 +288,15 @@ export class ExCache {
       onEvict?.(victim);
       return { slot, victim };
     }
+  }
+
+  /** The referenced bits of the set whose first slot is `base`, for the policy. */
+  #referencedBits(base: number): ReferencedBits {
+    const bits = this.views.referenced;
+    return {
+      test: (way) => bits[base + way] !== 0,
+      clear: (way) => void (bits[base + way] = 0),
+    };
   }
 
   /**
@@ -331,6 +345,7 @@ export class ExCache {
     if (data) u8.set(data.subarray(0, LINE_BYTES), base);
     else u8.fill(0, base, base + LINE_BYTES);
     keys[slot] = key;
+    this.views.referenced[slot] = 1; // filled for an access
     this.#fillStamp[slot] = (Atomics.add(epoch, 0, 1) + 1) * EPOCH_SPAN;
     for (const stamps of this.#stampArrays) stamps[slot] = 0; // they described the old line
     Atomics.store(state, slot, bits | STATE_VALID);

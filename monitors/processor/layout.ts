@@ -126,6 +126,12 @@ export interface CacheViews {
   readonly evicting: Int32Array;
   /** Word 0: the fill epoch, advanced by the monitor on every fill (recency stamps). */
   readonly epoch: Int32Array;
+  /**
+   * Per slot: the referenced bit, 1 once the line is accessed. Threads set it when they
+   * pin and unpin the line (the slow path, so a hit costs nothing more), a fill sets it,
+   * and replacement policies read and clear it (`ReferencedBits`).
+   */
+  readonly referenced: Uint8Array;
 }
 
 /**
@@ -140,7 +146,7 @@ export interface CacheViews {
  */
 export function allocateCache(lines: number, ways: number): CacheBuffers {
   const data = new SharedArrayBuffer(lines * LINE_BYTES);
-  const meta = new SharedArrayBuffer(8 + lines * 16);
+  const meta = new SharedArrayBuffer(8 + lines * 17);
   new Float64Array(meta, 8, lines).fill(NO_KEY);
   return { data, meta, lines, ways };
 }
@@ -173,6 +179,7 @@ export function cacheViews(buffers: CacheBuffers): CacheViews {
     state: new Int32Array(meta, 8 + lines * 8, lines),
     evicting: new Int32Array(meta, 8 + lines * 12, lines),
     epoch: new Int32Array(meta, 0, 1),
+    referenced: new Uint8Array(meta, 8 + lines * 16, lines),
   };
 }
 

@@ -9,7 +9,30 @@ import { RemoteError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { MessageKind, ReplyOf, RequestOf } from "../../kernel/messages.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
-import type { ThreadRecord } from "./records.ts";
+import type { ModelCall } from "../../kernel/rpc.ts";
+import type { ChargedThread } from "./records.ts";
+
+/**
+ * The kind of stall a call is, for the model-time breakdown: filling a line, writing one
+ * back, a system call, or asking a manager where something lives.
+ *
+ * @example
+ * ```ts
+ * import { stallOf } from "./messenger.ts";
+ * console.assert(stallOf("P2M_PAGE_FLUSH_FETCH") === "fetch" && stallOf("P2S_OPEN") === "syscall");
+ * ```
+ */
+export function stallOf(kind: MessageKind): string {
+  switch (kind) {
+    case "P2M_PAGE_FETCH":
+    case "P2M_PAGE_FLUSH_FETCH":
+      return "fetch";
+    case "P2M_PAGE_FLUSH":
+      return "flush";
+    default:
+      return kind.startsWith("MGR_") ? "placement" : "syscall";
+  }
+}
 
 /** Payload sizes of one call, for the latency model and the byte counters. */
 export interface CallSize {
@@ -17,18 +40,24 @@ export interface CallSize {
   request: number;
   /** Bytes of the reply body (default 0). */
   reply?: number;
-  /** Device time spent on the far side, charged on top (default 0). */
+  /**
+   * Device time spent on the far side that the far side does not charge itself, on top
+   * (default 0).
+   */
   deviceNs?: number;
 }
 
 /** Sends messages on behalf of threads. */
 export interface Messenger {
   /**
-   * Sends `kind` to `to` and waits for the reply, charging `thread` one round trip. A
-   * failed call that still got an answer (a remote error) is charged too.
+   * Sends `kind` to `to` and waits for the reply, charging `thread` one round trip plus
+   * what the callee spent serving it (its reply says how much, and how much of that was
+   * queueing). A failed call that still got an answer (a remote error) is charged too.
+   * The request carries the thread's model time, so the callee queues it in model-time
+   * order.
    */
   call<K extends MessageKind>(
-    thread: ThreadRecord,
+    thread: ChargedThread,
     to: ComponentId,
     kind: K,
     body: RequestOf<K>,
@@ -49,23 +78,28 @@ export interface Messenger {
  * ```
  */
 export function createMessenger(context: MonitorContext): Messenger {
-  const charge = (thread: ThreadRecord, size: CallSize) => {
+  const charge = (thread: ChargedThread, kind: MessageKind, size: CallSize, model: ModelCall) => {
     const reply = size.reply ?? 0;
-    thread.clock.advance(
-      context.latency.messageNs(size.request + reply) + (size.deviceNs ?? 0),
-    );
+    const serviceNs = model.serviceNs ?? 0;
+    const queueNs = Math.min(model.queueNs ?? 0, serviceNs);
+    const stallNs = context.latency.messageNs(size.request + reply) + (size.deviceNs ?? 0) +
+      serviceNs - queueNs;
+    thread.clock.advance(stallNs + queueNs);
+    thread.chargeStall(stallOf(kind), stallNs);
+    thread.chargeStall("queue", queueNs);
     thread.counters.messages++;
     thread.counters.bytesOut += size.request;
     thread.counters.bytesIn += reply;
   };
   return {
     async call(thread, to, kind, body, size) {
+      const model: ModelCall = { atNs: thread.modelNs() };
       try {
-        const reply = await context.rpc.call(to, kind, body);
-        charge(thread, size);
+        const reply = await context.rpc.call(to, kind, body, { model });
+        charge(thread, kind, size, model);
         return reply;
       } catch (e) {
-        if (e instanceof RemoteError) charge(thread, { ...size, reply: 0 });
+        if (e instanceof RemoteError) charge(thread, kind, { ...size, reply: 0 }, model);
         throw e;
       }
     },

@@ -37,7 +37,12 @@ import {
   TLB_ENTRIES,
 } from "./layout.ts";
 import type { Messenger } from "./messenger.ts";
-import type { ProcessRecord, ThreadRecord } from "./records.ts";
+import {
+  type ChargedThread,
+  type ProcessRecord,
+  ThreadBranch,
+  type ThreadRecord,
+} from "./records.ts";
 import type { MirroredRange } from "./vma_mirror.ts";
 import type { VictimCache } from "./victim_cache.ts";
 
@@ -99,7 +104,7 @@ export class PageService {
   };
   readonly #victims: VictimCache | undefined;
   readonly #host: PageServiceHost;
-  /** Lines being filled → the model time the fill cost. */
+  /** Lines being filled → the model time at which the fill is done. */
   readonly #fills = new Map<number, Promise<number>>();
   /** Lines being written back → settles when memory has them. */
   readonly #flushes = new Map<number, Promise<void>>();
@@ -120,7 +125,7 @@ export class PageService {
     const p = t.process;
     const vline = Math.floor(vaddr / LINE_BYTES);
     const key = lineKey(p.pid, vline);
-    let waitedNs = -1;
+    let readyAtNs = -1;
     for (;;) {
       if (p.ending) throw ending(p);
       // A change of the address space in progress decides what this access may do: wait
@@ -142,15 +147,18 @@ export class PageService {
         }
         if (write) this.cache.addState(slot, STATE_WRITABLE | STATE_DIRTY);
         Atomics.store(t.announce, vline & TLB_MASK, slot);
-        if (waitedNs < 0) return RESPONSE.HIT;
+        if (readyAtNs < 0) return RESPONSE.HIT;
         t.counters.misses++;
-        t.clock.advance(waitedNs);
+        // Another thread's fill brought the line: wait only for what remained of it.
+        const remainingNs = Math.max(0, readyAtNs - t.modelNs());
+        t.clock.advance(remainingNs);
+        t.chargeStall("shared-fill", remainingNs);
         return RESPONSE.MISS;
       }
       const fill = this.#fills.get(key);
       if (fill) {
         this.stats.sharedFills++;
-        waitedNs = await fill.catch(() => 0);
+        readyAtNs = await fill.catch(() => 0);
         continue;
       }
       const flush = this.#flushes.get(key);
@@ -191,7 +199,6 @@ export class PageService {
     generation: number,
   ): Promise<number> {
     const { context, messenger } = this.#host;
-    const startNs = t.clock.nowNs();
     let gate: FlushGate | undefined;
     const { slot, victim } = await this.cache.allocate(this.cache.setOf(vline), (line) => {
       if (line.dirty) gate = this.#openGate(line.key);
@@ -208,11 +215,15 @@ export class PageService {
       if (plocal || kept) {
         if (plocal) {
           t.counters.pLocalZeroFills++;
-          t.clock.advance(context.latency.deviceNs("dram", "write", LINE_BYTES));
+          const ns = context.latency.deviceNs("dram", "write", LINE_BYTES);
+          t.clock.advance(ns);
+          t.chargeStall("zero-fill", ns);
         } else {
           data = kept!;
           t.counters.victimHits++;
-          t.clock.advance(context.latency.deviceNs("dram", "read", LINE_BYTES));
+          const ns = context.latency.deviceNs("dram", "read", LINE_BYTES);
+          t.clock.advance(ns);
+          t.chargeStall("victim", ns);
         }
         if (victim?.dirty) victimSaved = await this.#writeBack(t, victim.key, victim.data!, gate);
       } else {
@@ -270,7 +281,7 @@ export class PageService {
       Atomics.store(t.announce, vline & TLB_MASK, slot);
       this.cache.release(slot);
       t.counters.misses++;
-      return t.clock.nowNs() - startNs;
+      return t.modelNs();
     } catch (e) {
       this.cache.discard(slot);
       if (e instanceof RemoteError && e.code === "EFAULT") {
@@ -285,7 +296,7 @@ export class PageService {
   }
 
   /** The memory component owning `vline` of process `p` (its vRegion's owner). */
-  async ownerOf(t: ThreadRecord, p: ProcessRecord, vline: number): Promise<ComponentId> {
+  async ownerOf(t: ChargedThread, p: ProcessRecord, vline: number): Promise<ComponentId> {
     const vregion = Math.floor((vline * LINE_BYTES) / this.#host.vregionBytes());
     const known = p.owners.get(vregion);
     if (known) return known;
@@ -332,8 +343,12 @@ export class PageService {
       const keys = this.cache.residentSlots(p.pid).map((slot) => this.cache.keyAt(slot))
         .filter(inRange);
       for (let k = 0; k < keys.length; k += WRITE_BACK_BATCH) {
+        // The batch's write-backs overlap: the thread is charged the slowest, not the sum.
+        const batch = keys.slice(k, k + WRITE_BACK_BATCH);
+        const branches = batch.map(() => new ThreadBranch(t));
         await Promise.all(
-          keys.slice(k, k + WRITE_BACK_BATCH).map(async (key) => {
+          batch.map(async (key, i) => {
+            const b = branches[i];
             const how = action(p.vmas.find(keyLine(key) * LINE_BYTES));
             const slot = await this.cache.acquire(key);
             if (slot < 0) return;
@@ -341,7 +356,7 @@ export class PageService {
               const data = this.cache.clean(slot);
               const gate = data ? this.#openGate(key) : undefined;
               this.cache.release(slot);
-              if (data) await this.#writeBack(t, key, data, gate);
+              if (data) await this.#writeBack(b, key, data, gate);
               gate?.done();
               return;
             }
@@ -349,11 +364,11 @@ export class PageService {
             const gate = how === "drop" && line.dirty ? this.#openGate(key) : undefined;
             this.cache.discard(slot);
             if (gate) {
-              await this.#writeBack(t, key, line.data!, gate);
+              await this.#writeBack(b, key, line.data!, gate);
               gate.done();
             }
           }),
-        );
+        ).finally(() => ThreadBranch.join(t, branches));
       }
       // Fills in flight would bring lines of the range back; write-backs in flight must land
       // before the mapping changes under them.
@@ -421,7 +436,7 @@ export class PageService {
 
   /** Writes one dirty line back to its owner; false (and logged) when that failed. */
   async #writeBack(
-    t: ThreadRecord,
+    t: ChargedThread,
     key: number,
     data: Uint8Array,
     gate: FlushGate | undefined,

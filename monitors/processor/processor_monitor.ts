@@ -28,6 +28,7 @@ import type {
 } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
 import { checkRoofline, type Roofline } from "../../kernel/roofline.ts";
+import { withoutSpan } from "../../kernel/model_time.ts";
 import type { ReplacementPolicy } from "../../kernel/replacement.ts";
 import { ExCache } from "./excache.ts";
 import {
@@ -203,7 +204,8 @@ export class StockProcessorMonitor implements ProcessorMonitor {
         if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
           throw new KernelError("EINVAL", "args must be an array of strings");
         }
-        const result = await this.runProcess({ pid, home, workload, args });
+        // The process runs outside MGR_EXEC's span: its threads charge their own clocks.
+        const result = await withoutSpan(() => this.runProcess({ pid, home, workload, args }));
         return {
           exitCode: result.exitCode,
           error: result.error ?? "",

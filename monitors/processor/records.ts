@@ -65,6 +65,69 @@ export function newCounters(): ProcessCounters {
   };
 }
 
+/**
+ * What the monitor charges on a thread's behalf: its model clock, counters and stall
+ * breakdown (a {@link ThreadRecord}, or one {@link ThreadBranch} of it).
+ */
+export interface ChargedThread {
+  /** Model time charged by the monitor. */
+  readonly clock: ModelClock;
+  /** Counters. */
+  readonly counters: ProcessCounters;
+  /** Adds `ns` of stall `kind` to the breakdown. */
+  chargeStall(kind: string, ns: number): void;
+  /** The thread's model time now. */
+  modelNs(): number;
+}
+
+/**
+ * One of several pieces of work a thread's call does in parallel (a batch of
+ * write-backs): it starts at the thread's model time with a clock of its own, and
+ * {@link ThreadBranch.join} charges the thread the slowest branch, not the sum.
+ *
+ * @example
+ * ```ts ignore
+ * const branches = keys.map(() => new ThreadBranch(thread));
+ * await Promise.all(keys.map((key, i) => writeBack(branches[i], key)));
+ * ThreadBranch.join(thread, branches);
+ * ```
+ */
+export class ThreadBranch implements ChargedThread {
+  /** The branch's own clock, from the thread's model time. */
+  readonly clock: ModelClock;
+  /** The thread's counters (events are counted, whichever branch had them). */
+  readonly counters: ProcessCounters;
+  /** This branch's stalls. */
+  readonly stalls: Record<string, number> = {};
+  readonly #thread: ThreadRecord;
+
+  /** A branch of `thread` starting now. */
+  constructor(thread: ThreadRecord) {
+    this.#thread = thread;
+    this.clock = new ModelClock(thread.clock.nowNs());
+    this.counters = thread.counters;
+  }
+
+  /** Adds `ns` of stall `kind` to this branch. */
+  chargeStall(kind: string, ns: number): void {
+    if (ns > 0) this.stalls[kind] = (this.stalls[kind] ?? 0) + ns;
+  }
+
+  /** The branch's model time. */
+  modelNs(): number {
+    return this.clock.nowNs() + this.#thread.computeNs();
+  }
+
+  /** Advances `thread` to its slowest branch and adds that branch's stalls. */
+  static join(thread: ThreadRecord, branches: readonly ThreadBranch[]): void {
+    let slowest: ThreadBranch | undefined;
+    for (const b of branches) if (!slowest || b.clock.nowNs() > slowest.clock.nowNs()) slowest = b;
+    if (!slowest || slowest.clock.nowNs() <= thread.clock.nowNs()) return;
+    thread.clock.advanceTo(slowest.clock.nowNs());
+    for (const [kind, ns] of Object.entries(slowest.stalls)) thread.chargeStall(kind, ns);
+  }
+}
+
 /** How a thread ended. */
 export type ThreadEnd =
   | { kind: "returned"; value: number }
@@ -81,7 +144,7 @@ export type ThreadEnd =
  * console.log(thread.modelNs());
  * ```
  */
-export class ThreadRecord implements PinHolder {
+export class ThreadRecord implements PinHolder, ChargedThread {
   /** Thread id within its process. */
   readonly tid: number;
   /** Its process. */
@@ -94,6 +157,12 @@ export class ThreadRecord implements PinHolder {
   readonly clock: ModelClock;
   /** Counters charged by the monitor (hits are counted by the thread itself). */
   readonly counters: ProcessCounters = newCounters();
+  /**
+   * The model time the monitor charged, by kind of stall (`fetch`, `flush`, `syscall`,
+   * `placement`, `zero-fill`, `victim`, `shared-fill`) and `queue` (waiting at busy
+   * resources of other components).
+   */
+  readonly stalls: Record<string, number> = {};
   /** Recency stamps, when the replacement policy needs them. */
   stamps: Float64Array | undefined;
   /** The Worker running the thread. */
@@ -114,6 +183,16 @@ export class ThreadRecord implements PinHolder {
     this.tid = tid;
     this.clock = new ModelClock(startNs);
     this.ended = new Promise((resolve) => this.#resolveEnded = resolve);
+  }
+
+  /** Adds `ns` of stall `kind` to the breakdown (the clock is advanced by the caller). */
+  chargeStall(kind: string, ns: number): void {
+    if (ns > 0) this.stalls[kind] = (this.stalls[kind] ?? 0) + ns;
+  }
+
+  /** The model time the thread declared as compute. */
+  computeNs(): number {
+    return this.views.f64[F64.COMPUTE_NS];
   }
 
   /** The TLB's announced slots. */

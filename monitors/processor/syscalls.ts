@@ -434,7 +434,6 @@ export class Syscalls {
         this.#call(t, await this.#storageFor(t, path), "P2S_READ", { path, offset, length }, {
           request: 16 + pathBytes(path),
           reply: length,
-          deviceNs: this.#host.latency.deviceNs("ssd", "read", length),
         }),
     );
     file.position += data.length;
@@ -463,7 +462,6 @@ export class Syscalls {
         }, {
           request: data.length + 17 + pathBytes(path),
           reply: 4,
-          deviceNs: this.#host.latency.deviceNs("ssd", "write", data.length),
         }),
     );
     file.position += written;
@@ -491,7 +489,6 @@ export class Syscalls {
       async () =>
         this.#call(t, await this.#storageFor(t, path), "P2S_FSYNC", { path }, {
           request: 2 + pathBytes(path),
-          deviceNs: this.#host.latency.deviceNs("ssd", "flush", 0),
         }),
     );
     file.written = false;

@@ -222,6 +222,7 @@ export class WorkerProc extends ThreadStart implements Proc {
   readonly #state = starting!.cache.state;
   readonly #evicting = starting!.cache.evicting;
   readonly #epoch = starting!.cache.epoch;
+  readonly #referenced = starting!.cache.referenced;
   readonly #ways = starting!.cache.ways;
   readonly #sets = starting!.cache.sets;
   // The cache as each {@link TYPE}, for the slow path.
@@ -249,6 +250,9 @@ export class WorkerProc extends ThreadStart implements Proc {
   readonly #tlbBase = new Int32Array(TLB_ENTRIES);
   readonly #tlbSlot = new Int32Array(TLB_ENTRIES);
   readonly #tlbUse = new Int32Array(TLB_ENTRIES);
+  // The tick when each entry was pinned: a use newer than the pin's own access is a hit
+  // while held, which sets the line's referenced bit when the entry lets the line go.
+  readonly #tlbPinTick = new Int32Array(TLB_ENTRIES);
   // Where each entry's line was when it was last unpinned: revalidated without a search.
   readonly #hintLine = new Float64Array(TLB_ENTRIES).fill(NaN);
   readonly #hintSlot = new Int32Array(TLB_ENTRIES);
@@ -344,7 +348,12 @@ export class WorkerProc extends ThreadStart implements Proc {
   #rebase(base: number): void {
     const shift = base - this.#tickBase;
     const start = this.#tlbStart;
-    for (let i = 0; i < TLB_ENTRIES; i++) if (start[i] === start[i]) this.#tlbUse[i] -= shift;
+    for (let i = 0; i < TLB_ENTRIES; i++) {
+      if (start[i] === start[i]) {
+        this.#tlbUse[i] -= shift;
+        this.#tlbPinTick[i] -= shift;
+      }
+    }
     this.#tickBase = base;
     this.#hot[HOT.TICK] = 0;
   }
@@ -439,6 +448,10 @@ export class WorkerProc extends ThreadStart implements Proc {
   }
 
   #fillEntry(i: number, vline: number, slot: number, dirty: boolean, state: number): void {
+    // Pinning is for an access (like a TLB fill setting a page's accessed bit); the pin's
+    // own access is stamped right after, at a tick above this one.
+    this.#referenced[slot] = 1;
+    this.#tlbPinTick[i] = this.#hot[HOT.TICK] + 1;
     const start = vline * LINE;
     this.#tlbStart[i] = start;
     this.#tlbStartW[i] = dirty && (state & STATE_WRITABLE) !== 0 ? start : NaN;
@@ -448,6 +461,9 @@ export class WorkerProc extends ThreadStart implements Proc {
 
   #unpin(i: number): void {
     const slot = this.#tlbSlot[i];
+    // Hits while the line was held reach its referenced bit now (a policy may have cleared
+    // it since the pin); the hit path itself never writes it.
+    if (this.#tlbUse[i] > this.#tlbPinTick[i]) this.#referenced[slot] = 1;
     const used = this.#tickBase + this.#tlbUse[i];
     if (this.#stamps !== undefined && used > this.#stamps[slot]) this.#stamps[slot] = used;
     Atomics.store(this.#announce, i, -1);

@@ -37,6 +37,9 @@ import { z } from "npm:zod@4.6.7";
 import { O_CREAT, O_EXCL, O_RDONLY, O_TRUNC } from "../../kernel/abi.ts";
 import { KernelError } from "../../kernel/errors.ts";
 import { joinCluster, type Membership } from "../../kernel/membership.ts";
+import type { DeviceOp } from "../../kernel/latency.ts";
+import { BusyResource } from "../../kernel/model_resource.ts";
+import { occupy } from "../../kernel/model_time.ts";
 import type { MonitorContext, StorageMonitor } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
 import { toStorageError } from "./errno.ts";
@@ -69,6 +72,12 @@ export interface StorageOptions {
    * asynchronous, so the event loop never waits for the disk).
    */
   blockingIoMaxBytes: number;
+  /**
+   * The device the emulated storage component keeps its files on, for model time
+   * (default `"ssd"`, the LegoOS testbed's NVMe SSD): each read, write and flush is
+   * charged through the latency model and queues at the device (queue depth 1).
+   */
+  device: "ssd" | "ramdisk" | "pmem";
 }
 
 /**
@@ -89,6 +98,7 @@ export const StorageOptionsSchema: Schema<StorageOptions> = z.strictObject({
   openFiles: z.number().int().min(0).max(4096).default(64),
   handleTtlMs: z.number().int().min(0).max(3_600_000).default(1000),
   blockingIoMaxBytes: z.number().int().min(0).max(8 * 1024 * 1024).default(64 * 1024),
+  device: z.enum(["ssd", "ramdisk", "pmem"]).default("ssd"),
 });
 
 type Reply<T> = T | Promise<T>;
@@ -123,6 +133,8 @@ export class StockStorageMonitor implements StorageMonitor {
   #stopped: Promise<void> | undefined;
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  /** The device in model time: requests queue at it. */
+  #device: BusyResource;
   #counts = {
     requests: 0,
     reads: 0,
@@ -145,6 +157,7 @@ export class StockStorageMonitor implements StorageMonitor {
       capacity: this.#options.openFiles,
       ttlMs: this.#options.handleTtlMs,
     });
+    this.#device = new BusyResource(`${context.id}.${this.#options.device}`);
   }
 
   /** The real host path of the root directory (known after `start()`). */
@@ -158,9 +171,16 @@ export class StockStorageMonitor implements StorageMonitor {
    */
   async start(): Promise<void> {
     const read = (b: { path: string; offset: number; length: number }) =>
-      this.#serve("read", b.path, () => this.#read(b.path, b.offset, b.length));
+      this.#serve("read", b.path, () => {
+        this.#chargeDevice("read", b.length);
+        return this.#read(b.path, b.offset, b.length);
+      });
     const write = (b: { path: string; offset: number; data: Uint8Array; sync: boolean }) =>
-      this.#serve("write", b.path, () => this.#write(b.path, b.offset, b.data, b.sync));
+      this.#serve("write", b.path, () => {
+        this.#chargeDevice("write", b.data.length);
+        if (b.sync) this.#chargeDevice("flush", b.data.length);
+        return this.#write(b.path, b.offset, b.data, b.sync);
+      });
     this.#context.rpc.handle({
       P2S_READ: read,
       M2S_READ: read,
@@ -174,7 +194,11 @@ export class StockStorageMonitor implements StorageMonitor {
       P2S_RMDIR: (b) => this.#serve("rmdir", b.path, () => this.#rmdir(b.path)),
       P2S_RENAME: (b) => this.#serve("rename", b.from, () => this.#rename(b.from, b.to)),
       P2S_READDIR: (b) => this.#serve("readdir", b.path, () => ({ names: this.#readdir(b.path) })),
-      P2S_FSYNC: (b) => this.#serve("fsync", b.path, () => this.#fsync(b.path)),
+      P2S_FSYNC: (b) =>
+        this.#serve("fsync", b.path, () => {
+          this.#chargeDevice("flush", 0);
+          return this.#fsync(b.path);
+        }),
     });
     if (this.#options.root) {
       await Deno.mkdir(this.#options.root, { recursive: true });
@@ -213,6 +237,17 @@ export class StockStorageMonitor implements StorageMonitor {
       }
     })();
     return this.#stopped;
+  }
+
+  /**
+   * Charges the request being served the storage software and one `op` of `bytes` on the
+   * device, queued behind the device's earlier work in model time.
+   */
+  #chargeDevice(op: DeviceOp, bytes: number): void {
+    const latency = this.#context.latency;
+    const service = latency.service("file");
+    const deviceNs = latency.deviceNs(this.#options.device, op, bytes);
+    occupy(this.#device, deviceNs + service.busyNs, "device", deviceNs + service.latencyNs);
   }
 
   /** Operations and bytes served, open files, and the root. */

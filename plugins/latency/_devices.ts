@@ -195,7 +195,9 @@ export function constantFields<K extends string>(
   const fields = {} as Record<K, z.ZodDefault<z.ZodNumber>>;
   for (const key of Object.keys(specs) as K[]) {
     const spec = specs[key];
-    fields[key] = z.number().positive().default(spec.value).describe(
+    // A constant whose sourced value is 0 may stay 0; any other must stay positive.
+    const number = spec.value === 0 ? z.number().min(0) : z.number().positive();
+    fields[key] = number.default(spec.value).describe(
       `${spec.doc} [${spec.unit}] (default from ${spec.source})`,
     );
   }

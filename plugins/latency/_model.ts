@@ -8,6 +8,7 @@
 import type { LatencyConstant, LatencyModel, LinkKind } from "../../kernel/latency.ts";
 import { curveNs, type CurvePoint } from "./_curve.ts";
 import { type CpuConstants, cpuRoofline } from "./_cpu.ts";
+import { type ServiceConstants, serviceCost } from "./_service.ts";
 import { checkBytes, type DeviceConstants, deviceCostNs, dramCopyNs } from "./_devices.ts";
 
 /** What a curve model is built from. */
@@ -29,6 +30,10 @@ export interface CurveModelSpec {
   devices: DeviceConstants;
   /** The emulated CPU (one core's roofline). */
   cpu: CpuConstants;
+  /** What serving a request costs a component's CPU. */
+  service: ServiceConstants;
+  /** The link rate, for the time a NIC is busy per byte [Gbit/s]. */
+  linkGbps: number;
   /** What `describe()` returns. */
   constants: Record<string, LatencyConstant>;
 }
@@ -45,6 +50,9 @@ export interface CurveModelSpec {
  *   rpc: [{ bytes: 0, ns: 5000 }],
  *   devices: defaultDeviceConstants(),
  *   cpu: { cpuGhz: 1, cpuFlopsPerCycle: 4, cpuSocketBandwidthGBps: 8, cpuCoresPerSocket: 2 },
+ *   service: { memoryPageServiceNs: 1, memoryPageBusyNs: 2, memoryCallServiceNs: 1,
+ *     memoryCallBusyNs: 2, storageServiceNs: 0 },
+ *   linkGbps: 40,
  *   constants: {},
  * });
  * console.assert(model.roofline().flopsPerNs === 4);
@@ -61,6 +69,8 @@ export function curveModel(spec: CurveModelSpec): LatencyModel {
   const constants = JSON.stringify(spec.constants);
   const tail = spec.oneSidedTailNsPerByte;
   const roofline = cpuRoofline(spec.cpu);
+  const service = Object.freeze({ ...spec.service });
+  const nsPerByte = 8 / spec.linkGbps; // Gbit/s = bit/ns
   const model: LatencyModel = {
     name: spec.name,
     messageNs(bytes: number, link: LinkKind = "network"): number {
@@ -74,6 +84,8 @@ export function curveModel(spec: CurveModelSpec): LatencyModel {
     },
     deviceNs: (device, op, bytes) => deviceCostNs(devices, device, op, bytes),
     roofline: () => roofline,
+    service: (kind) => serviceCost(service, kind),
+    wireNs: (bytes) => checkBytes(bytes) * nsPerByte,
     // A fresh copy each time, so a caller cannot edit the model's report.
     describe: () => JSON.parse(constants),
   };

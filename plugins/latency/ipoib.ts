@@ -33,6 +33,7 @@ import {
   type DeviceConstants,
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
+import { SERVICE_CONSTANTS, type ServiceConstants } from "./_service.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
 // A2: Linux IPoIB round-trip latency, 128 B and 4 KB (Fig. 7), 40 Gbps IB.
@@ -41,9 +42,11 @@ const RPC_POINTS: readonly CurvePoint[] = [
   { bytes: 4096, ns: 23_800 },
 ];
 const RPC_SOURCE = "A2: Linux IPoIB over 40 Gbps IB (Fig. 7)";
+// A1: the same 40 Gbps InfiniBand link carries IP.
+const IPOIB_LINK_GBPS = 40;
 
 /** Parsed options of `ipoib`: the RPC curve plus the device constants. */
-export interface IpoibOptions extends DeviceConstants, CpuConstants {
+export interface IpoibOptions extends DeviceConstants, CpuConstants, ServiceConstants {
   /** RPC round trip by payload size (A2, Fig. 7, Linux IPoIB). */
   rpcPoints: CurvePoint[];
 }
@@ -62,6 +65,7 @@ export const IpoibOptionsSchema: Schema<IpoibOptions> = z.strictObject({
   rpcPoints: curveSchema(RPC_POINTS, `RPC round trip by payload size [ns] (${RPC_SOURCE})`),
   ...constantFields(DEVICE_CONSTANTS),
   ...constantFields(CPU_CONSTANTS),
+  ...constantFields(SERVICE_CONSTANTS),
 });
 
 /**
@@ -85,14 +89,28 @@ export const ipoibLatencyPlugin: PluginDefinition<IpoibOptions, LatencyModel> = 
       cpuFlopsPerCycle,
       cpuSocketBandwidthGBps,
       cpuCoresPerSocket,
+      memoryPageServiceNs,
+      memoryPageBusyNs,
+      memoryCallServiceNs,
+      memoryCallBusyNs,
+      storageServiceNs,
       ...devices
     } = options;
+    const service = {
+      memoryPageServiceNs,
+      memoryPageBusyNs,
+      memoryCallServiceNs,
+      memoryCallBusyNs,
+      storageServiceNs,
+    };
     const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
     return curveModel({
       name: "ipoib",
       rpc: rpcPoints,
       devices,
       cpu,
+      service,
+      linkGbps: IPOIB_LINK_GBPS,
       constants: {
         ...describeCurve("rpcPoints", rpcPoints, RPC_POINTS, RPC_SOURCE),
         ...describeConstants(DEVICE_CONSTANTS, devices),

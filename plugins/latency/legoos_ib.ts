@@ -42,6 +42,7 @@ import {
   type DeviceConstants,
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
+import { SERVICE_CONSTANTS, type ServiceConstants } from "./_service.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
 // A2: LegoOS-RPC-IB mean round-trip latency by payload size (Fig. 7), 40 Gbps IB.
@@ -75,7 +76,7 @@ const WRITE_SOURCE = "R1: one-sided WRITE, CX-3 40 Gbps (Clio)";
 const LINK_GBPS = 40;
 
 /** Parsed options of `legoos-ib`: measured curves plus the device constants. */
-export interface LegoosIbOptions extends DeviceConstants, CpuConstants {
+export interface LegoosIbOptions extends DeviceConstants, CpuConstants, ServiceConstants {
   /** RPC round trip by payload size (A2, Fig. 7). */
   rpcPoints: CurvePoint[];
   /** One-sided READ by size (R1). */
@@ -109,6 +110,7 @@ export const LegoosIbOptionsSchema: Schema<LegoosIbOptions> = z.strictObject({
   ),
   ...constantFields(DEVICE_CONSTANTS),
   ...constantFields(CPU_CONSTANTS),
+  ...constantFields(SERVICE_CONSTANTS),
 });
 
 /**
@@ -141,8 +143,20 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         cpuFlopsPerCycle,
         cpuSocketBandwidthGBps,
         cpuCoresPerSocket,
+        memoryPageServiceNs,
+        memoryPageBusyNs,
+        memoryCallServiceNs,
+        memoryCallBusyNs,
+        storageServiceNs,
         ...devices
       } = options;
+      const service = {
+        memoryPageServiceNs,
+        memoryPageBusyNs,
+        memoryCallServiceNs,
+        memoryCallBusyNs,
+        storageServiceNs,
+      };
       const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
       return curveModel({
         name: "legoos-ib",
@@ -150,8 +164,10 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         oneSidedRead: oneSidedReadPoints,
         oneSidedWrite: oneSidedWritePoints,
         oneSidedTailNsPerByte: 8 / linkGbps, // 8 bits per byte, Gbit/s = bit/ns
+        linkGbps,
         devices,
         cpu,
+        service,
         constants: {
           ...describeCurve("rpcPoints", rpcPoints, RPC_POINTS, RPC_SOURCE),
           ...describeCurve("oneSidedReadPoints", oneSidedReadPoints, READ_POINTS, READ_SOURCE),
@@ -170,6 +186,7 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
           },
           ...describeConstants(DEVICE_CONSTANTS, devices),
           ...describeConstants(CPU_CONSTANTS, cpu),
+          ...describeConstants(SERVICE_CONSTANTS, service),
         },
       });
     },

@@ -27,11 +27,12 @@ export const FifoOptionsSchema: Schema<FifoOptions> = z.strictObject({});
  * @example
  * ```ts
  * import { createFifo } from "./fifo.ts";
+ * import { UNREFERENCED } from "../../kernel/replacement.ts";
  * const fifo = createFifo({ sets: 1, ways: 3 });
  * fifo.filled(0, 2);
  * fifo.filled(0, 0);
  * fifo.filled(0, 1);
- * console.assert(fifo.victim(0, [0, 1, 2], () => 0) === 2);
+ * console.assert(fifo.victim(0, [0, 1, 2], () => 0, UNREFERENCED) === 2);
  * ```
  */
 export function createFifo(geometry: ReplacementGeometry): ReplacementPolicy {

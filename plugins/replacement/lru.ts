@@ -34,9 +34,10 @@ export const LruOptionsSchema: Schema<LruOptions> = z.strictObject({});
  * @example
  * ```ts
  * import { createLru } from "./lru.ts";
+ * import { UNREFERENCED } from "../../kernel/replacement.ts";
  * const lru = createLru({ sets: 1, ways: 3 });
  * const lastUse = [30, 10, 20];
- * console.assert(lru.victim(0, [0, 1, 2], (way) => lastUse[way]) === 1);
+ * console.assert(lru.victim(0, [0, 1, 2], (way) => lastUse[way], UNREFERENCED) === 1);
  * ```
  */
 export function createLru(geometry: ReplacementGeometry): ReplacementPolicy {

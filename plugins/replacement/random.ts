@@ -36,8 +36,9 @@ export const RandomOptionsSchema: Schema<RandomOptions> = z.strictObject({
  * @example
  * ```ts
  * import { createRandom } from "./random.ts";
+ * import { UNREFERENCED } from "../../kernel/replacement.ts";
  * const policy = createRandom({ sets: 1, ways: 4 }, { seed: 42 });
- * console.assert([0, 1, 2, 3].includes(policy.victim(0, [0, 1, 2, 3], () => 0)));
+ * console.assert([0, 1, 2, 3].includes(policy.victim(0, [0, 1, 2, 3], () => 0, UNREFERENCED)));
  * ```
  */
 export function createRandom(

@@ -8,6 +8,7 @@ import {
   HEADER_SIZE,
   MAGIC,
   type Message,
+  WIRE_VERSION,
 } from "../../kernel/codec.ts";
 import { DecodeError, type DecodeProblem, KernelError } from "../../kernel/errors.ts";
 import {
@@ -153,7 +154,7 @@ function rawFrame(code: number, flags: number, body: Uint8Array): Uint8Array {
   const frame = new Uint8Array(HEADER_SIZE + body.length);
   const view = new DataView(frame.buffer);
   view.setUint16(0, MAGIC, true);
-  view.setUint8(2, 1);
+  view.setUint8(2, WIRE_VERSION);
   view.setUint8(3, flags);
   view.setUint16(4, code, true);
   view.setUint32(8, 1, true);
@@ -316,7 +317,7 @@ Deno.test("decode() rejects a truncated header with TRUNCATED", () => {
   assertDecodeError(frameOf("P2M_EXIT", { pid: 1 }).subarray(0, HEADER_SIZE - 1), "TRUNCATED");
   assert.throws(
     () => decodeHeader(new Uint8Array(3)),
-    (e) => e instanceof DecodeError && e.reason === "TRUNCATED" && /48/.test(e.message),
+    (e) => e instanceof DecodeError && e.reason === "TRUNCATED" && /64/.test(e.message),
   );
 });
 
@@ -328,8 +329,31 @@ Deno.test("decode() rejects a bad magic number with BAD_MAGIC", () => {
 
 Deno.test("decode() rejects an unsupported version with BAD_VERSION", () => {
   const frame = frameOf("P2M_EXIT", { pid: 1 });
-  frame[2] = 2;
+  frame[2] = 1; // the version before model time rode in the header
   assertDecodeError(frame, "BAD_VERSION");
+});
+
+Deno.test("model time round-trips in the header; a negative or NaN one is BAD_MODEL_TIME", () => {
+  const frame = encode({
+    kind: "P2M_EXIT",
+    requestId: 5,
+    src: "p0",
+    dst: "m0",
+    flags: FLAG_REPLY,
+    body: { pagesFreed: 0 },
+    modelNs: 12_345.5,
+    queueNs: 45,
+  });
+  const message = decode(frame);
+  assert.equal(message.modelNs, 12_345.5);
+  assert.equal(message.queueNs, 45);
+  assert.equal(decode(frameOf("P2M_EXIT", { pid: 1 })).modelNs, 0);
+  for (const bad of [-1, NaN, Infinity]) {
+    const copy = frame.slice();
+    new DataView(copy.buffer).setFloat64(48, bad, true);
+    assertDecodeError(copy, "BAD_MODEL_TIME");
+    assertEinval(() => encode({ ...message, modelNs: bad }));
+  }
 });
 
 Deno.test("decode() rejects bad flags and non-zero reserved bytes with BAD_FLAGS", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encode } from "../../kernel/codec.ts";
+import { encode, HEADER_SIZE } from "../../kernel/codec.ts";
 import { UnreachableError } from "../../kernel/errors.ts";
 import { RpcNode } from "../../kernel/rpc.ts";
 import { ClusterSecret, dialHandshake } from "../../transports/tcp/handshake.ts";
@@ -257,7 +257,7 @@ const authenticatedAttacks: [string, (evil: string) => Uint8Array, RegExp][] = [
       // A valid header announcing a 64 MiB body, over the default 16 MiB limit.
       const frame = ping(evil, "srv", 1);
       new DataView(frame.buffer).setUint32(12, 64 * 1024 * 1024, true);
-      return frame.subarray(0, 48);
+      return frame.subarray(0, HEADER_SIZE);
     },
     /over the \d+-byte limit/,
   ],

@@ -50,6 +50,7 @@ import {
   encodeJsonControl,
   encodeTextControl,
   FrameReader,
+  HANDSHAKE_CHUNK_BYTES,
   payloadText,
   ProtocolError,
 } from "./wire.ts";
@@ -70,6 +71,12 @@ export interface TcpEndpointStats extends ConnectionStats {
   requestsFailed: number;
   /** One-sided reads and writes this endpoint served for peers. */
   oneSidedServed: number;
+  /** Inbound connections still in their handshake (unauthenticated), now. */
+  pendingHandshakes: number;
+  /** Read-buffer bytes held by connections in their handshake, now. */
+  handshakeBufferBytes: number;
+  /** Inbound connections closed unread because `maxPendingHandshakes` were pending, ever. */
+  handshakesShed: number;
 }
 
 /** A TCP endpoint: the standard endpoint plus its addresses and counters. */
@@ -104,6 +111,8 @@ export interface EndpointSettings {
   reconnectTimeoutMs: number;
   /** Longest handshake. */
   handshakeTimeoutMs: number;
+  /** Inbound handshakes in progress at once; a connection beyond is closed unread. */
+  maxPendingHandshakes: number;
   /** Longest wait for a one-sided operation's answer. */
   opTimeoutMs: number;
   /** Idle time before a PING; a connection silent for 3× this is closed. 0: never. */
@@ -200,7 +209,9 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
   readonly #listenAddress: string | undefined;
   readonly #acceptLoop: Promise<void>;
   readonly #peers = new Map<ComponentId, PeerState>();
-  readonly #handshaking = new Set<Deno.TcpConn>();
+  /** Sockets in their handshake, with the reader each one fills. */
+  readonly #handshaking = new Map<Deno.TcpConn, FrameReader>();
+  #pendingInbound = 0;
   readonly #dials = new Set<Promise<unknown>>();
   readonly #regions: RegionTable;
   readonly #abort = new AbortController();
@@ -217,6 +228,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     protocolErrors: 0,
     requestsFailed: 0,
     oneSidedServed: 0,
+    handshakesShed: 0,
   };
   /** Counters of connections that have closed, so totals survive them. */
   readonly #closedTotals: ConnectionStats = {
@@ -395,7 +407,15 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
         addStats(totals, connection.stats());
       }
     }
-    return { ...totals, connections, ...this.#counts };
+    let handshakeBufferBytes = 0;
+    for (const reader of this.#handshaking.values()) handshakeBufferBytes += reader.bufferBytes;
+    return {
+      ...totals,
+      connections,
+      ...this.#counts,
+      pendingHandshakes: this.#pendingInbound,
+      handshakeBufferBytes,
+    };
   }
 
   /** Closes the listener and every connection, then the receive queue. Idempotent. */
@@ -410,7 +430,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
         // Already closed.
       }
       await this.#acceptLoop;
-      for (const socket of this.#handshaking) closeQuietly(socket);
+      for (const socket of this.#handshaking.keys()) closeQuietly(socket);
       const done: Promise<unknown>[] = [...this.#dials];
       for (const peer of this.#peers.values()) {
         for (const connection of [...peer.connections]) {
@@ -706,9 +726,10 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
     run: (io: HandshakeIo) => Promise<HandshakeResult>,
   ): Promise<HandshakeResult & { reader: FrameReader }> {
     socket.setNoDelay(true);
-    this.#handshaking.add(socket);
-    // Handshake frames are small: a peer announcing a big one is not a legoemu peer.
-    const reader = new FrameReader(socket, 64 * 1024);
+    // Handshake frames are small: a peer announcing a big one is not a legoemu peer, and
+    // an unauthenticated peer gets a small read buffer (the full chunk comes with trust).
+    const reader = new FrameReader(socket, 64 * 1024, HANDSHAKE_CHUNK_BYTES);
+    this.#handshaking.set(socket, reader);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -771,7 +792,18 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
         closeQuietly(socket);
         return;
       }
-      void this.#admit(socket);
+      if (this.#pendingInbound >= this.#settings.maxPendingHandshakes) {
+        // Unauthenticated connections are capped: shed this one before reading a byte.
+        closeQuietly(socket);
+        if (this.#counts.handshakesShed++ % 1000 === 0) {
+          this.#settings.log(
+            `${this.#settings.maxPendingHandshakes} handshakes pending: closing new connections (maxPendingHandshakes)`,
+          );
+        }
+        continue;
+      }
+      this.#pendingInbound++;
+      void this.#admit(socket).finally(() => this.#pendingInbound--);
     }
   }
 

@@ -77,6 +77,8 @@ export interface TcpTransportOptions {
   reconnectTimeoutMs?: number;
   /** Longest handshake, in ms (default 5000). */
   handshakeTimeoutMs?: number;
+  /** Unauthenticated inbound connections per listener; more are closed unread (default 128). */
+  maxPendingHandshakes?: number;
   /** Longest wait for a one-sided operation or lookup, in ms (default 30 000). */
   opTimeoutMs?: number;
   /** Idle time before a liveness PING, in ms; silent for 3× this closes (default 5000; 0 off). */
@@ -129,6 +131,7 @@ const DEFAULTS = {
   connectTimeoutMs: 3000,
   reconnectTimeoutMs: 5000,
   handshakeTimeoutMs: 5000,
+  maxPendingHandshakes: 128,
   opTimeoutMs: 30_000,
   pingIntervalMs: 5000,
   maxOpsInFlight: 256,
@@ -144,6 +147,7 @@ const LIMITS: Record<NumericOption, readonly [number, number]> = {
   connectTimeoutMs: [1, 3_600_000],
   reconnectTimeoutMs: [0, 86_400_000],
   handshakeTimeoutMs: [1, 3_600_000],
+  maxPendingHandshakes: [1, 1 << 16],
   opTimeoutMs: [1, 86_400_000],
   pingIntervalMs: [0, 3_600_000],
   maxOpsInFlight: [1, 1 << 16],

@@ -29,6 +29,8 @@ export interface TcpTransportPluginOptions {
   reconnectTimeoutMs: number;
   /** Longest handshake, in ms (default 5000). */
   handshakeTimeoutMs: number;
+  /** Unauthenticated inbound connections per listener; more are closed (default 128). */
+  maxPendingHandshakes: number;
   /** Longest wait for a one-sided operation, in ms (default 30 000). */
   opTimeoutMs: number;
   /** Idle time before a liveness ping, in ms; 0 turns pings off (default 5000). */
@@ -57,6 +59,7 @@ export const TcpTransportOptionsSchema: Schema<TcpTransportPluginOptions> = z.st
   connectTimeoutMs: z.number().int().min(1).max(3_600_000).default(3000),
   reconnectTimeoutMs: z.number().int().min(0).max(86_400_000).default(5000),
   handshakeTimeoutMs: z.number().int().min(1).max(3_600_000).default(5000),
+  maxPendingHandshakes: z.number().int().min(1).max(1 << 16).default(128),
   opTimeoutMs: z.number().int().min(1).max(86_400_000).default(30_000),
   pingIntervalMs: z.number().int().min(0).max(3_600_000).default(5000),
   secretFile: z.string().min(1).optional(),

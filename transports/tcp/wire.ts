@@ -331,6 +331,12 @@ export function payloadJson(payload: Uint8Array): Record<string, unknown> {
  * 64 KiB, while a frame a consumer keeps pins at most this much.
  */
 const READ_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Read buffer of a connection that has not authenticated yet: handshake frames are a few
+ * hundred bytes, and an unauthenticated peer must not cost a full chunk.
+ */
+export const HANDSHAKE_CHUNK_BYTES = 4 * 1024;
 /** With less free space than this, the next read goes into a fresh buffer. */
 const MIN_READ_SPACE = 8 * 1024;
 
@@ -369,8 +375,9 @@ export interface ByteSource {
 export class FrameReader {
   readonly #source: ByteSource;
   #maxFrameBytes: number;
-  #buffer = new Uint8Array(READ_CHUNK_BYTES);
-  #view = new DataView(this.#buffer.buffer);
+  #chunk: number;
+  #buffer: Uint8Array;
+  #view: DataView;
   #start = 0;
   #end = 0;
   /** Bytes the frame at `#start` needs in all, once its header has been seen. */
@@ -378,19 +385,32 @@ export class FrameReader {
   /** Bytes read from the source so far. */
   bytesRead = 0;
 
-  /** Reads frames of at most `maxFrameBytes` bytes (header included) from `source`. */
-  constructor(source: ByteSource, maxFrameBytes: number) {
+  /**
+   * Reads frames of at most `maxFrameBytes` bytes (header included) from `source`, into
+   * a buffer of `chunkBytes` (default 256 KiB) that grows only for a frame that needs it.
+   */
+  constructor(source: ByteSource, maxFrameBytes: number, chunkBytes = READ_CHUNK_BYTES) {
     this.#source = source;
     this.#maxFrameBytes = maxFrameBytes;
+    this.#chunk = chunkBytes;
+    this.#buffer = new Uint8Array(chunkBytes);
+    this.#view = new DataView(this.#buffer.buffer);
   }
 
   /**
-   * Changes the largest frame accepted from now on (the handshake runs with a small
-   * limit, the connection with the configured one). Returns this reader.
+   * Changes the largest frame accepted from now on, and the read chunk (the handshake
+   * runs with small ones, the connection with the configured limit and 256 KiB reads).
+   * Returns this reader.
    */
-  withLimit(maxFrameBytes: number): this {
+  withLimit(maxFrameBytes: number, chunkBytes = READ_CHUNK_BYTES): this {
     this.#maxFrameBytes = maxFrameBytes;
+    this.#chunk = chunkBytes;
     return this;
+  }
+
+  /** Bytes of read buffer this reader holds now. */
+  get bufferBytes(): number {
+    return this.#buffer.length;
   }
 
   /** Bytes buffered that do not yet make a whole frame (non-zero at EOF: a cut frame). */
@@ -520,7 +540,7 @@ export class FrameReader {
     this.#need = 0;
     // A buffer grown for a big frame is not read into again: small frames viewing it
     // would keep all of it alive.
-    if (this.#start === this.#end && this.#buffer.length > READ_CHUNK_BYTES) {
+    if (this.#start === this.#end && this.#buffer.length > this.#chunk) {
       this.#fresh(0);
     }
   }
@@ -529,13 +549,14 @@ export class FrameReader {
   #makeRoom(): void {
     const pending = this.#end - this.#start;
     const free = this.#buffer.length - this.#end;
-    if (free >= MIN_READ_SPACE && free >= this.#need - pending) return;
-    this.#fresh(Math.max(READ_CHUNK_BYTES, this.#need, pending + MIN_READ_SPACE));
+    const space = Math.min(MIN_READ_SPACE, this.#chunk / 2);
+    if (free >= space && free >= this.#need - pending) return;
+    this.#fresh(Math.max(this.#chunk, this.#need, pending + space));
   }
 
   /** Moves to a new buffer of `size` bytes (at least a chunk), carrying the pending bytes. */
   #fresh(size: number): void {
-    const buffer = new Uint8Array(Math.max(size, READ_CHUNK_BYTES));
+    const buffer = new Uint8Array(Math.max(size, this.#chunk));
     buffer.set(this.#buffer.subarray(this.#start, this.#end));
     this.#end -= this.#start;
     this.#start = 0;

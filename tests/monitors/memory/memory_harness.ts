@@ -52,6 +52,8 @@ export interface MemoryClusterOptions {
   heartbeatMs?: number;
   /** Storage root (default: a temporary directory the storage monitor removes). */
   storageRoot?: string;
+  /** Further options of the storage component. */
+  storageOptions?: Record<string, unknown>;
 }
 
 /** A booted cluster plus the client that plays the processor. */
@@ -114,7 +116,10 @@ export async function bootMemoryCluster(
     },
     components: [
       component("gm", "manager", managerOptions),
-      component("s0", "storage", options.storageRoot ? { root: options.storageRoot } : {}),
+      component("s0", "storage", {
+        ...options.storageOptions,
+        ...(options.storageRoot ? { root: options.storageRoot } : {}),
+      }),
       ...Array.from({ length: memories }, (_, i) =>
         component(`m${i}`, "memory", {
           ...options.memoryOptions,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startCluster } from "../../../mod.ts";
+import { UNREFERENCED } from "../../../kernel/replacement.ts";
 import { createRandom } from "../../../plugins/replacement/random.ts";
 
 const workload = new URL("../../workloads/access_trace.ts", import.meta.url).href;
@@ -75,7 +76,7 @@ Deno.test("through the ExCache, random evicts what its seeded generator picks", 
       else {
         want += "M";
         if (ways.length < 4) ways.push(page);
-        else ways[policy.victim(0, [0, 1, 2, 3], () => 0)] = page;
+        else ways[policy.victim(0, [0, 1, 2, 3], () => 0, UNREFERENCED)] = page;
       }
     }
     assert.equal(await trace("random", pages, { seed }), want, `seed ${seed}`);

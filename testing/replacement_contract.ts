@@ -4,12 +4,13 @@
  *
  * It checks what the ExCache relies on: a victim is always one of the candidates, the
  * same calls give the same victims (runs are repeatable), bad calls fail with `EINVAL`
- * instead of returning nonsense, and the plugin is well formed.
+ * instead of returning nonsense, and the plugin is well formed. The calls include random
+ * accesses (referenced bits set) that the policy may read and clear.
  *
  * @example
  * ```ts ignore
- * import { runPolicyContract } from "./_contract.ts";
- * import { fifoPlugin } from "./fifo.ts";
+ * import { runPolicyContract } from "./replacement_contract.ts";
+ * import { fifoPlugin } from "../plugins/replacement/fifo.ts";
  * runPolicyContract(fifoPlugin);
  * ```
  *
@@ -18,13 +19,19 @@
 
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.11.0";
-import { KernelError } from "../../kernel/errors.ts";
-import { type PluginDefinition, PluginRegistry } from "../../kernel/plugins.ts";
-import type { ReplacementGeometry, ReplacementPolicy } from "../../kernel/replacement.ts";
+import { KernelError } from "../kernel/errors.ts";
+import { type PluginDefinition, PluginRegistry } from "../kernel/plugins.ts";
+import {
+  ReferencedBitArray,
+  type ReplacementGeometry,
+  type ReplacementPolicy,
+  UNREFERENCED,
+} from "../kernel/replacement.ts";
 
 type Op =
   | { op: "filled"; set: number; way: number }
   | { op: "removed"; set: number; way: number }
+  | { op: "accessed"; set: number; way: number }
   | { op: "victim"; set: number; mask: number; uses: number[] };
 
 const geometries = fc.record({
@@ -39,6 +46,7 @@ function opsFor(geometry: ReplacementGeometry): fc.Arbitrary<Op[]> {
     fc.oneof(
       fc.record({ op: fc.constant("filled" as const), set, way }),
       fc.record({ op: fc.constant("removed" as const), set, way }),
+      fc.record({ op: fc.constant("accessed" as const), set, way }),
       fc.record({
         op: fc.constant("victim" as const),
         set,
@@ -60,13 +68,17 @@ function replay(
   ops: readonly Op[],
 ): number[] {
   const policy = create(geometry);
+  const bits = new ReferencedBitArray(geometry);
   const victims: number[] = [];
   for (const op of ops) {
-    if (op.op === "filled") policy.filled(op.set, op.way);
-    else if (op.op === "removed") policy.removed(op.set, op.way);
+    if (op.op === "filled") {
+      bits.set(op.set, op.way); // as the ExCache does: a fill is for an access
+      policy.filled(op.set, op.way);
+    } else if (op.op === "removed") policy.removed(op.set, op.way);
+    else if (op.op === "accessed") bits.set(op.set, op.way);
     else {
       const candidates = [...Array(geometry.ways).keys()].filter((w) => (op.mask >> w) & 1);
-      const victim = policy.victim(op.set, candidates, (w) => op.uses[w]);
+      const victim = policy.victim(op.set, candidates, (w) => op.uses[w], bits.of(op.set));
       assert.ok(candidates.includes(victim), `victim ${victim} is not among ${candidates}`);
       victims.push(victim);
     }
@@ -79,8 +91,8 @@ function replay(
  *
  * @example
  * ```ts ignore
- * import { runPolicyContract } from "./_contract.ts";
- * import { lruPlugin } from "./lru.ts";
+ * import { runPolicyContract } from "./replacement_contract.ts";
+ * import { lruPlugin } from "../plugins/replacement/lru.ts";
  * runPolicyContract(lruPlugin);
  * ```
  */
@@ -126,17 +138,19 @@ export function runPolicyContract(
   Deno.test(`${name}: a single candidate is the victim`, () => {
     const policy = create({ sets: 1, ways: 8 });
     for (let way = 0; way < 8; way++) policy.filled(0, way);
-    for (let way = 0; way < 8; way++) assert.equal(policy.victim(0, [way], () => 0), way);
+    for (let way = 0; way < 8; way++) {
+      assert.equal(policy.victim(0, [way], () => 0, UNREFERENCED), way);
+    }
   });
 
   Deno.test(`${name}: bad calls fail with EINVAL instead of choosing nonsense`, () => {
     const policy = create({ sets: 2, ways: 4 });
     const einval = (e: unknown) => e instanceof KernelError && e.code === "EINVAL";
-    assert.throws(() => policy.victim(0, [], () => 0), einval);
-    assert.throws(() => policy.victim(2, [0], () => 0), einval);
-    assert.throws(() => policy.victim(-1, [0], () => 0), einval);
-    assert.throws(() => policy.victim(0, [4], () => 0), einval);
-    assert.throws(() => policy.victim(0, [0.5], () => 0), einval);
+    assert.throws(() => policy.victim(0, [], () => 0, UNREFERENCED), einval);
+    assert.throws(() => policy.victim(2, [0], () => 0, UNREFERENCED), einval);
+    assert.throws(() => policy.victim(-1, [0], () => 0, UNREFERENCED), einval);
+    assert.throws(() => policy.victim(0, [4], () => 0, UNREFERENCED), einval);
+    assert.throws(() => policy.victim(0, [0.5], () => 0, UNREFERENCED), einval);
     assert.throws(() => create({ sets: 0, ways: 4 }), einval);
     assert.throws(() => create({ sets: 1, ways: 1.5 }), einval);
   });

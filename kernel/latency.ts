@@ -122,4 +122,9 @@ export interface LatencyModel {
   wireNs(bytes: number): number;
   /** Every constant the model uses, with unit and source, keyed by option name. */
   describe(): Record<string, LatencyConstant>;
+  /**
+   * The references the constants' `source`s cite, by key (e.g. `A2` → the paper and
+   * figure), when the model keeps them.
+   */
+  sources?(): Record<string, string>;
 }

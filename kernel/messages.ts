@@ -159,6 +159,21 @@ export const MESSAGE_KINDS = {
   // The process closed `path`: its dirty buffer-cache pages are written back.
   P2M_CLOSE: { code: 0x010e, request: { pid: "u32", path: "str" }, reply: empty },
 
+  // PMEM mode: a persistent write of `data` (inside one page) at `vaddr` of `pid`, answered
+  // once durable. `path` is the access path the client took (1: RPC, 4: connectionless RPC).
+  P2M_PMEM_WRITE: {
+    code: 0x0120,
+    request: { pid: "u32", vaddr: "u64", path: "u8", data: "bytes" },
+    reply: empty,
+  },
+  // PMEM mode: commit of a one-sided WRITE: `length` bytes at `offset` of the component's
+  // PMEM window become the bytes at `vaddr` of `pid`; answered once durable.
+  P2M_PMEM_COMMIT: {
+    code: 0x0121,
+    request: { pid: "u32", vaddr: "u64", offset: "u32", length: "u32" },
+    reply: empty,
+  },
+
   // P2S: the processor asks a storage component (stateless: full path every time).
   P2S_OPEN: {
     code: 0x0201,

@@ -28,6 +28,13 @@ import { FramePool } from "./frame_pool.ts";
 import { Home } from "./home.ts";
 import { type OnFull, PageOwner } from "./page_owner.ts";
 import { localOwnerLink, type OwnerLink, remoteOwnerLink } from "./owner_link.ts";
+import { PersistentOwner } from "./pmem_owner.ts";
+import {
+  pmemFrameLimit,
+  type PmemOptions,
+  pmemOptionsObject,
+  PmemService,
+} from "./pmem_service.ts";
 import { StorageLink } from "./storage_link.ts";
 import { SwapArea } from "./swap.ts";
 import type { Vma } from "./vma.ts";
@@ -55,6 +62,12 @@ export interface MemoryOptions {
   /** Size of the buffer cache for file I/O, in bytes (default 8 MiB). */
   bufferCacheBytes: number;
   /**
+   * PMEM mode: pages and VMAs persist in this host file, every change acknowledged once
+   * durable (see `pmem_service.ts`). The DRAM pool is capped to what the file can hold and
+   * a full pool answers `ENOMEM` (no swap).
+   */
+  pmem?: PmemOptions;
+  /**
    * Worker threads serving requests, for model time: each request keeps one busy for the
    * latency model's service time, and requests queue when all are (default 1, the
    * configuration of LegoOS's Fig. 8 throughput figures).
@@ -71,6 +84,7 @@ export const MemoryOptionsSchema: Schema<MemoryOptions> = z.strictObject({
   swapStorage: z.string().min(1).max(16).optional(),
   evictBatch: z.number().int().min(1).max(256).default(16),
   bufferCacheBytes: z.number().int().min(PAGE_SIZE).max(2 ** 36).default(8 * 1024 * 1024),
+  pmem: pmemOptionsObject.optional(),
   workers: z.number().int().min(1).max(64).default(1),
 });
 
@@ -108,6 +122,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
   readonly #home: Home;
   readonly #cache: BufferCache;
   readonly #links = new Map<ComponentId, OwnerLink>();
+  readonly #pmem: PmemService | undefined;
   /** The worker threads in model time: requests queue for them. */
   readonly #workers: BusyResource;
   #membership: Membership | undefined;
@@ -118,24 +133,36 @@ export class StockMemoryMonitor implements MemoryMonitor {
     this.#context = context;
     this.#options = options;
     this.id = context.id;
-    this.#pool = new FramePool(options.dramBytes);
+    const pmem = options.pmem;
+    this.#pool = new FramePool(
+      pmem
+        ? Math.min(options.dramBytes, pmemFrameLimit(pmem.bytes) * PAGE_SIZE)
+        : options.dramBytes,
+    );
     this.#workers = new BusyResource(`${context.id}.workers`, options.workers ?? 1);
     this.#storage = new StorageLink(context.rpc, context.manager);
-    if (options.onFull === "swap") {
+    if (options.onFull === "swap" && !pmem) {
       const path = options.swapPath ?? `@swap/${context.id}.bin`;
       if (options.swapStorage) this.#storage.pin(path, options.swapStorage);
       this.#swap = new SwapArea(this.#storage, path, Math.floor(options.swapBytes / PAGE_SIZE));
     }
-    this.#owner = new PageOwner({
+    const ownerOptions = {
       id: context.id,
       pool: this.#pool,
       storage: this.#storage,
-      onFull: options.onFull,
+      onFull: pmem ? "enomem" as const : options.onFull,
       swap: this.#swap,
       evictBatch: options.evictBatch,
       events: context.events,
       latency: context.latency,
-    });
+    };
+    if (pmem) {
+      const owner = new PersistentOwner(ownerOptions);
+      this.#owner = owner;
+      this.#pmem = new PmemService(context, owner, pmem);
+    } else {
+      this.#owner = new PageOwner(ownerOptions);
+    }
     this.#links.set(context.id, localOwnerLink(context.id, this.#owner));
     this.#home = new Home({
       id: context.id,
@@ -151,6 +178,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
     const owner = this.#owner;
     const home = this.#home;
     const cache = this.#cache;
+    if (this.#pmem) this.#context.rpc.handle(this.#charged(await this.#pmem.start()));
     this.#context.rpc.handle(this.#charged({
       // Page service: served by the owner of the page's vRegion.
       P2M_PAGE_FETCH: ({ pid, vaddr }) => {
@@ -256,6 +284,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
   async stop(): Promise<void> {
     this.#membership?.leave();
     this.#membership = undefined;
+    await this.#pmem?.stop();
     const swap = this.#swap;
     if (swap && swap.highWater > 0) {
       try {
@@ -292,6 +321,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       storage: this.#storage.stats(),
       vregions: this.#home.vregions(),
       ownedVregions: this.#owner.ownedVregions(),
+      ...(this.#pmem ? { pmem: this.#pmem.info() } : {}),
     };
   }
 
@@ -304,6 +334,9 @@ export class StockMemoryMonitor implements MemoryMonitor {
     switch (what) {
       case "address-space":
         return this.#home.view(pid);
+      case "pmem":
+        if (!this.#pmem) throw new KernelError("ENOENT", `${this.id} is not in PMEM mode`);
+        return this.#pmem.info();
       case "owned":
         return {
           pid,
@@ -313,7 +346,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       default:
         throw new KernelError(
           "ENOENT",
-          `${this.id} answers no question "${what}" (it knows: address-space, owned)`,
+          `${this.id} answers no question "${what}" (it knows: address-space, owned, pmem)`,
         );
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The stock memory monitor, registered as the `memory-monitor` plugin named `memory`, and
  * the pieces it is made of (address space, VMAs, hashed page table, frame pool, swap,
- * buffer cache).
+ * buffer cache, and in PMEM mode the persistent pool and the persistent-write paths).
  *
  * @module
  */
@@ -27,6 +27,20 @@ export { FramePool } from "./frame_pool.ts";
 export type { OnFull, PageOwnerCounters } from "./page_owner.ts";
 export type { BufferCacheStats } from "./buffer_cache.ts";
 export type { AddressSpaceView } from "./home.ts";
+export {
+  PATH_NAMES,
+  type PathCost,
+  PERSIST_PATHS,
+  persistCost,
+  type PersistPath,
+  type PersistResult,
+  persistThroughput,
+  PmemClient,
+  type PmemClientOptions,
+} from "./pmem_paths.ts";
+export { type PmemInfo, type PmemOptions, PmemOptionsSchema } from "./pmem_service.ts";
+export { PmemDamageError } from "./pmem_log.ts";
+export type { PmemPoolStats } from "./pmem_pool.ts";
 
 /**
  * The stock memory monitor as a plugin.

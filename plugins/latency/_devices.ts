@@ -1,6 +1,6 @@
 /**
  * Device and memory constants shared by the stock latency models, each with its source
- * key in `FACTS.md`, and the cost functions built on them.
+ * key in `SOURCES.md`, and the cost functions built on them.
  *
  * Bandwidths are in GB/s (10^9 bytes per second), which is numerically bytes per
  * nanosecond, so `bytes / bandwidthGBps` is nanoseconds.
@@ -18,7 +18,7 @@ export interface ConstantSpec {
   value: number;
   /** Unit of `value`. */
   unit: string;
-  /** `FACTS.md` source key and derivation. */
+  /** `SOURCES.md` source key and derivation. */
   source: string;
   /** What it means. */
   doc: string;
@@ -205,7 +205,7 @@ export function constantFields<K extends string>(
 }
 
 /**
- * Describes constants for reports: the source of each is its `FACTS.md` key unless the
+ * Describes constants for reports: the source of each is its `SOURCES.md` key unless the
  * options changed the value.
  *
  * @example

@@ -9,6 +9,7 @@ import type { LatencyConstant, LatencyModel, LinkKind } from "../../kernel/laten
 import { curveNs, type CurvePoint } from "./_curve.ts";
 import { type CpuConstants, cpuRoofline } from "./_cpu.ts";
 import { type ServiceConstants, serviceCost } from "./_service.ts";
+import { citedKeys, REFERENCES } from "./_sources.ts";
 import { checkBytes, type DeviceConstants, deviceCostNs, dramCopyNs } from "./_devices.ts";
 
 /** What a curve model is built from. */
@@ -88,6 +89,13 @@ export function curveModel(spec: CurveModelSpec): LatencyModel {
     wireNs: (bytes) => checkBytes(bytes) * nsPerByte,
     // A fresh copy each time, so a caller cannot edit the model's report.
     describe: () => JSON.parse(constants),
+    sources: () => {
+      const out: Record<string, string> = {};
+      for (const { source } of Object.values(spec.constants)) {
+        for (const key of citedKeys(source)) if (REFERENCES[key]) out[key] = REFERENCES[key];
+      }
+      return out;
+    },
   };
   return Object.freeze(model);
 }

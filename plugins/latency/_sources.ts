@@ -35,9 +35,16 @@ export const REFERENCES: Readonly<Record<string, string>> = Object.freeze({
   N1: "Yang et al., An Empirical Guide to the Behavior and Use of Scalable Persistent Memory, " +
     "FAST 2020, NVSL/OptaneStudy graphs/02,03,04-*.csv: Optane and DRAM latency and " +
     "bandwidth (Cascade Lake, 6 channels DDR4-2666)",
+  N3: "anujkaliaiitd/pmem-bench rdma/rdma-write-flush-lat/README.md: remote persistent 16 B " +
+    "write, WRITE 1.3 us; WRITE + READ flush with DDIO off 2.6 us p50, 2.9 us p99 " +
+    "(developer note; the Kalia et al. SoCC 2020 paper's figures are UNCONFIRMED)",
+  N4: "grayxu.cn summary of the ATC 2021 study of RDMA with persistent memory: with DDIO on, " +
+    "NIC writes land in the last-level cache, so a READ alone does not make them persistent",
   R1: "Clio (Guo et al., ASPLOS 2022) testbed data, lastweek/2022-UCSD-Thesis " +
     "clio/Data/data_{read,write}_latency.tab: one-sided RDMA READ/WRITE latency by size on " +
     "ConnectX-3 40 Gbps",
+  R2: "erpc-io/eRPC README.md (Kalia et al., NSDI 2019): 2.3 us round trip (UDP over " +
+    "Ethernet), about 10 M small RPC/s per core, 60-80 M RPC/s per NIC, 75 Gbps with one core",
 });
 
 /**
@@ -48,8 +55,10 @@ export const REFERENCES: Readonly<Record<string, string>> = Object.freeze({
  * import { citedKeys } from "./_sources.ts";
  * console.assert(citedKeys("A2 derived: 8.0 - 6.52 (A2, A3)").join() === "A2,A3");
  * console.assert(citedKeys("options.x (default from C1)").join() === "C1");
+ * console.assert(citedKeys("C1: Xeon E5-2620 v3").join() === "C1");
  * ```
  */
 export function citedKeys(source: string): string[] {
-  return [...new Set(source.match(/\b[A-Z]\d\b/g) ?? [])];
+  // A key is a capital and a digit standing alone ("E5-2620" is a part number, not a key).
+  return [...new Set(source.match(/\b[A-Z]\d\b(?!-)/g) ?? [])];
 }

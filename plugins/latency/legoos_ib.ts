@@ -3,7 +3,7 @@
  * (ConnectX-3), one-sided RDMA on the same class of NIC, and the devices of the LegoOS
  * testbed era.
  *
- * Calibrated only from micro-level measurements in `FACTS.md`; every constant names its
+ * Calibrated only from micro-level measurements listed in `SOURCES.md`; every constant names its
  * source key and every one can be overridden through options. It is deliberately *not*
  * fitted to the paper's end-to-end slowdown tables, which the emulator must predict.
  *
@@ -42,6 +42,7 @@ import {
   type DeviceConstants,
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
+import { ddioField, describeDdio, RDMA_RPC_CONSTANTS, type RdmaRpcConstants } from "./_rdma_rpc.ts";
 import { SERVICE_CONSTANTS, type ServiceConstants } from "./_service.ts";
 import { curveModel, describeCurve } from "./_model.ts";
 
@@ -76,7 +77,8 @@ const WRITE_SOURCE = "R1: one-sided WRITE, CX-3 40 Gbps (Clio)";
 const LINK_GBPS = 40;
 
 /** Parsed options of `legoos-ib`: measured curves plus the device constants. */
-export interface LegoosIbOptions extends DeviceConstants, CpuConstants, ServiceConstants {
+export interface LegoosIbOptions
+  extends DeviceConstants, CpuConstants, ServiceConstants, RdmaRpcConstants {
   /** RPC round trip by payload size (A2, Fig. 7). */
   rpcPoints: CurvePoint[];
   /** One-sided READ by size (R1). */
@@ -85,6 +87,8 @@ export interface LegoosIbOptions extends DeviceConstants, CpuConstants, ServiceC
   oneSidedWritePoints: CurvePoint[];
   /** Link rate, for one-sided transfers beyond the last measured size [Gbit/s] (A1). */
   linkGbps: number;
+  /** DDIO on: NIC writes land in the LLC, so a READ does not flush a WRITE to PMEM. */
+  ddio: boolean;
 }
 
 /**
@@ -111,6 +115,8 @@ export const LegoosIbOptionsSchema: Schema<LegoosIbOptions> = z.strictObject({
   ...constantFields(DEVICE_CONSTANTS),
   ...constantFields(CPU_CONSTANTS),
   ...constantFields(SERVICE_CONSTANTS),
+  ...constantFields(RDMA_RPC_CONSTANTS),
+  ddio: ddioField,
 });
 
 /**
@@ -131,7 +137,8 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
   {
     kind: "latency-model",
     name: "legoos-ib",
-    description: "LegoOS RPC and one-sided RDMA over 40 Gbps InfiniBand (FACTS.md micro figures)",
+    description:
+      "LegoOS RPC and one-sided RDMA over 40 Gbps InfiniBand (micro figures of SOURCES.md)",
     configSchema: LegoosIbOptionsSchema,
     create(options: LegoosIbOptions): LatencyModel {
       const {
@@ -148,6 +155,10 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         memoryCallServiceNs,
         memoryCallBusyNs,
         storageServiceNs,
+        connectionlessRpcNs,
+        rpcServerCpuNs,
+        nicOpNs,
+        ddio,
         ...devices
       } = options;
       const service = {
@@ -157,6 +168,7 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
         memoryCallBusyNs,
         storageServiceNs,
       };
+      const rdmaRpc = { connectionlessRpcNs, rpcServerCpuNs, nicOpNs };
       const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
       return curveModel({
         name: "legoos-ib",
@@ -187,6 +199,8 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
           ...describeConstants(DEVICE_CONSTANTS, devices),
           ...describeConstants(CPU_CONSTANTS, cpu),
           ...describeConstants(SERVICE_CONSTANTS, service),
+          ...describeConstants(RDMA_RPC_CONSTANTS, rdmaRpc),
+          ...describeDdio(ddio),
         },
       });
     },

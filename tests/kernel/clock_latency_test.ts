@@ -118,7 +118,7 @@ Deno.test("legoos-ib one-sided and device costs follow their sources", async () 
   assert.throws(() => m.messageNs(NaN), KernelError);
 });
 
-Deno.test("legoos-ib describe() gives every constant a unit and a FACTS.md source", async () => {
+Deno.test("legoos-ib describe() gives every constant a unit and a SOURCES.md key", async () => {
   const entries = Object.entries((await model("legoos-ib")).describe());
   assert.ok(entries.length >= 20);
   for (const [key, { value, unit, source }] of entries) {

@@ -364,7 +364,12 @@ export function buildControlRoutes(source: ControlSource, options: ControlAppOpt
         summary: "The latency model in force, with every constant and its source",
         responses: { 200: json(LatencyModelSchema, "The model") },
       }),
-      (c) => c.json({ name: source.latency.name, constants: source.latency.describe() }, 200),
+      (c) =>
+        c.json({
+          name: source.latency.name,
+          constants: source.latency.describe(),
+          sources: source.latency.sources?.() ?? {},
+        }, 200),
     )
     .openapi(
       createRoute({

@@ -97,6 +97,8 @@ export const LatencyModelSchema = z.object({
     z.string(),
     z.object({ value: z.number(), unit: z.string(), source: z.string() }),
   ),
+  /** The references the constants cite, by key (see plugins/latency/SOURCES.md). */
+  sources: z.record(z.string(), z.string()),
 }).openapi("LatencyModel");
 
 /** One cluster event. */

@@ -51,6 +51,7 @@ Deno.test("control plane: every read endpoint answers with its documented shape"
     assert.ok(p0.stats.rpc.callsSent > 0);
     const model = await (await f.request("/api/latency-model")).json();
     assert.equal(model.name, "legoos-ib");
+    assert.match(model.sources.A2, /Fig\. 7/, "the references the constants cite");
     assert.ok(
       Object.values(model.constants).every((c) =>
         typeof (c as { source: string }).source === "string"

@@ -1,0 +1,196 @@
+/**
+ * PMEM mode of the stock memory monitor (`options.pmem`): opens the component's PMEM
+ * file, replays it into the owner, and serves the server side of the persistent-write
+ * access paths (see `pmem_paths.ts`):
+ * - `P2M_PMEM_WRITE` (paths 1 and 4): write, make durable, reply;
+ * - the **PMEM window**, a region registered with the transport for one-sided access
+ *   (paths 2 and 3): peers WRITE into it and READ from it without this component's CPU;
+ * - `P2M_PMEM_COMMIT` (path 3): copy bytes of the window to their address, make them
+ *   durable, reply.
+ *
+ * On the in-memory and TCP transports the window is host memory that the transport
+ * itself reads and writes, so a path-2 write (WRITE + READ, no server CPU) is durable in
+ * the model — on PMEM with DDIO off — but not in the host file: only paths 1, 3 and 4 put
+ * the bytes through the log. Peers find the window with the `pmem` control-plane query.
+ *
+ * @module
+ */
+
+import { z } from "npm:zod@4.6.7";
+import { KernelError } from "../../kernel/errors.ts";
+import { PAGE_SIZE } from "../../kernel/messages.ts";
+import type { MonitorContext } from "../../kernel/monitor.ts";
+import type { OpsTable } from "../../kernel/rpc.ts";
+import type { MemoryRegion } from "../../kernel/transport.ts";
+import type { Schema } from "../../kernel/zod_issues.ts";
+import type { PersistentOwner } from "./pmem_owner.ts";
+import { MIN_PMEM_BYTES, pmemLayout, PmemPool, type PmemPoolStats } from "./pmem_pool.ts";
+import { SECTOR } from "./pmem_log.ts";
+
+/** `options.pmem` of a memory component. */
+export interface PmemOptions {
+  /** The host file holding the component's pages (created when absent). */
+  path: string;
+  /** Its size in bytes (fixed once created). */
+  bytes: number;
+  /** Size of the PMEM window for one-sided writes (default 1 MiB). */
+  windowBytes: number;
+}
+
+/** The zod object behind {@link PmemOptionsSchema} (for schemas that embed it). */
+export const pmemOptionsObject = z.strictObject({
+  path: z.string().min(1).max(4096),
+  bytes: z.number().int().min(MIN_PMEM_BYTES).max(2 ** 44),
+  windowBytes: z.number().int().min(PAGE_SIZE).max(1 << 30).default(1 << 20),
+});
+
+/**
+ * Validates {@link PmemOptions}.
+ *
+ * @example
+ * ```ts
+ * import { PmemOptionsSchema } from "./pmem_service.ts";
+ * const result = PmemOptionsSchema.safeParse({ path: "/tmp/m0.pmem", bytes: 1 << 24 });
+ * console.assert(result.success && result.data.windowBytes === 1 << 20);
+ * ```
+ */
+export const PmemOptionsSchema: Schema<PmemOptions> = pmemOptionsObject;
+
+/**
+ * The most DRAM frames a PMEM file of `bytes` can checkpoint (a page takes its 4 KiB
+ * plus a record header in an image; 1/16 of the image is left for VMA records).
+ *
+ * @example
+ * ```ts
+ * import { pmemFrameLimit } from "./pmem_service.ts";
+ * console.assert(pmemFrameLimit(1 << 20) > 0);
+ * ```
+ */
+export function pmemFrameLimit(bytes: number): number {
+  const image = pmemLayout(bytes).imageBytes;
+  return Math.max(1, Math.floor((image * 15 / 16) / (PAGE_SIZE + SECTOR)));
+}
+
+/** What the `pmem` control-plane query answers. */
+export interface PmemInfo {
+  /** The host file. */
+  path: string;
+  /** Its size. */
+  bytes: number;
+  /** Key of the PMEM window for one-sided access. */
+  windowKey: number;
+  /** Size of the window. */
+  windowBytes: number;
+  /** Records replayed at start (image, log) and a torn record dropped, if any. */
+  recovered: { created: boolean; imageRecords: number; logRecords: number; tornAt?: number };
+  /** Durable-write counters. */
+  stats: PmemPoolStats;
+}
+
+/**
+ * The PMEM side of a memory component.
+ *
+ * @example
+ * ```ts ignore
+ * const service = new PmemService(context, owner, PmemOptionsSchema.parse({ path, bytes }));
+ * context.rpc.handle(await service.start());
+ * ```
+ */
+export class PmemService {
+  readonly #context: MonitorContext;
+  readonly #owner: PersistentOwner;
+  readonly #options: PmemOptions;
+  #pool: PmemPool | undefined;
+  #window: Uint8Array | undefined;
+  #region: MemoryRegion | undefined;
+
+  /** A service for `owner`; {@link PmemService.start} opens the file. */
+  constructor(context: MonitorContext, owner: PersistentOwner, options: PmemOptions) {
+    this.#context = context;
+    this.#owner = owner;
+    this.#options = options;
+  }
+
+  /**
+   * Opens (or creates) the file, replays it, registers the window; returns the handlers
+   * to register. Throws `PmemDamageError` for a damaged file.
+   */
+  async start(): Promise<Partial<OpsTable>> {
+    const { path, bytes, windowBytes } = this.#options;
+    const { pool, records, report } = await PmemPool.open(path, bytes);
+    this.#pool = pool;
+    try {
+      await this.#owner.recover(pool, records, report);
+    } catch (e) {
+      pool.close();
+      throw e;
+    }
+    this.#context.log(
+      report.created
+        ? `PMEM file "${path}" created (${bytes} bytes)`
+        : `PMEM file "${path}": replayed ${report.imageRecords} image and ${report.logRecords} log records` +
+          (report.tornAt !== undefined
+            ? `; dropped a torn, unacknowledged record at offset 0x${report.tornAt.toString(16)}`
+            : ""),
+    );
+    this.#window = new Uint8Array(windowBytes);
+    this.#region = this.#context.endpoint.registerRegion(this.#window, {
+      remoteRead: true,
+      remoteWrite: true,
+    });
+    const owner = this.#owner;
+    const window = this.#window;
+    return {
+      P2M_PMEM_WRITE: async (
+        { pid, vaddr, data },
+      ) => (await owner.persistWrite(pid, vaddr, data), {}),
+      P2M_PMEM_COMMIT: async ({ pid, vaddr, offset, length }) => {
+        if (offset + length > window.length) {
+          throw new KernelError(
+            "EINVAL",
+            `commit of ${length} bytes at ${offset} runs past the PMEM window (${window.length} bytes)`,
+          );
+        }
+        await owner.persistWrite(pid, vaddr, window.subarray(offset, offset + length));
+        return {};
+      },
+    };
+  }
+
+  /** The `pmem` query's answer. */
+  info(): PmemInfo {
+    const pool = this.#pool;
+    if (!pool || !this.#region) throw new KernelError("EAGAIN", "PMEM is not started");
+    const r = this.#owner.report;
+    return {
+      path: pool.path,
+      bytes: pool.layout.fileBytes,
+      windowKey: this.#region.key,
+      windowBytes: this.#region.length,
+      recovered: {
+        created: r?.created ?? false,
+        imageRecords: r?.imageRecords ?? 0,
+        logRecords: r?.logRecords ?? 0,
+        tornAt: r?.tornAt,
+      },
+      stats: pool.stats(),
+    };
+  }
+
+  /** Writes a checkpoint (so the next start replays an image, not a long log) and closes. */
+  async stop(): Promise<void> {
+    const pool = this.#pool;
+    if (!pool) return;
+    this.#pool = undefined;
+    if (this.#region) this.#context.endpoint.deregisterRegion(this.#region);
+    try {
+      await this.#owner.checkpointNow();
+    } catch (e) {
+      this.#context.log(
+        `PMEM file "${pool.path}": checkpoint at stop failed: ${(e as Error).message}`,
+      );
+    } finally {
+      pool.close();
+    }
+  }
+}

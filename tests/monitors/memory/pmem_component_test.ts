@@ -1,0 +1,157 @@
+/**
+ * A PMEM memory component in a cluster (in-memory transport): the four persistent-write
+ * paths land their bytes (and are charged the model time computed here by hand from the
+ * latency model's constants), and pages and VMAs come back from the file after a restart.
+ */
+
+import assert from "node:assert/strict";
+import type { LatencyModel } from "../../../kernel/latency.ts";
+import { PAGE_SIZE } from "../../../kernel/messages.ts";
+import { PluginRegistry } from "../../../kernel/plugins.ts";
+import { RpcNode } from "../../../kernel/rpc.ts";
+import { persistCost, type PersistPath, PmemClient } from "../../../monitors/memory/pmem_paths.ts";
+import { legoosIbLatencyPlugin } from "../../../plugins/latency/legoos_ib.ts";
+import { bootMemoryCluster } from "./memory_harness.ts";
+
+const BASE = 0x10000000;
+
+async function model(options: Record<string, unknown> = {}): Promise<LatencyModel> {
+  const registry = new PluginRegistry().register(legoosIbLatencyPlugin);
+  return await registry.create<LatencyModel>("latency-model", "legoos-ib", options, {});
+}
+
+function close(actual: number, expected: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) < 1e-6, `${what}: ${actual} != ${expected}`);
+}
+
+Deno.test("persistCost: each path's model time, computed by hand from legoos-ib's constants", async () => {
+  const m = await model({ ddio: false });
+  // Constants (FACTS.md): RPC flat 4630 ns below 128 B (A2); WRITE 4 B 1170, 1 KB 2780 ns;
+  // READ 4 B 2250, 1 KB 3480 ns (R1); PMEM ntstore+fence 90 ns, clwb+fence 62 ns, write
+  // 12.5 GB/s (N1); connectionless RPC 2300 ns (R2); link 40 Gbit/s (A1).
+  const n = 64;
+  const pmemWrite = 90 + n / 12.5;
+  const pmemFlush = 62 + n / 12.5;
+  const write64 = 1170 + (2780 - 1170) * (n - 4) / (1024 - 4);
+  const read8 = 2250 + (3480 - 2250) * (8 - 4) / (1024 - 4);
+  close(persistCost(m, 1, n).ns, 4630 + pmemWrite, "path 1");
+  close(persistCost(m, 2, n).ns, write64 + read8, "path 2");
+  close(persistCost(m, 3, n).ns, write64 + 4630 + pmemFlush, "path 3");
+  close(persistCost(m, 4, n).ns, 2300 + n * 8 / 40 + pmemWrite, "path 4");
+  assert.equal(persistCost(m, 2, n).valid, true, "DDIO off: the READ flushes");
+  const on = await model();
+  assert.equal(persistCost(on, 2, n).valid, false, "DDIO on (the default): it does not");
+  // 4 KiB: on the measured points.
+  close(persistCost(m, 1, 4096).ns, 6520 + 90 + 4096 / 12.5, "path 1, 4 KiB");
+  close(persistCost(m, 2, 4096).ns, 5520 + read8, "path 2, 4 KiB");
+});
+
+Deno.test("PMEM component: four paths land their bytes; pages and VMAs survive a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "legoemu-pmem-component-" });
+  const pmem = { path: `${dir}/m0.pmem`, bytes: 8 << 20 };
+  try {
+    let mc = await bootMemoryCluster({ memoryOptions: { pmem } });
+    const pid = 5;
+    await mc.client.call("m0", "M2M_VMA_SET", {
+      pid,
+      home: "m0",
+      start: BASE,
+      end: BASE + 16 * PAGE_SIZE,
+      discard: true,
+      vmas: [{ start: BASE, end: BASE + 16 * PAGE_SIZE, prot: 3, shared: false, path: "" }].map(
+        (v) => ({ ...v, offset: 0 }),
+      ),
+    });
+    const endpoint = await mc.cluster.transport.attach("p9");
+    const rpc = new RpcNode(endpoint);
+    const client = await PmemClient.connect({
+      rpc,
+      endpoint,
+      target: "m0",
+      model: await model({ ddio: false }),
+    });
+    const expected = new Map<number, Uint8Array>();
+    for (const path of [1, 3, 4] as PersistPath[]) {
+      const vaddr = BASE + path * PAGE_SIZE + 100;
+      const data = new Uint8Array(300).fill(path * 11);
+      const result = await client.write(path, { pid, vaddr, data, windowOffset: 4096 * path });
+      close(
+        result.modelNs,
+        persistCost(await model({ ddio: false }), path, 300).ns,
+        `path ${path}`,
+      );
+      assert.ok(result.wallNs > 0);
+      expected.set(vaddr, data);
+    }
+    // Path 2 lands in the window (durable in the model only on these transports).
+    await client.write(2, { pid, vaddr: BASE, data: new Uint8Array([9, 9]), windowOffset: 0 });
+    await assert.rejects(
+      (await PmemClient.connect({
+        rpc,
+        endpoint,
+        target: "m0",
+        model: await model(),
+      })).write(2, { pid, vaddr: BASE, data: new Uint8Array(8), windowOffset: 0 }),
+      /DDIO on/,
+    );
+    // A whole page flushed through the page service, too.
+    await mc.client.call("m0", "P2M_PAGE_FLUSH", {
+      pid,
+      vaddr: BASE + 8 * PAGE_SIZE,
+      page: new Uint8Array(PAGE_SIZE).fill(0x77),
+    });
+    const check = async (what: string) => {
+      for (const [vaddr, data] of expected) {
+        const pageAddr = vaddr - (vaddr % PAGE_SIZE);
+        const { page } = await mc.client.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: pageAddr });
+        assert.deepEqual(
+          page.subarray(vaddr - pageAddr, vaddr - pageAddr + data.length),
+          data,
+          what,
+        );
+        assert.equal(page[0], 0, `${what}: the rest of the page stays zero`);
+      }
+      const { page } = await mc.client.call("m0", "P2M_PAGE_FETCH", {
+        pid,
+        vaddr: BASE + 8 * PAGE_SIZE,
+      });
+      assert.equal(page[4095], 0x77, what);
+    };
+    await check("before the restart");
+    const stats = mc.memory("m0").stats().pmem as { stats: { syncs: number } };
+    assert.ok(stats.stats.syncs >= 4, "each acknowledged write was synced");
+    await rpc.close();
+    await mc.stop(); // a clean stop writes a checkpoint
+    mc = await bootMemoryCluster({ memoryOptions: { pmem } });
+    try {
+      await check("after a clean restart (from the image)");
+      const owned = await mc.client.call("m0", "MGR_QUERY", { what: "owned", args: { pid } });
+      assert.equal((owned.result as { vmas: unknown[] }).vmas.length, 1, "VMAs recovered");
+      // Writes after the restart land in the log; the next start replays image + log.
+      await mc.client.call("m0", "P2M_PMEM_WRITE", {
+        pid,
+        vaddr: BASE + 9 * PAGE_SIZE,
+        path: 1,
+        data: new Uint8Array([1, 2, 3]),
+      });
+      const info = await mc.client.call("m0", "MGR_QUERY", { what: "pmem", args: {} });
+      assert.ok(
+        (info.result as { recovered: { imageRecords: number } }).recovered.imageRecords > 0,
+      );
+      // A write outside the VMAs is refused and not logged.
+      await assert.rejects(
+        mc.client.call("m0", "P2M_PMEM_WRITE", {
+          pid,
+          vaddr: 0x1000,
+          path: 1,
+          data: new Uint8Array(1),
+        }),
+        /segmentation fault/,
+      );
+    } finally {
+      await mc.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

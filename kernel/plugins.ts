@@ -41,6 +41,7 @@ export type PluginKind =
   | "manager-monitor"
   | "latency-model"
   | "replacement-policy"
+  | "pager"
   | "process-placement"
   | "vregion-placement"
   | "file-placement";
@@ -63,6 +64,7 @@ export const PLUGIN_KINDS: readonly PluginKind[] = Object.freeze(
     "manager-monitor",
     "latency-model",
     "replacement-policy",
+    "pager",
     "process-placement",
     "vregion-placement",
     "file-placement",

@@ -12,6 +12,7 @@ import { processorMonitorPlugin } from "../monitors/processor/mod.ts";
 import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
 import { memoryTransportPlugin } from "../transports/memory_plugin.ts";
 import { tcpTransportPlugin } from "../transports/tcp/plugin.ts";
+import { baselinePlugins } from "./baselines/mod.ts";
 import { latencyModelPlugins } from "./latency/mod.ts";
 import { placementPlugins } from "./placement/mod.ts";
 import { replacementPolicyPlugins } from "./replacement/mod.ts";
@@ -28,6 +29,7 @@ export const STOCK_PLUGINS: readonly PluginDefinition<any, unknown, any>[] = [
   storageMonitorPlugin,
   ...placementPlugins,
   ...replacementPolicyPlugins,
+  ...baselinePlugins,
 ];
 
 /**

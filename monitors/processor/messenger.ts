@@ -9,6 +9,7 @@ import { RemoteError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { MessageKind, ReplyOf, RequestOf } from "../../kernel/messages.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
+import type { Pager } from "../../kernel/pager.ts";
 import type { ModelCall } from "../../kernel/rpc.ts";
 import type { ChargedThread } from "./records.ts";
 
@@ -77,16 +78,36 @@ export interface Messenger {
  * });
  * ```
  */
-export function createMessenger(context: MonitorContext): Messenger {
-  const charge = (thread: ChargedThread, kind: MessageKind, size: CallSize, model: ModelCall) => {
+export function createMessenger(context: MonitorContext, pager?: Pager): Messenger {
+  const charge = (
+    thread: ChargedThread,
+    kind: MessageKind,
+    size: CallSize,
+    model: ModelCall,
+    body: unknown,
+  ) => {
     const reply = size.reply ?? 0;
-    const serviceNs = model.serviceNs ?? 0;
-    const queueNs = Math.min(model.queueNs ?? 0, serviceNs);
-    const stallNs = context.latency.messageNs(size.request + reply) + (size.deviceNs ?? 0) +
-      serviceNs - queueNs;
-    thread.clock.advance(stallNs + queueNs);
-    thread.chargeStall(stallOf(kind), stallNs);
-    thread.chargeStall("queue", queueNs);
+    if (pager) {
+      // A monolithic machine (a Linux baseline): the call is a fault on its swap device or
+      // a system call on the same machine, priced by the pager. The memory component only
+      // stores the swapped-out pages, so its service time is not the machine's.
+      const ns = pager.callNs({
+        ...pageCall(kind, body),
+        requestBytes: size.request,
+        replyBytes: reply,
+        nowNs: thread.modelNs(),
+      }) + (size.deviceNs ?? 0);
+      thread.clock.advance(ns);
+      thread.chargeStall(stallOf(kind), ns);
+    } else {
+      const serviceNs = model.serviceNs ?? 0;
+      const queueNs = Math.min(model.queueNs ?? 0, serviceNs);
+      const stallNs = context.latency.messageNs(size.request + reply) + (size.deviceNs ?? 0) +
+        serviceNs - queueNs;
+      thread.clock.advance(stallNs + queueNs);
+      thread.chargeStall(stallOf(kind), stallNs);
+      thread.chargeStall("queue", queueNs);
+    }
     thread.counters.messages++;
     thread.counters.bytesOut += size.request;
     thread.counters.bytesIn += reply;
@@ -96,12 +117,24 @@ export function createMessenger(context: MonitorContext): Messenger {
       const model: ModelCall = { atNs: thread.modelNs() };
       try {
         const reply = await context.rpc.call(to, kind, body, { model });
-        charge(thread, kind, size, model);
+        charge(thread, kind, size, model, body);
         return reply;
       } catch (e) {
-        if (e instanceof RemoteError) charge(thread, kind, { ...size, reply: 0 }, model);
+        if (e instanceof RemoteError) charge(thread, kind, { ...size, reply: 0 }, model, body);
         throw e;
       }
     },
+  };
+}
+
+/** The process and page addresses of a call, as a pager needs them. */
+function pageCall(kind: string, body: unknown) {
+  const b = body as Record<string, unknown>;
+  const num = (v: unknown) => (typeof v === "number" ? v : undefined);
+  return {
+    kind,
+    pid: num(b?.pid) ?? 0,
+    fetchVaddr: kind === "P2M_PAGE_FETCH" ? num(b?.vaddr) : num(b?.fetchVaddr),
+    flushVaddr: kind === "P2M_PAGE_FLUSH" ? num(b?.vaddr) : num(b?.flushVaddr),
   };
 }

@@ -30,6 +30,7 @@ import type { Schema } from "../../kernel/zod_issues.ts";
 import { checkRoofline, type Roofline } from "../../kernel/roofline.ts";
 import { withoutSpan } from "../../kernel/model_time.ts";
 import type { ReplacementPolicy } from "../../kernel/replacement.ts";
+import type { Pager } from "../../kernel/pager.ts";
 import { ExCache } from "./excache.ts";
 import {
   CTL,
@@ -76,6 +77,13 @@ export interface ProcessorOptions {
   victimLines: number;
   /** Most threads running on this component at once (default 256). */
   maxThreads: number;
+  /**
+   * A `"pager"` plugin: makes this processor a monolithic machine paging to a device (a
+   * Linux baseline), its calls priced by the pager instead of the network (default: none).
+   */
+  pager?: string;
+  /** Options of the pager plugin. */
+  pagerOptions: Record<string, unknown>;
   /** What workload modules may be and what their threads may do (see workload_sandbox.ts). */
   sandbox: SandboxOptions;
 }
@@ -89,6 +97,8 @@ export const ProcessorOptionsSchema: Schema<ProcessorOptions> = z.strictObject({
   replacementOptions: z.record(z.string(), z.unknown()).default({}),
   victimLines: z.number().int().min(0).max(65536).default(0),
   maxThreads: z.number().int().min(1).max(4096).default(256),
+  pager: z.string().min(1).optional(),
+  pagerOptions: z.record(z.string(), z.unknown()).default({}),
   sandbox: sandboxField,
 }).superRefine((options, ctx) => {
   const lines = options.cacheBytes / PAGE_SIZE;
@@ -136,7 +146,8 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   readonly #options: ProcessorOptions;
   readonly #lines: number;
   readonly #ways: number;
-  readonly #messenger: Messenger;
+  #messenger: Messenger;
+  #pager: Pager | undefined;
   #cache: ExCache | undefined;
   #pages: PageService | undefined;
   #syscalls: Syscalls | undefined;
@@ -175,6 +186,15 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       this.#options.replacementOptions,
       { sets, ways: this.#ways },
     );
+    if (this.#options.pager) {
+      this.#pager = await context.registry.create<Pager>(
+        "pager",
+        this.#options.pager,
+        this.#options.pagerOptions,
+        { lines: this.#lines, latency: context.latency },
+      );
+      this.#messenger = createMessenger(context, this.#pager);
+    }
     const victims = this.#options.victimLines > 0
       ? new VictimCache(this.#options.victimLines)
       : undefined;
@@ -321,6 +341,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cacheLinesUsed: this.#cache?.used ?? 0,
       replacement: this.#cache?.policy.name,
       ...this.#pages?.stats,
+      ...(this.#pager ? prefixed("pager.", this.#pager.stats()) : {}),
     };
   }
 
@@ -673,6 +694,10 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     Atomics.store(ctl, CTL.JSON_BYTES, json.length);
     Atomics.store(ctl, CTL.BLOB_BYTES, blobBytes);
   }
+}
+
+function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [prefix + k, v]));
 }
 
 /** The counters of every thread of `p`, summed. */

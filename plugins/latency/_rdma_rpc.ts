@@ -4,7 +4,7 @@
  * round trip, the server CPU one RPC costs, the NIC's message rate, and the DDIO switch
  * that decides whether a one-sided READ can flush a one-sided WRITE to persistent memory.
  *
- * Sources (keys as in the project's fact sheet):
+ * Sources (also in `SOURCES.md`, with how the constants combine):
  * - **R2** `erpc-io/eRPC` `README.md`: 2.3 µs round trip (UDP over Ethernet), about 10 M
  *   small RPC/s per core, 60–80 M RPC/s per NIC, 75 Gbps with one core.
  * - **N3** `anujkaliaiitd/pmem-bench` `rdma/rdma-write-flush-lat/README.md`: a remote

@@ -150,7 +150,7 @@ Deno.test("list() orders by kind then name and carries descriptions", () => {
   assert.deepEqual(registry.list("transport"), [
     { kind: "transport", name: "memory", description: "in-process" },
   ]);
-  assert.equal(PLUGIN_KINDS.length, 10);
+  assert.equal(PLUGIN_KINDS.length, 11);
 });
 
 Deno.test("formatZodIssues() prints one prefixed path per problem", () => {

@@ -9,6 +9,7 @@ import type { LatencyModel } from "../../../kernel/latency.ts";
 import { PAGE_SIZE } from "../../../kernel/messages.ts";
 import { PluginRegistry } from "../../../kernel/plugins.ts";
 import { RpcNode } from "../../../kernel/rpc.ts";
+import { startCluster } from "../../../mod.ts";
 import { persistCost, type PersistPath, PmemClient } from "../../../monitors/memory/pmem_paths.ts";
 import { legoosIbLatencyPlugin } from "../../../plugins/latency/legoos_ib.ts";
 import { bootMemoryCluster } from "./memory_harness.ts";
@@ -152,6 +153,72 @@ Deno.test("PMEM component: four paths land their bytes; pages and VMAs survive a
       await mc.stop();
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a PMEM component refuses to start on a damaged file, naming it, and leaves it as it was", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "legoemu-pmem-component-" });
+  const pmem = { path: `${dir}/m0.pmem`, bytes: 1 << 20 };
+  try {
+    const mc = await bootMemoryCluster({ memoryOptions: { pmem } });
+    await mc.client.call("m0", "M2M_VMA_SET", {
+      pid: 2,
+      home: "m0",
+      start: BASE,
+      end: BASE + PAGE_SIZE,
+      discard: true,
+      vmas: [{ start: BASE, end: BASE + PAGE_SIZE, prot: 3, shared: false, path: "", offset: 0 }],
+    });
+    await mc.client.call("m0", "P2M_PMEM_WRITE", {
+      pid: 2,
+      vaddr: BASE,
+      path: 1,
+      data: new Uint8Array(100).fill(5),
+    });
+    await mc.stop();
+    // Flip one byte of the checkpoint image the clean stop wrote (image B, 8192 + image size).
+    const bytes = await Deno.readFile(pmem.path);
+    const imageB = 8192 + (bytes.length - 8192 - (256 << 10)) / 2;
+    bytes[imageB + 512 + 10] ^= 1;
+    await Deno.writeFile(pmem.path, bytes);
+    await assert.rejects(bootMemoryCluster({ memoryOptions: { pmem } }), (e) => {
+      assert.match(String(e), new RegExp(`PMEM file "${pmem.path}" is damaged, refusing to start`));
+      assert.match(String(e), /payload checksum mismatch/);
+      return true;
+    });
+    assert.deepEqual(await Deno.readFile(pmem.path), bytes, "the file is left as it was");
+    // A size that differs from the file's is refused too.
+    await assert.rejects(
+      bootMemoryCluster({ memoryOptions: { pmem: { ...pmem, bytes: 2 << 20 } } }),
+      /holds 1048576 bytes but options.pmem.bytes is 2097152/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a workload's msync on a PMEM memory component writes its pages durably (path 1)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "legoemu-pmem-component-" });
+  const cluster = await startCluster({
+    name: "pmem-msync",
+    components: [
+      { id: "gm", role: "manager" },
+      { id: "p0", role: "processor", options: { cacheBytes: 64 * 4096 } },
+      { id: "m0", role: "memory", options: { pmem: { path: `${dir}/m0.pmem`, bytes: 4 << 20 } } },
+      { id: "s0", role: "storage" },
+    ],
+  }, { log: () => {} });
+  try {
+    const workload = new URL("../../workloads/pmem_msync.ts", import.meta.url).href;
+    const result = await cluster.run(workload, ["6"]);
+    assert.equal(result.exitCode, 0, result.error);
+    const pmem = (cluster.stats().m0 as { pmem: { stats: { records: number; syncs: number } } })
+      .pmem.stats;
+    assert.ok(pmem.records >= 6, `6 pages logged durably, got ${pmem.records} records`);
+    assert.ok(pmem.syncs >= 1);
+  } finally {
+    await cluster.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -101,7 +101,7 @@ Deno.test("setPolicy() switches the replacement policy at run time and refuses w
     assert.equal(result.exitCode, 0);
     await assert.rejects(
       p0.setPolicy!("replacement-policy", "lfu"),
-      /available: fifo, lru, random/,
+      /available: fifo, linux-reclaim, lru, random/,
     );
     await assert.rejects(p0.setPolicy!("process-placement", "fifo"), /EINVAL|no process-placement/);
   } finally {

@@ -28,6 +28,7 @@ import { type ComponentProcessSpec, startComponentProcess } from "../kernel/comp
 import {
   ConfigError,
   loadClusterConfig,
+  readClusterConfigFile,
   type ResolvedClusterConfig,
   type ResolvedComponentConfig,
   type ResolvedPlugin,
@@ -37,6 +38,7 @@ import { type ComponentId, componentIdProblem, isRole, ROLES } from "../kernel/i
 import type { ClusterSnapshot } from "../monitors/manager/cluster_state.ts";
 import { PluginError, type PluginKind, type PluginRegistry } from "../kernel/plugins.ts";
 import { loadPluginModule, pluginModuleUrl } from "../kernel/plugin_modules.ts";
+import { type DeployFormat, deploymentFiles, writeDeployment } from "./deploy.ts";
 import { formatReadyLine, startSupervisedCluster } from "./supervisor.ts";
 
 /** What the CLI needs from its caller. */
@@ -72,6 +74,9 @@ Usage:
   legoemu status | ps | top  --control URL
       Show the components, the processes, or both live (top, until Ctrl-C), asking the
       manager by message or reading its HTTP control plane.
+  legoemu deploy <config.json> --format compose|kubernetes --out DIR [--image NAME]
+      Write deployment files: one container per component (Compose services, or a
+      Kubernetes Deployment and Service each), the cluster secret, a Dockerfile.
   legoemu plugins [--plugin F]...
       List the registered plugins by kind.
   legoemu help
@@ -147,6 +152,18 @@ Options: --manager, --secret-file, --config, --transport (as for run), or --cont
   --interval-ms (default 1000) until Ctrl-C, or --count times.
 Options: --manager, --secret-file, --config, --transport (as for run); --interval-ms N;
   --count N; -h, --help.`,
+  deploy: `legoemu deploy <config.json> --format compose|kubernetes --out DIR [options]
+  Write deployment files for the cluster a config describes (its transport must span
+  hosts, e.g. tcp): compose.yaml (a service per component) or kubernetes.yaml (a
+  Deployment and a Service per component, the cluster secret and control token as a
+  Secret, the config as a ConfigMap), cluster.json as the containers see it (addresses
+  are service names), and a Dockerfile for the image. Secrets are fresh random values.
+Options:
+  --format F            compose or kubernetes
+  --out DIR             where to write (created if missing)
+  --image NAME          container image built from this repository (default legoemu:latest)
+  --plugin F            load plugins from module F (to check the config's plugin names)
+  -h, --help            show this text`,
   plugins: `legoemu plugins [--plugin F]...
   List the registered plugins by kind (with those loaded from each --plugin module).`,
 };
@@ -226,6 +243,16 @@ const COMMAND_ARGS = {
   ps: { options: INSPECT_OPTIONS, allowPositionals: true },
   top: { options: INSPECT_OPTIONS, allowPositionals: true },
   plugins: { options: { plugin: PLUGIN_OPTION, help: HELP_OPTION }, allowPositionals: false },
+  deploy: {
+    options: {
+      format: { type: "string" },
+      out: { type: "string" },
+      image: { type: "string" },
+      plugin: PLUGIN_OPTION,
+      help: HELP_OPTION,
+    },
+    allowPositionals: true,
+  },
 } as const;
 
 /**
@@ -256,6 +283,7 @@ export function checkCommandLine(args: readonly string[]): string | undefined {
     });
     if (values.help) return undefined;
     if (command === "cluster" && positionals.length === 0) return "cluster needs a config file";
+    if (command === "deploy" && positionals.length !== 1) return "deploy needs one config file";
     if (command === "run" && positionals.length === 0) return "run needs a workload";
     if (["component", "status", "ps", "top"].includes(command) && positionals.length > 0) {
       return `unexpected argument "${positionals[0]}"`;
@@ -300,6 +328,8 @@ export async function runCli(args: readonly string[], env: CliEnvironment): Prom
       case "ps":
       case "top":
         return await inspect(command, rest, io);
+      case "deploy":
+        return await deploy(rest, io);
       case "plugins": {
         const { values } = parseArgs({ args: [...rest], ...COMMAND_ARGS.plugins });
         if (values.help) return help(out, "plugins");
@@ -587,6 +617,35 @@ async function multiProcess(
 
 function absolutePath(path: string): string {
   return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
+// ── deploy ─────────────────────────────────────────────────────────────────────────
+
+async function deploy(args: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...args], ...COMMAND_ARGS.deploy });
+  if (values.help) return help(io.out, "deploy");
+  await loadCliPlugins(values.plugin, io);
+  const [file, ...extra] = positionals;
+  if (!file) throw new UsageError("deploy needs a config file: legoemu deploy <config.json>");
+  if (extra.length) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (values.format !== "compose" && values.format !== "kubernetes") {
+    throw new UsageError(`--format must be compose or kubernetes, got "${values.format ?? ""}"`);
+  }
+  if (!values.out) throw new UsageError("deploy needs --out DIR (where to write the files)");
+  const resolved = await loadClusterConfig(file, io.env.registry);
+  if (resolved.transport.plugin === "memory") {
+    throw new UsageError(
+      `${file} uses the in-memory transport, which cannot span containers; use "tcp"`,
+    );
+  }
+  const config = await readClusterConfigFile(file);
+  const files = deploymentFiles({
+    config,
+    format: values.format as DeployFormat,
+    image: values.image,
+  });
+  for (const path of await writeDeployment(values.out, files)) io.out(`legoemu: wrote ${path}`);
+  return 0;
 }
 
 // ── component ─────────────────────────────────────────────────────────────────────

@@ -187,3 +187,14 @@ Deno.test("the docs' runnable blocks run as written", async (t) => {
     await Deno.remove(scratch, { recursive: true });
   }
 });
+
+Deno.test("docs/http-api.md is what the OpenAPI document generates", async () => {
+  const { controlOpenApiDocument, HTTP_API_DOC_URL, httpApiMarkdown } = await import(
+    "../docs/write_http_api.ts"
+  );
+  assert.equal(
+    await Deno.readTextFile(HTTP_API_DOC_URL),
+    httpApiMarkdown(await controlOpenApiDocument()),
+    "docs/http-api.md is stale: run `npx -y deno@2.9.6 task docs`",
+  );
+});

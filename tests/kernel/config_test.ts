@@ -10,7 +10,13 @@ import {
   resolvePlugins,
 } from "../../kernel/config.ts";
 import { definePlugin, type PluginKind, PluginRegistry } from "../../kernel/plugins.ts";
-import { clusterConfigSchemaText, CONFIG_SCHEMA_URL } from "../../kernel/write_config_schema.ts";
+import {
+  CONFIG_DOC_URL,
+  CONFIG_SCHEMA_URL,
+  configReferenceMarkdown,
+  configSchemaText,
+  stockConfigJsonSchema,
+} from "../../plugins/config_schema.ts";
 import { latencyModelPlugins } from "../../plugins/latency/mod.ts";
 
 const MINIMAL: ClusterConfigInput = {
@@ -252,13 +258,38 @@ Deno.test("readClusterConfigFile() and loadClusterConfig() parse a good file", a
   });
 });
 
-Deno.test("the committed JSON schema equals the generated one", async () => {
-  const committed = await Deno.readTextFile(CONFIG_SCHEMA_URL);
+Deno.test("the committed JSON schema and options reference equal the generated ones", async () => {
+  const stale = "is stale: run `npx -y deno@2.9.6 task schema`";
   assert.equal(
-    committed,
-    clusterConfigSchemaText(),
-    "kernel/cluster_config.schema.json is stale: run `deno run -A kernel/write_config_schema.ts`",
+    await Deno.readTextFile(CONFIG_SCHEMA_URL),
+    configSchemaText(),
+    `kernel/cluster_config.schema.json ${stale}`,
+  );
+  assert.equal(
+    await Deno.readTextFile(CONFIG_DOC_URL),
+    configReferenceMarkdown(),
+    `docs/configuration.md ${stale}`,
   );
   const schema = clusterConfigJsonSchema() as { additionalProperties: boolean };
   assert.equal(schema.additionalProperties, false);
+});
+
+Deno.test("the JSON schema types each role's options and each stock plugin's", () => {
+  type Rule = { if: { properties: Record<string, { const: string }> }; then: Json };
+  type Json = { properties?: Record<string, Json>; allOf?: Rule[]; examples?: string[] };
+  const schema = stockConfigJsonSchema() as Json;
+  const component = (schema.properties!.components as unknown as { items: Json }).items;
+  const optionsOf = (role: string) =>
+    component.allOf!.find((r) => r.if.properties.role.const === role)!.then.properties!.options;
+  assert.ok(optionsOf("processor").properties!.cacheBytes);
+  const replacements = optionsOf("processor").properties!.replacement.examples!;
+  for (const name of ["fifo", "lru", "random"]) assert.ok(replacements.includes(name), name);
+  const random = optionsOf("processor").allOf!.find((r) =>
+    r.if.properties?.replacement?.const === "random"
+  );
+  assert.ok(random!.then.properties!.replacementOptions.properties!.seed);
+  assert.ok(optionsOf("memory").properties!.dramBytes);
+  assert.ok(optionsOf("storage").properties!.root);
+  assert.ok(optionsOf("manager").properties!.vregionPlacement.examples!.includes("round-robin"));
+  assert.deepEqual(schema.properties!.transport.properties!.plugin.examples, ["memory", "tcp"]);
 });

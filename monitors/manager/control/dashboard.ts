@@ -14,7 +14,8 @@
  * - Processors: a sortable table (natural id order by default) with a sparkline per row;
  *   clicking a row draws that processor on the chart.
  * - Memory: the total, then a compact tile per memory component.
- * - Processes, newest first, with their live thread count; events, one line each.
+ * - Processes, newest first, with their live thread count; events, one line each (the
+ *   same news about many components in one second folds into one line).
  *
  * @module
  */
@@ -508,13 +509,48 @@ function eventLine(e) {
     el("span", {}, e.component ?? ""), el("span", {}, describe(e)));
   return line;
 }
+// Ids as ranges where they count up: p0–p31, m4.
+function idRanges(ids) {
+  const parts = [];
+  let run;
+  const flush = () => {
+    if (run) parts.push(run.from === run.to ? run.first : run.first + "–" + run.last);
+    run = undefined;
+  };
+  for (const id of [...ids].sort(natural)) {
+    const m = /^(.*?)(\\d+)$/.exec(id);
+    const n = m ? Number(m[2]) : NaN;
+    if (m && run && run.prefix === m[1] && n === run.to + 1 && String(n) === m[2]) { run.to = n; run.last = id; continue; }
+    flush();
+    if (m && String(n) === m[2]) run = { prefix: m[1], from: n, to: n, first: id, last: id };
+    else parts.push(id);
+  }
+  flush();
+  return parts.join(", ");
+}
+// The same news about many components in the same second (a cluster booting, a busy
+// manager) folds into one line: "component.suspect ×28 missed 2 heartbeats: m0–m27".
+const FOLDABLE = new Set(["component.up", "component.down", "component.suspect", "custom.drain"]);
+let fold; // { key, line, ids } of the newest line, when it can take more
 function logEvents(events) {
   const log = $("event-log");
   if (log.querySelector(".loading, .empty")) log.replaceChildren();
   for (const e of events) {
     if (e.seq <= lastSeq) continue;
     lastSeq = e.seq;
-    log.prepend(eventLine(e));
+    const key = FOLDABLE.has(e.type) && e.component ? e.type + "|" + describe(e) + "|" + Math.floor(e.at / 1000) : undefined;
+    if (key && fold?.key === key && fold.line.parentNode === log) {
+      fold.ids.push(e.component);
+      const cells = fold.line.children;
+      cells[2].textContent = "×" + fold.ids.length;
+      cells[2].title = fold.ids.length + " components";
+      cells[3].textContent = describe(e) + ": " + idRanges(fold.ids);
+      fold.line.dataset.seq = String(e.seq);
+      continue;
+    }
+    const line = eventLine(e);
+    log.prepend(line);
+    fold = key ? { key, line, ids: [e.component] } : undefined;
   }
   while (log.childElementCount > 300) log.lastElementChild.remove();
   if (!log.childElementCount) log.append(el("div", { class: "muted empty" }, "no events yet"));

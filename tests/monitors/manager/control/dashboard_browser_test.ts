@@ -224,6 +224,16 @@ Deno.test({
       const { page, offsite, errors } = await localPage(browser);
       await page.goto(server.url);
       await page.waitForSelector('main[data-ready="1"]', { timeout: 20_000 });
+      // 63 components joined: their events fold into a few lines, with id ranges.
+      const joins = await page.evaluate(
+        `[...document.querySelectorAll('#event-log .event[data-type="component.up"]')]
+          .map((l) => [...l.children].map((c) => c.textContent).join(" "))`,
+      ) as string[];
+      assert.ok(joins.length <= 16, `${joins.length} lines for 63 joins:\n${joins.join("\n")}`);
+      assert.ok(
+        joins.some((l) => /component\.up ×\d+ processor up: p\d+–p\d+/.test(l)),
+        joins.join("\n"),
+      );
       // Natural order: p0, p1, p2, … p9, p10.
       const order = await page.$$eval(
         "#processor-table tbody tr",

@@ -18,7 +18,11 @@
  * @module
  */
 
-import type { ResolvedClusterConfig, ResolvedComponentConfig } from "../kernel/config.ts";
+import {
+  ConfigError,
+  type ResolvedClusterConfig,
+  type ResolvedComponentConfig,
+} from "../kernel/config.ts";
 import { KernelError } from "../kernel/errors.ts";
 import type { ComponentId, Role } from "../kernel/ids.ts";
 
@@ -171,11 +175,17 @@ class Child {
     ]);
     this.process.status.then((status) => {
       this.exited = true;
+      // Exit code 2 is the child refusing the config (it printed why): the same for us.
       onFail(
-        new KernelError(
-          "ECHILD",
-          `${this.id} exited before it was ready (${describeExit(status)})`,
-        ),
+        status.code === 2
+          ? new ConfigError([{
+            path: "$",
+            message: `${this.id} refused the config at start (exit code 2; its reason is above)`,
+          }])
+          : new KernelError(
+            "ECHILD",
+            `${this.id} exited before it was ready (${describeExit(status)})`,
+          ),
       );
       onExit(this, status);
     });

@@ -11,6 +11,7 @@ import { memoryMonitorPlugin } from "../monitors/memory/mod.ts";
 import { processorMonitorPlugin } from "../monitors/processor/mod.ts";
 import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
 import { memoryTransportPlugin } from "../transports/memory_plugin.ts";
+import { rdmaTransportPlugin } from "../transports/rdma/plugin.ts";
 import { tcpTransportPlugin } from "../transports/tcp/plugin.ts";
 import { baselinePlugins } from "./baselines/mod.ts";
 import { latencyModelPlugins } from "./latency/mod.ts";
@@ -22,6 +23,7 @@ import { replacementPolicyPlugins } from "./replacement/mod.ts";
 export const STOCK_PLUGINS: readonly PluginDefinition<any, unknown, any>[] = [
   memoryTransportPlugin,
   tcpTransportPlugin,
+  rdmaTransportPlugin,
   ...latencyModelPlugins,
   managerMonitorPlugin,
   processorMonitorPlugin,

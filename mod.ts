@@ -73,6 +73,8 @@ export * from "./monitors/manager/mod.ts";
 export * from "./kernel/placement.ts";
 export * from "./plugins/placement/mod.ts";
 export * from "./plugins/replacement/mod.ts";
+export * from "./kernel/replacement.ts";
+export { latencyModelPlugins } from "./plugins/latency/mod.ts";
 export {
   MAX_NAME_BYTES,
   MAX_PATH_BYTES,

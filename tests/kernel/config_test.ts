@@ -291,5 +291,6 @@ Deno.test("the JSON schema types each role's options and each stock plugin's", (
   assert.ok(optionsOf("memory").properties!.dramBytes);
   assert.ok(optionsOf("storage").properties!.root);
   assert.ok(optionsOf("manager").properties!.vregionPlacement.examples!.includes("round-robin"));
-  assert.deepEqual(schema.properties!.transport.properties!.plugin.examples, ["memory", "tcp"]);
+  const transports = schema.properties!.transport.properties!.plugin.examples!;
+  for (const name of ["memory", "tcp"]) assert.ok(transports.includes(name), name);
 });

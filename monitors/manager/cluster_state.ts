@@ -179,7 +179,8 @@ export class ClusterState {
   /**
    * Takes the live thread counts processor `id` reported (pid → threads) for the running
    * processes it runs, keeping its `assigned.threads` in step. Counts that are not
-   * whole numbers, and pids of other processors, are ignored.
+   * whole numbers of at least 1 (a process with no live thread is exiting: it keeps the
+   * last count seen), and pids of other processors, are ignored.
    *
    * @example
    * ```ts
@@ -188,6 +189,7 @@ export class ClusterState {
    * state.join("p0", "processor", {}, {});
    * state.addProcess({ pid: 1, processor: "p0", home: "m0", threads: 1, state: "running", startedAt: 0 });
    * state.reportThreads("p0", { 1: 2 });
+   * state.reportThreads("p0", { 1: 0 }); // its threads ended: it is exiting
    * console.assert(state.processes.get(1)?.threads === 2);
    * console.assert(state.components.get("p0")?.assigned.threads === 2);
    * ```
@@ -196,7 +198,7 @@ export class ClusterState {
     for (const [pid, threads] of Object.entries(threadsByPid)) {
       const record = this.processes.get(Number(pid));
       if (!record || record.processor !== id || record.state !== "running") continue;
-      if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0) continue;
+      if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1) continue;
       this.#bump(id, "threads", threads - record.threads);
       record.threads = threads;
     }

@@ -14,9 +14,9 @@
  * - `MAP_FIXED` below `mmap_min_addr` (4096 here) is `EPERM` even for root;
  * - no overcommit accounting, no `RLIMIT_*`, no stack guard gap;
  * - `mremap` with old length 0 (duplicating a shared mapping) is `EINVAL`;
- * - a file mapped `MAP_SHARED` cannot be made writable (`EOPNOTSUPP`): shared write-back
- *   to the file is not modelled; `MAP_SHARED` anonymous memory behaves as private (there
- *   is no second process sharing it: `fork` copies);
+ * - `MAP_SHARED` anonymous memory behaves as private (there is no second process sharing
+ *   it: `fork` copies); a writable `MAP_SHARED` file mapping writes its pages to the file
+ *   when they are written back to memory (see `PageOwner`), not when the file is read;
  * - adjacent anonymous areas always merge (Linux keeps some apart, see `vma.ts`).
  *
  * @module
@@ -87,8 +87,6 @@ export interface SpaceResult {
   error?: KernelError;
 }
 
-const SHARED_WRITE = "writable MAP_SHARED file mappings are not supported (their write-back " +
-  "is not modelled): map the file MAP_PRIVATE, or use read/write";
 const pageUp = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const fail = (code: string, message: string): never => {
@@ -161,7 +159,6 @@ export class AddressSpace {
     if (!anonymous && offset + len > Number.MAX_SAFE_INTEGER) {
       fail("EOVERFLOW", `mmap offset ${offset} + length ${length} overflows`);
     }
-    if (!anonymous && isSharedFlags(flags) && (prot & PROT_WRITE)) fail("EOPNOTSUPP", SHARED_WRITE);
     const noReplace = (flags & MAP_FIXED_NOREPLACE) !== 0;
     let start: number;
     if ((flags & MAP_FIXED) || noReplace) {
@@ -239,9 +236,6 @@ export class AddressSpace {
       : undefined;
     if (error && at === addr) throw error;
     const changed = this.vmas.slice(addr, at).map((v) => ({ ...v, prot: prot & PROT_RWX }));
-    if ((prot & PROT_WRITE) && changed.some((v) => v.shared && v.path !== "")) {
-      fail("EOPNOTSUPP", SHARED_WRITE);
-    }
     this.vmas.replace(addr, at, changed);
     this.#checkMapCount();
     return { addr: 0, steps: [{ kind: "set", start: addr, end: at, discard: false }], error };

@@ -186,6 +186,33 @@ export class BufferCache {
     });
   }
 
+  /**
+   * Writes a page of a `MAP_SHARED` file mapping (`offset` page-aligned) into `path` and on
+   * to storage before resolving: reads through this cache see it at once, other
+   * components' caches at their next revalidation. As in Linux, the part of the page past
+   * the end of the file is not written (a mapping never grows its file).
+   */
+  writeMapped(path: string, offset: number, page: Uint8Array): Promise<void> {
+    if (offset % PAGE_SIZE !== 0 || page.length !== PAGE_SIZE) {
+      return Promise.reject(
+        new KernelError("EINVAL", `a mapped page write needs a whole page at a page offset`),
+      );
+    }
+    const copy = page.slice();
+    return this.#serial.run(async () => {
+      const file = await this.#open(path, false);
+      if (offset >= file.size) return;
+      const index = offset / PAGE_SIZE;
+      const slot = await this.#page(file, index, false);
+      this.#bytes.set(copy, slot * PAGE_SIZE);
+      file.dirty.add(index);
+      this.#counts.writes++;
+      this.#counts.bytesWritten += Math.min(PAGE_SIZE, file.size - offset);
+      await this.#writeRun(file, [index], false);
+      await this.#writeBack(file, false); // records storage's new modification time
+    });
+  }
+
   /** Writes back `path`'s dirty pages and makes them durable before resolving. */
   fsync(_pid: number, path: string): Promise<void> {
     return this.#serial.run(async () => {

@@ -155,6 +155,9 @@ export class StockMemoryMonitor implements MemoryMonitor {
       evictBatch: options.evictBatch,
       events: context.events,
       latency: context.latency,
+      // Shared file mappings reach the file through this component's buffer cache.
+      writeShared: (path: string, offset: number, page: Uint8Array) =>
+        this.#cache.writeMapped(path, offset, page),
     };
     if (pmem) {
       const owner = new PersistentOwner(ownerOptions);

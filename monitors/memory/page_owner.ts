@@ -61,6 +61,12 @@ export interface PageOwnerOptions {
   events?: EventBus;
   /** Charges copies of page data (in DRAM) to the request being served, when given. */
   latency?: LatencyModel;
+  /**
+   * Writes a page of a `MAP_SHARED` file mapping to its file (`offset` in the file). A
+   * flush of such a page is acknowledged only once this has resolved; without it, shared
+   * file pages stay in memory only.
+   */
+  writeShared?: (path: string, offset: number, page: Uint8Array) => Promise<void>;
 }
 
 /** Counters of the page service. */
@@ -85,6 +91,8 @@ export interface PageOwnerCounters {
   swapIns: number;
   /** File-backed pages read from storage. */
   fileReads: number;
+  /** Pages of `MAP_SHARED` file mappings written to their file (on their flush). */
+  sharedFileWrites: number;
   /** Pages copied or moved for `mremap` and `fork`. */
   pagesCopied: number;
 }
@@ -126,6 +134,7 @@ export class PageOwner {
   readonly #onFull: OnFull;
   readonly #evictBatch: number;
   readonly #events: EventBus | undefined;
+  readonly #writeShared: PageOwnerOptions["writeShared"];
   readonly #procs = new Map<number, OwnedProcess>();
   readonly #serial = new Serial();
   readonly #counts: PageOwnerCounters = {
@@ -139,6 +148,7 @@ export class PageOwner {
     swapOuts: 0,
     swapIns: 0,
     fileReads: 0,
+    sharedFileWrites: 0,
     pagesCopied: 0,
   };
   #hand = 0;
@@ -153,6 +163,7 @@ export class PageOwner {
     this.#onFull = options.onFull;
     this.#evictBatch = Math.max(1, Math.min(options.evictBatch, options.pool.frames));
     this.#events = options.events;
+    this.#writeShared = options.writeShared;
     // Room for every frame plus as many swapped pages before the table first grows.
     this.#table = new PageTable(2 * options.pool.frames);
   }
@@ -280,7 +291,8 @@ export class PageOwner {
 
   /** A flush that needs no I/O; false when it must take the slow path (nothing changed). */
   #flushFast(pid: number, vaddr: number, page: Uint8Array): boolean {
-    this.#access(pid, vaddr, true);
+    const vma = this.#access(pid, vaddr, true);
+    if (vma.shared && vma.path !== "" && this.#writeShared) return false; // the file too
     const vpn = vaddr / PAGE_SIZE;
     let frame = this.#table.get(pid, vpn);
     if (frame === NO_PAGE) {
@@ -298,8 +310,12 @@ export class PageOwner {
   }
 
   async #flushSlow(pid: number, vaddr: number, page: Uint8Array): Promise<void> {
-    this.#access(pid, vaddr, true);
+    const vma = this.#access(pid, vaddr, true);
     await this.#store(pid, vaddr / PAGE_SIZE, page);
+    if (vma.shared && vma.path !== "" && this.#writeShared) {
+      await this.#writeShared(vma.path, vma.offset + (vaddr - vma.start), page);
+      this.#counts.sharedFileWrites++;
+    }
     this.#counts.flushes++;
     this.#counts.bytesIn += PAGE_SIZE;
   }

@@ -43,7 +43,7 @@ import {
   ThreadBranch,
   type ThreadRecord,
 } from "./records.ts";
-import type { MirroredRange } from "./vma_mirror.ts";
+import { type MirroredRange, VmaMirror } from "./vma_mirror.ts";
 import type { VictimCache } from "./victim_cache.ts";
 
 const TLB_MASK = TLB_ENTRIES - 1;
@@ -381,16 +381,17 @@ export class PageService {
     if (this.#victims) this.#victims.forget(inRange);
   }
 
-  /** Drops every line of process `p` (writing back file-backed dirty lines) at its exit. */
+  /** Drops every line of process `p` (writing back shared file mappings' dirty lines) at its exit. */
   async dropProcess(t: ThreadRecord, p: ProcessRecord): Promise<void> {
-    // Private anonymous memory dies with the process, so its dirty lines are discarded
-    // rather than written back to a memory component that is about to free them.
+    // Private memory (anonymous or a private copy of a file) dies with the process, so its
+    // dirty lines are discarded rather than written back to a memory component that is
+    // about to free them; a shared file mapping's are the file's data.
     await this.syncRange(
       t,
       p,
       0,
       Number.MAX_SAFE_INTEGER,
-      (range) => range?.file ? "drop" : "discard",
+      (range) => VmaMirror.keepsWrites(range) ? "drop" : "discard",
     );
     if (this.#victims) this.#victims.forget((key) => keyPid(key) === p.pid);
   }

@@ -20,6 +20,7 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
+  MAP_SHARED,
   O_APPEND,
   PROT_READ,
   PROT_WRITE,
@@ -33,7 +34,7 @@ import { LINE_BYTES, VADDR_LIMIT } from "./layout.ts";
 import type { CallSize, Messenger } from "./messenger.ts";
 import type { PageService } from "./page_service.ts";
 import type { OpenFile, ProcessRecord, ThreadRecord } from "./records.ts";
-import { pageUp } from "./vma_mirror.ts";
+import { pageUp, VmaMirror } from "./vma_mirror.ts";
 
 /** A system call's reply: a JSON object and optional bytes. */
 export interface SyscallResult {
@@ -223,7 +224,7 @@ export class Syscalls {
       await this.#host.pages.syncRange(t, p, addr, end, () => "discard");
     }
     forgetFlushed(p, addr, end);
-    p.vmas.map(addr, end, prot, path !== "");
+    p.vmas.map(addr, end, prot, path !== "", path !== "" && (flags & MAP_SHARED) !== 0);
     return { reply: { addr } };
   }
 
@@ -240,9 +241,16 @@ export class Syscalls {
       throw new KernelError("EINVAL", `munmap length ${bytes} is beyond the address space`);
     }
     const end = addr + pageUp(bytes);
-    // Anonymous memory is discarded with its mapping, so its dirty lines are dropped
-    // without a write-back; a file mapping's dirty lines carry data that outlives it.
-    await this.#host.pages.syncRange(t, p, addr, end, (range) => range?.file ? "drop" : "discard");
+    // Private memory (anonymous, or a private copy of a file) is discarded with its
+    // mapping, so its dirty lines are dropped unwritten; a shared file mapping's dirty
+    // lines are the file's data, which outlives it.
+    await this.#host.pages.syncRange(
+      t,
+      p,
+      addr,
+      end,
+      (range) => VmaMirror.keepsWrites(range) ? "drop" : "discard",
+    );
     await this.#call(t, p.home, "P2M_MUNMAP", { pid: p.pid, addr, length: bytes }, {
       request: 24,
     });

@@ -23,6 +23,12 @@ export interface MirroredRange {
   prot: number;
   /** Whether a file backs it (its lines are never p-local). */
   file: boolean;
+  /**
+   * Whether its writes belong to the file (`MAP_SHARED` of a file): its dirty lines are
+   * written back when it is unmapped or the process exits; those of any other mapping die
+   * with it.
+   */
+  shared?: boolean;
 }
 
 /**
@@ -69,11 +75,22 @@ export class VmaMirror {
   }
 
   /** Maps `[start, end)`, replacing whatever was mapped there (like `MAP_FIXED`). */
-  map(start: number, end: number, prot: number, file: boolean): void {
+  map(start: number, end: number, prot: number, file: boolean, shared = false): void {
     if (end <= start) return;
     this.unmap(start, end);
     const at = this.#ranges.findIndex((r) => r.start >= end);
-    this.#ranges.splice(at < 0 ? this.#ranges.length : at, 0, { start, end, prot, file });
+    const range: MirroredRange = shared ? { start, end, prot, file, shared } : {
+      start,
+      end,
+      prot,
+      file,
+    };
+    this.#ranges.splice(at < 0 ? this.#ranges.length : at, 0, range);
+  }
+
+  /** Whether the dirty lines of `range` must reach memory before it goes away. */
+  static keepsWrites(range: MirroredRange | undefined): boolean {
+    return range?.file === true && range.shared === true;
   }
 
   /** Unmaps `[start, end)`, splitting ranges that straddle its edges. */
@@ -99,7 +116,9 @@ export class VmaMirror {
       end: Math.min(r.end, end),
       prot,
     }));
-    for (const piece of pieces) this.map(piece.start, piece.end, piece.prot, piece.file);
+    for (const piece of pieces) {
+      this.map(piece.start, piece.end, piece.prot, piece.file, piece.shared);
+    }
   }
 
   /**
@@ -121,9 +140,16 @@ export class VmaMirror {
    * lives at `[newStart, newStart + newLength)` with the same protection and backing.
    */
   remap(oldStart: number, oldLength: number, newStart: number, newLength: number): void {
-    const template = this.find(oldStart) ?? { prot: 3, file: false };
+    const template: Omit<MirroredRange, "start" | "end"> = this.find(oldStart) ??
+      { prot: 3, file: false };
     this.unmap(oldStart, oldStart + pageUp(oldLength));
-    this.map(newStart, newStart + pageUp(newLength), template.prot, template.file);
+    this.map(
+      newStart,
+      newStart + pageUp(newLength),
+      template.prot,
+      template.file,
+      template.shared,
+    );
   }
 
   /** Every range, in address order (copies). */

@@ -113,6 +113,7 @@ export {
 export { createMemoryTransport } from "./transports/memory.ts";
 export {
   ClusterSecret,
+  ComponentKey,
   type ConnectionStats,
   createTcpTransport,
   formatHostPort,

@@ -70,7 +70,11 @@ async function raw(server: Server, authenticateAs?: string) {
   if (authenticateAs) {
     await dialHandshake(
       { reader, write },
-      { id: authenticateAs, secret: await ClusterSecret.from(SECRET), credits: 8 },
+      {
+        id: authenticateAs,
+        key: await (await ClusterSecret.from(SECRET)).componentKey(authenticateAs),
+        credits: 8,
+      },
       "srv",
       "",
     );
@@ -173,7 +177,7 @@ Deno.test("tcp security: a wrong proof from the dialer is refused and logged", a
     const write = (bytes: Uint8Array) => socket.write(bytes).then(() => {});
     // An impostor that skips checking the server's proof and sends a made-up one.
     const hello = {
-      v: 1,
+      v: 2,
       from: "evil",
       to: "srv",
       listen: "",

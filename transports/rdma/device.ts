@@ -3,10 +3,11 @@
  * the port and GID in use, one completion channel for all their completion queues, and
  * the progress engine that polls them.
  *
- * Progress has two paths. Right after any post the engine polls every CQ once (in a
+ * Progress has three paths. Right after any post the engine polls every CQ once (in a
  * microtask), which finds completions a fast device — or the loopback provider, which
- * completes at post time — already wrote. Otherwise a blocking `ibv_get_cq_event` waits
- * on a worker thread (a nonblocking FFI call), so an idle endpoint costs no CPU and a
+ * completes at post time — already wrote. While completions keep arriving it polls from
+ * the event loop. Once idle, it arms every CQ and a blocking `ibv_get_cq_event` waits on a
+ * worker thread (a nonblocking FFI call), so an idle endpoint costs no CPU and a
  * completion from a remote peer wakes it. Closing posts a zero-length UD send to the
  * engine's own queue pair, whose completion wakes the waiting thread for the last time.
  *
@@ -30,8 +31,8 @@ import {
 export interface Pollable {
   /** The queue to poll. */
   readonly cq: CompletionQueue;
-  /** Polls until empty. */
-  pump(): void;
+  /** Polls until empty; returns how many completions there were. */
+  pump(): number;
 }
 
 /** The device, port and GID an RDMA transport uses, with its progress engine. */
@@ -131,16 +132,28 @@ export class SharedDevice {
     });
   }
 
-  /** Polls every CQ until empty. */
-  pumpAll(): void {
-    for (const p of this.#pollables) p.pump();
+  /** Polls every CQ until empty; returns how many completions there were. */
+  pumpAll(): number {
+    let total = 0;
+    for (const p of this.#pollables) total += p.pump();
+    if (total > 0) this.#lastActive = performance.now();
+    return total;
   }
+
+  #lastActive = 0;
 
   async #waitLoop(): Promise<void> {
     while (!this.#stopping) {
+      // While traffic flows, poll from the event loop; arming every CQ costs one call per
+      // CQ and each armed completion wakes the waiting thread, so block only once idle.
+      if (performance.now() - this.#lastActive < BUSY_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        this.pumpAll();
+        continue;
+      }
       this.#wake.cq.requestNotify();
       for (const p of this.#pollables) p.cq.requestNotify();
-      this.pumpAll();
+      if (this.pumpAll() > 0) continue;
       const cq = await this.channel.wait();
       if (cq === null) break;
       this.#byCq.get(cq)?.ack(1);
@@ -177,3 +190,5 @@ export class SharedDevice {
 }
 
 const WAKE_QKEY = 0x1e90;
+/** How long after the last completion the engine keeps polling instead of blocking, ms. */
+const BUSY_MS = 2;

@@ -47,6 +47,7 @@ import {
   type CompletionQueue,
   type MemoryRegistration,
   PinnedMemory,
+  POLL_BATCH,
   type ProtectionDomain,
   type QueuePair,
   type SharedReceiveQueue,
@@ -318,9 +319,25 @@ class RdmaEndpointImpl implements RdmaEndpoint {
 
   // ---- progress ----
 
-  pump(): void {
-    while (this.cq.poll((wc) => this.#complete(wc)) > 0) { /* until empty */ }
+  pump(): number {
+    // Each poll and post is one call through a function pointer, which Deno's FFI makes
+    // expensive (see rdma.ffi.post_poll_ns): poll again only after a full batch, and give
+    // the receive buffers back in one chained post.
+    let total = 0;
+    let n;
+    do {
+      n = this.cq.poll(this.#onCompletion);
+      total += n;
+    } while (n === POLL_BATCH);
+    if (this.#repost.length > 0 && !this.#closed) {
+      const ids = this.#repost.splice(0);
+      this.#srq.postRecv(ids, ids.map((id) => this.#recvSge(id % K)));
+    }
+    return total;
   }
+
+  readonly #repost: number[] = [];
+  readonly #onCompletion = (wc: WorkCompletion) => this.#complete(wc);
 
   #complete(wc: WorkCompletion): void {
     const kind = Math.floor(wc.wrId / K);
@@ -394,8 +411,8 @@ class RdmaEndpointImpl implements RdmaEndpoint {
       conn.peer.chunksOwed++;
       this.#scheduleFlush();
     } finally {
-      // The buffer was copied out above: give it back at once.
-      if (!this.#closed) this.#srq.postRecv([wc.wrId], [this.#recvSge(index)]);
+      // The buffer was copied out above: it goes back with the pump's next repost.
+      this.#repost.push(wc.wrId);
     }
   }
 

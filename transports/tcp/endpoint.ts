@@ -33,9 +33,9 @@ import {
 } from "../../kernel/transport.ts";
 import { type AddressBook, formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 import { Connection, type ConnectionHost, type ConnectionStats } from "./connection.ts";
+import type { ComponentKey } from "./component_key.ts";
 import {
   acceptHandshake,
-  type ClusterSecret,
   dialHandshake,
   HandshakeError,
   type HandshakeIo,
@@ -97,8 +97,8 @@ export interface EndpointSettings {
   listen: HostPort | undefined;
   /** The manager whose endpoint answers WHOIS, if any. */
   manager: ComponentId | undefined;
-  /** The cluster secret, or `undefined` to run without one. */
-  secret: ClusterSecret | undefined;
+  /** This component's key (from the cluster secret or a key file), or `undefined`. */
+  key: ComponentKey | undefined;
   /** Capacity of the shared receive queue, in frames. */
   queueFrames: number;
   /** Frames each peer may have outstanding (capped by the queue capacity). */
@@ -717,7 +717,7 @@ export class TcpEndpointImpl implements TcpEndpoint, ConnectionHost {
   }
 
   #self() {
-    return { id: this.id, secret: this.#settings.secret, credits: this.#window };
+    return { id: this.id, key: this.#settings.key, credits: this.#window };
   }
 
   /** Runs a handshake on `socket` with a deadline; closes the socket when it fails. */

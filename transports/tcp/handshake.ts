@@ -1,28 +1,32 @@
 /**
  * The connection handshake: who is calling whom, the credits each side grants, and a
- * mutual challenge–response over the cluster secret (HMAC-SHA-256 through Web Crypto).
+ * mutual challenge–response in which each side proves its **component key** (see
+ * `component_key.ts`: an Ed25519 key per component id, certified by a key derived from
+ * the cluster secret).
  *
  * ```
  * dialer                                   acceptor
  *   HELLO {from, to, listen, nonce, secret} ──▶  checks `to` is itself
- *   ◀── CHALLENGE {id, nonce, proof}             proof = HMAC(secret, acceptor transcript)
- *   checks proof
- *   AUTH {proof, credits} ──────────────────▶  checks proof
+ *   ◀── CHALLENGE {id, nonce, proof, key, cert}  proof = sign(acceptor key, transcript)
+ *   checks cert names `to`, and proof
+ *   AUTH {proof, credits, key, cert} ───────▶  checks cert names `from`, and proof
  *   ◀── WELCOME {credits}        (or REFUSED {reason}, then close)
  * ```
  *
  * Both nonces are fresh random 32-byte values, and each proof covers both nonces and
  * both ids, so a recorded handshake cannot be replayed and a proof made for one pair of
- * components is worthless for another. The acceptor proves itself first, so a dialer
- * that holds the secret never talks to an impostor. A side without a secret sends an
- * empty proof; a side with one refuses a peer that cannot prove it. The secret itself
- * never crosses the wire. (Frames are authenticated at connection set-up, not
- * encrypted: run the cluster on a network you trust, as LegoOS does with RDMA.)
+ * components is worthless for another. A certificate binds a public key to one id, so
+ * the key of `m0` cannot claim to be `gm`. The acceptor proves itself first, so a dialer
+ * never talks to an impostor. A side without a key sends an empty proof; a side with
+ * one refuses a peer that cannot prove it. No secret crosses the wire. (Frames are
+ * authenticated at connection set-up, not encrypted: run the cluster on a network you
+ * trust, as LegoOS does with RDMA.)
  *
  * @module
  */
 
 import { componentIdProblem } from "../../kernel/ids.ts";
+import { ComponentKey, fromBase64, toBase64 } from "./component_key.ts";
 import {
   Control,
   controlName,
@@ -36,7 +40,7 @@ import {
 } from "./wire.ts";
 
 /** Handshake protocol version. */
-export const HANDSHAKE_VERSION = 1;
+export const HANDSHAKE_VERSION = 2;
 
 /** Shortest secret accepted, in bytes. */
 export const MIN_SECRET_BYTES = 16;
@@ -56,9 +60,11 @@ const utf8 = new TextEncoder();
  */
 export class ClusterSecret {
   readonly #key: CryptoKey;
+  readonly #bytes: Uint8Array;
 
-  private constructor(key: CryptoKey) {
+  private constructor(key: CryptoKey, bytes: Uint8Array) {
     this.#key = key;
+    this.#bytes = bytes;
   }
 
   /**
@@ -79,7 +85,12 @@ export class ClusterSecret {
       false,
       ["sign", "verify"],
     );
-    return new ClusterSecret(key);
+    return new ClusterSecret(key, bytes.slice());
+  }
+
+  /** The key of component `id`, derived from this secret (see `component_key.ts`). */
+  componentKey(id: string): Promise<ComponentKey> {
+    return ComponentKey.derive(this.#bytes, id);
   }
 
   /** HMAC of `message`, base64. */
@@ -96,8 +107,16 @@ export class ClusterSecret {
   }
 }
 
-/** The transcript each side signs: role, both ids and both nonces. */
-function transcript(
+/**
+ * The transcript each side signs: role, both ids and both nonces.
+ *
+ * @example
+ * ```ts
+ * import { handshakeTranscript } from "./handshake.ts";
+ * console.assert(handshakeTranscript("dialer", "p0", "m0", "a", "b").includes("|p0|m0|a|b"));
+ * ```
+ */
+export function handshakeTranscript(
   role: "acceptor" | "dialer",
   from: string,
   to: string,
@@ -119,8 +138,8 @@ export interface HandshakeIo {
 export interface HandshakeSelf {
   /** This component's id. */
   id: string;
-  /** The secret, or `undefined` to run without one. */
-  secret: ClusterSecret | undefined;
+  /** This component's key (its `id` must be this side's), or `undefined` to run without. */
+  key: ComponentKey | undefined;
   /** Data frames this side lets the peer send before it returns credits. */
   credits: number;
 }
@@ -229,6 +248,7 @@ export async function dialHandshake(
   to: string,
   listen: string,
 ): Promise<HandshakeResult> {
+  checkOwnKey(self);
   const dialerNonce = nonce();
   await io.write(encodeJsonControl({ type: Control.HELLO }, {
     v: HANDSHAKE_VERSION,
@@ -236,7 +256,7 @@ export async function dialHandshake(
     to,
     listen,
     nonce: dialerNonce,
-    secret: self.secret !== undefined,
+    secret: self.key !== undefined,
   }));
   const challenge = await expect(io.reader, Control.CHALLENGE);
   const peer = stringField(challenge, "id", "CHALLENGE");
@@ -250,20 +270,28 @@ export async function dialHandshake(
     throw new HandshakeError(reason, { authentication: true });
   };
   let ourProof = "";
-  if (self.secret) {
+  if (self.key) {
     if (proof === "") await giveUp(`${to} has no cluster secret, and this component requires one`);
-    const ok = await self.secret.verify(
-      transcript("acceptor", self.id, to, dialerNonce, acceptorNonce),
+    const ok = await verifyProof(
+      self.key,
+      to,
+      challenge,
+      handshakeTranscript("acceptor", self.id, to, dialerNonce, acceptorNonce),
       proof,
     );
-    if (!ok) await giveUp(`${to} failed to prove the cluster secret (the secrets differ)`);
-    ourProof = await self.secret.sign(
-      transcript("dialer", self.id, to, dialerNonce, acceptorNonce),
+    if (!ok) {
+      await giveUp(
+        `${to} failed to prove the cluster secret (the secrets differ)`,
+      );
+    }
+    ourProof = await self.key.sign(
+      handshakeTranscript("dialer", self.id, to, dialerNonce, acceptorNonce),
     );
   }
   await io.write(encodeJsonControl({ type: Control.AUTH }, {
     proof: ourProof,
     credits: self.credits,
+    ...keyFields(self.key),
   }));
   const welcome = await expect(io.reader, Control.WELCOME);
   return { peer: to, credits: creditsField(welcome, "WELCOME"), listen: "" };
@@ -283,6 +311,7 @@ export async function acceptHandshake(
   io: HandshakeIo,
   self: HandshakeSelf,
 ): Promise<HandshakeResult> {
+  checkOwnKey(self);
   const refuse = async (reason: string, authentication = false): Promise<never> => {
     await io.write(encodeTextControl({ type: Control.REFUSED }, reason)).catch(() => {});
     throw new HandshakeError(reason, { authentication });
@@ -301,46 +330,65 @@ export async function acceptHandshake(
   if (from === self.id) return await refuse(`${from} cannot connect to itself`);
   if (dialerNonce.length < 16 || dialerNonce.length > 128) return await refuse("bad nonce");
   if (listen.length > 300) return await refuse("listen address is too long");
-  if (self.secret && hello.secret !== true) {
+  if (self.key && hello.secret !== true) {
     return await refuse(`${from} presented no cluster secret, and this cluster requires one`, true);
   }
   const acceptorNonce = nonce();
-  const proof = self.secret
-    ? await self.secret.sign(transcript("acceptor", from, to, dialerNonce, acceptorNonce))
+  const proof = self.key
+    ? await self.key.sign(handshakeTranscript("acceptor", from, to, dialerNonce, acceptorNonce))
     : "";
   await io.write(encodeJsonControl({ type: Control.CHALLENGE }, {
     id: self.id,
     nonce: acceptorNonce,
     proof,
+    ...keyFields(self.key),
   }));
   const auth = await expect(io.reader, Control.AUTH);
   const theirProof = stringField(auth, "proof", "AUTH");
   const credits = creditsField(auth, "AUTH");
-  if (self.secret) {
-    const ok = theirProof !== "" && await self.secret.verify(
-      transcript("dialer", from, to, dialerNonce, acceptorNonce),
+  if (self.key) {
+    const ok = theirProof !== "" && await verifyProof(
+      self.key,
+      from,
+      auth,
+      handshakeTranscript("dialer", from, to, dialerNonce, acceptorNonce),
       theirProof,
     );
-    if (!ok) return await refuse(`${from} failed to prove the cluster secret (wrong secret)`, true);
+    if (!ok) {
+      return await refuse(
+        `${from} failed to prove the cluster secret (wrong secret, or a key that is not ${from}'s)`,
+        true,
+      );
+    }
   }
   await io.write(encodeJsonControl({ type: Control.WELCOME }, { credits: self.credits }));
   return { peer: from, credits, listen };
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return btoa(text);
+/** The public key and certificate a side presents with its proof. */
+function keyFields(key: ComponentKey | undefined): Record<string, string> {
+  return key ? { key: toBase64(key.publicKey), cert: toBase64(key.certificate) } : {};
 }
 
-function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (text.length > 200) return undefined;
-  try {
-    const raw = atob(text);
-    const bytes = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-    return bytes;
-  } catch {
-    return undefined;
+/** Whether `body`'s key and certificate name `id` and `proof` signs `message` with it. */
+async function verifyProof(
+  own: ComponentKey,
+  id: string,
+  body: Record<string, unknown>,
+  message: string,
+  proof: string,
+): Promise<boolean> {
+  const publicKey = fromBase64(body.key);
+  const certificate = fromBase64(body.cert);
+  if (!publicKey || !certificate) return false;
+  return await own.verifyPeer(id, publicKey, certificate, message, proof);
+}
+
+/** A side must hold its own key, not another component's. */
+function checkOwnKey(self: HandshakeSelf): void {
+  if (self.key && self.key.id !== self.id) {
+    throw new HandshakeError(`the key given to ${self.id} is the key of ${self.key.id}`, {
+      authentication: true,
+    });
   }
 }

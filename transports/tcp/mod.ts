@@ -55,12 +55,14 @@ import {
   TcpEndpointImpl,
 } from "./endpoint.ts";
 import { ClusterSecret } from "./handshake.ts";
+import { ComponentKey } from "./component_key.ts";
 import { readSecretFile } from "./secret.ts";
 
 export type { TcpEndpoint, TcpEndpointStats } from "./endpoint.ts";
 export type { ConnectionStats } from "./connection.ts";
 export { formatHostPort, type HostPort, parseHostPort } from "./address.ts";
 export { ClusterSecret, MIN_SECRET_BYTES } from "./handshake.ts";
+export { ComponentKey } from "./component_key.ts";
 export { readSecretFile, type SecretFile } from "./secret.ts";
 
 /** Settings of a TCP transport; every field has a default. */
@@ -95,6 +97,12 @@ export interface TcpTransportOptions {
   secret?: string | Uint8Array;
   /** Default file to read the cluster secret from. */
   secretFile?: string;
+  /**
+   * Default component key file (`deno task keys` writes them); `{id}` in the path is
+   * replaced by the component id, e.g. `/etc/legoemu/{id}.key`. A key file wins over a
+   * secret: the component can then prove only its own id.
+   */
+  keyFile?: string;
   /** Default log for every endpoint (default: standard error, prefixed by the id). */
   log?: (message: string) => void;
 }
@@ -112,6 +120,8 @@ export interface TcpAttachOptions extends AttachOptions {
   secret?: string | Uint8Array;
   /** A file holding the cluster secret (overrides the transport's). */
   secretFile?: string;
+  /** This component's key file (overrides the transport's; wins over a secret). */
+  keyFile?: string;
   /** Where this endpoint's log lines go. */
   log?: (message: string) => void;
 }
@@ -227,19 +237,19 @@ export function createTcpTransport(options: TcpTransportOptions = {}): TcpTransp
           `receiveQueueFrames must be a positive integer, got ${String(queueFrames)}`,
         );
       }
-      const secret = await loadSecret(attachOptions, options, log);
+      const key = await loadKey(id, attachOptions, options, log);
       if (closed) throw new KernelError("ESHUTDOWN", "tcp transport is closed");
       const endpointSettings: EndpointSettings = {
         ...settings,
         id,
         listen,
         manager: manager?.id,
-        secret,
+        key,
         queueFrames,
         log,
       };
       const endpoint = TcpEndpointImpl.open(endpointSettings, shared);
-      if (!secret && endpoint.listenAddress) {
+      if (!key && endpoint.listenAddress) {
         log(
           `no cluster secret: anyone who reaches ${endpoint.listenAddress} may join; give a secret file to require one`,
         );
@@ -263,17 +273,34 @@ export function createTcpTransport(options: TcpTransportOptions = {}): TcpTransp
   };
 }
 
-async function loadSecret(
+async function loadKey(
+  id: ComponentId,
   attach: TcpAttachOptions,
   options: TcpTransportOptions,
   log: (message: string) => void,
-): Promise<ClusterSecret | undefined> {
-  let raw: string | Uint8Array | undefined = attach.secret;
-  let file = attach.secretFile;
-  if (raw === undefined && file === undefined) {
-    raw = options.secret;
-    file = options.secretFile;
+): Promise<ComponentKey | undefined> {
+  const mine = attach.secret !== undefined || attach.secretFile !== undefined ||
+    attach.keyFile !== undefined;
+  const from = mine ? attach : options;
+  if (from.keyFile !== undefined) {
+    const path = from.keyFile.replaceAll("{id}", id);
+    let key: ComponentKey;
+    try {
+      key = await ComponentKey.fromText(await Deno.readTextFile(path));
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "file not found" : (e as Error).message;
+      throw new KernelError("EINVAL", `cannot use the key file ${path}: ${why}`);
+    }
+    if (key.id !== id) {
+      throw new KernelError(
+        "EACCES",
+        `the key file ${path} holds the key of ${key.id}; ${id} needs its own`,
+      );
+    }
+    return key;
   }
+  let raw: string | Uint8Array | undefined = from.secret;
+  const file = from.secretFile;
   if (raw === undefined && file !== undefined) {
     const read = await readSecretFile(file);
     if (read.warning) log(read.warning);
@@ -281,7 +308,7 @@ async function loadSecret(
   }
   if (raw === undefined) return undefined;
   try {
-    return await ClusterSecret.from(raw);
+    return await (await ClusterSecret.from(raw)).componentKey(id);
   } catch (e) {
     throw new KernelError("EINVAL", (e as Error).message);
   }

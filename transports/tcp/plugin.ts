@@ -37,6 +37,8 @@ export interface TcpTransportPluginOptions {
   pingIntervalMs: number;
   /** File holding the cluster secret (at least 16 bytes); the CLI's `--secret-file` wins. */
   secretFile?: string;
+  /** Component key files, `{id}` replaced by the component id (wins over a secret). */
+  keyFile?: string;
   /** Fixed address book entries: component id → `host:port`. */
   peers: Record<string, string>;
 }
@@ -63,6 +65,7 @@ export const TcpTransportOptionsSchema: Schema<TcpTransportPluginOptions> = z.st
   opTimeoutMs: z.number().int().min(1).max(86_400_000).default(30_000),
   pingIntervalMs: z.number().int().min(0).max(3_600_000).default(5000),
   secretFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
   peers: z.record(
     z.string().refine((id) => componentIdProblem(id) === undefined, "not a component id"),
     hostPort,

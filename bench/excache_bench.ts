@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { Cluster } from "../mod.ts";
 import type { Proc } from "../kernel/process_api.ts";
 import type { BenchCase, Metric } from "./harness.ts";
 
@@ -357,7 +358,7 @@ export function main(proc: Proc): number {
 async function runWorkload(
   args: string[],
   processor: Record<string, unknown>,
-  alongside?: () => Promise<void>,
+  alongside?: (cluster: Cluster) => Promise<void>,
 ): Promise<Report[]> {
   const { startCluster } = await import("../mod.ts");
   const reports: Report[] = [];
@@ -375,14 +376,45 @@ async function runWorkload(
     },
   });
   try {
-    await alongside?.();
+    await alongside?.(cluster);
     const result = await cluster.run(import.meta.url, args);
     if (result.exitCode !== 0) throw new Error(`bench workload failed: ${result.error}`);
-    await alongside?.();
+    await alongside?.(cluster);
   } finally {
     await cluster.stop();
   }
   return reports;
+}
+
+/**
+ * Mean round trip, in µs, of a bare `P2M_PAGE_FETCH` RPC from the processor's RPC node to
+ * the memory component (4 KiB reply) over the cluster's transport, for a process made
+ * for it: the message half of a miss, with no thread, cache or eviction work.
+ */
+async function pageFetchRpcUs(cluster: Cluster, rounds: number, pid: number): Promise<number> {
+  const rpc = cluster.rpc.get("p0")!;
+  await rpc.call("m0", "P2M_FORK", { pid, parentPid: 0 });
+  try {
+    const { addr } = await rpc.call("m0", "P2M_MMAP", {
+      pid,
+      addr: 0,
+      length: 1 << 20,
+      prot: 3,
+      flags: 0x22, // MAP_PRIVATE | MAP_ANONYMOUS
+      path: "",
+      offset: 0,
+    });
+    for (let i = 0; i < 256; i++) {
+      await rpc.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: addr + i * 4096 });
+    }
+    const start = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      await rpc.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: addr + (i % 256) * 4096 });
+    }
+    return ((performance.now() - start) * 1000) / rounds;
+  } finally {
+    await rpc.call("m0", "P2M_EXIT", { pid }).catch(() => {});
+  }
 }
 
 /** Mean round trip, in µs, of a bare Atomics.wait/notify exchange with a Worker. */
@@ -533,20 +565,22 @@ export const benchmarks: BenchCase[] = [
       // of MISS_ROUNDS fresh clusters pairs its misses with round trips timed just before
       // and after them, in the same process with the cluster up; the ratio is the median
       // of the pairs.
-      const pairs: { missUs: number; rttUs: number }[] = [];
+      const pairs: { missUs: number; rttUs: number; rpcUs: number }[] = [];
       for (let round = 0; round < MISS_ROUNDS; round++) {
         const rtts: number[] = [];
+        const rpcs: number[] = [];
         const [r] = await runWorkload(
           ["miss"],
           { cacheBytes: 64 * 1024, replacement: "fifo" },
-          async () => {
+          async (cluster) => {
             for (let k = 0; k < 2; k++) rtts.push(await workerRoundTripUs(500));
+            rpcs.push(await pageFetchRpcUs(cluster, 500, 4000 + rpcs.length));
           },
         );
         if (r.fetched !== r.accesses) {
           throw new Error(`expected every access to fetch, got ${r.fetched} of ${r.accesses}`);
         }
-        pairs.push({ missUs: r.missUs, rttUs: Math.min(...rtts) });
+        pairs.push({ missUs: r.missUs, rttUs: Math.min(...rtts), rpcUs: Math.min(...rpcs) });
         progress((round + 1) / MISS_ROUNDS);
       }
       const ratioOf = (p: { missUs: number; rttUs: number }) => p.missUs / p.rttUs;
@@ -571,6 +605,26 @@ export const benchmarks: BenchCase[] = [
           baseline: mid.rttUs,
           ratio: ratioOf(mid),
           note: "wall µs per fetched miss (as above); baseline = bare worker round trip, µs",
+        },
+        "excache.miss.floor_ratio_vs_worker_rtt": {
+          value: (mid.rttUs + mid.rpcUs) / mid.rttUs,
+          unit: "x",
+          baseline: mid.rttUs,
+          ratio: (mid.rttUs + mid.rpcUs) / mid.rttUs,
+          note: "the floor of the miss ratio: a bare worker round trip plus a bare " +
+            "P2M_PAGE_FETCH RPC from p0 to m0 (4 KiB reply, in-memory transport, best of 2 " +
+            "runs of 500 before and after the misses, same cluster), over the round trip: " +
+            "what a miss costs with no thread bookkeeping, victim choice, eviction or install",
+        },
+        "excache.miss.rest_us": {
+          value: mid.missUs - mid.rttUs - mid.rpcUs,
+          unit: "µs",
+          baseline: mid.rpcUs,
+          ratio: (mid.missUs - mid.rttUs) / mid.rpcUs,
+          note: "µs per miss beyond that floor (miss - worker round trip - fetch RPC): the " +
+            "processor's own miss handling (slot allocation and victim choice, the page " +
+            "service's bookkeeping, install, scheduling of its promises); baseline = the " +
+            "fetch RPC, µs",
         },
       };
     },

@@ -168,14 +168,17 @@ async function main(argv: string[]): Promise<number> {
 
   const tmpDir = await Deno.makeTempDir({ prefix: "legoemu-experiment-" });
   const threadsPerRun = workload.threadsStarted(scale, threads);
-  const bars = new cliProgress.MultiBar({
-    format: "{label} |{bar}| {value}/{total} threads | {status}",
-    hideCursor: true,
-    clearOnComplete: false,
-    noTTYOutput: true,
-    notTTYSchedule: 10_000,
-    barsize: 24,
-  }, cliProgress.Presets.shades_classic);
+  // A bar per run on a terminal; elsewhere (CI logs) one line as each run ends.
+  const tty = Deno.stdout.isTerminal();
+  const bars = tty
+    ? new cliProgress.MultiBar({
+      format: "{label} |{bar}| {value}/{total} threads | {status}",
+      hideCursor: true,
+      clearOnComplete: false,
+      barsize: 24,
+    }, cliProgress.Presets.shades_classic)
+    : undefined;
+  let finished = 0;
   const labelWidth = Math.max(...plans.map((p) => p.label.length));
   const runs: RunRecord[] = [];
   const started = performance.now();
@@ -183,23 +186,30 @@ async function main(argv: string[]): Promise<number> {
   const worker = async () => {
     while (next < plans.length) {
       const plan = plans[next++];
-      const bar = bars.create(threadsPerRun, 0, {
+      const bar = bars?.create(threadsPerRun, 0, {
         label: plan.label.padEnd(labelWidth),
         status: "running",
       });
+      const done = (status: string) => {
+        finished++;
+        if (bar) bar.update(threadsPerRun, { status });
+        else {console.log(
+            `[${finished}/${plans.length}] ${plan.label.padEnd(labelWidth)} ${status}`,
+          );}
+      };
       const t0 = performance.now();
       try {
-        const record = await runOnce({ ...plan.spec, tmpDir, onThreads: (n) => bar.update(n) });
+        const record = await runOnce({ ...plan.spec, tmpDir, onThreads: (n) => bar?.update(n) });
         runs.push(record);
-        bar.update(threadsPerRun, {
-          status: record.exitCode === 0
+        done(
+          record.exitCode === 0
             ? `model ${(record.modelNs / 1e6).toFixed(2)} ms, wall ${
               ((performance.now() - t0) / 1e3).toFixed(1)
             } s`
             : `FAILED: ${record.error?.split("\n")[0]}`,
-        });
+        );
       } catch (e) {
-        bar.update({ status: `FAILED: ${(e as Error).message}` });
+        done(`FAILED: ${(e as Error).message}`);
         runs.push({
           system: plan.spec.system,
           cacheBytes: plan.spec.cacheBytes,
@@ -213,11 +223,11 @@ async function main(argv: string[]): Promise<number> {
           processor: {},
         });
       }
-      bar.stop();
+      bar?.stop();
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, plans.length) }, worker));
-  bars.stop();
+  bars?.stop();
   await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
   const wallS = (performance.now() - started) / 1e3;
 

@@ -36,7 +36,7 @@ export interface PmemStudyOptions {
   /** Directory for pmem.json and pmem.svg. */
   out: string;
   /** Transport the paths run on. */
-  transport: "memory" | "tcp";
+  transport: "memory" | "tcp" | "rdma";
   /** Progress lines. */
   progress: (line: string) => void;
 }
@@ -137,15 +137,21 @@ export async function measureHostDurableUs(reps: number, bytes = 4096): Promise<
   }
 }
 
-async function bootPmemCluster(dir: string, transport: "memory" | "tcp"): Promise<Cluster> {
+async function bootPmemCluster(
+  dir: string,
+  transport: "memory" | "tcp" | "rdma",
+): Promise<Cluster> {
   const registry = createStockRegistry();
   const parse = (kind: string, plugin: string, options: Record<string, unknown>) =>
     registry.parseOptions(kind as never, plugin, options);
   const transportOptions: Record<string, unknown> = {};
-  if (transport === "tcp") {
+  if (transport !== "memory") {
     const secretFile = `${dir}/cluster.secret`;
     await Deno.writeTextFile(secretFile, "0123456789abcdef0123456789abcdef\n", { mode: 0o600 });
-    Object.assign(transportOptions, { secretFile, pingIntervalMs: 0 });
+    Object.assign(
+      transportOptions,
+      transport === "tcp" ? { secretFile, pingIntervalMs: 0 } : { secretFile, mode: "connected" },
+    );
   }
   const config: ResolvedClusterConfig = {
     name: "study-pmem",
@@ -220,7 +226,7 @@ export async function runPmemStudy(options: PmemStudyOptions): Promise<{
       for (let i = 0; i < maxClients; i++) {
         const endpoint = await cluster.transport.attach(
           `p${i}`,
-          options.transport === "tcp" ? { listen: null, manager: "gm" } : {},
+          options.transport === "memory" ? {} : { listen: null, manager: "gm" },
         );
         const rpc = new RpcNode(endpoint);
         if (i === 0) {

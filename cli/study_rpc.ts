@@ -36,7 +36,7 @@ export interface RpcStudyOptions {
   /** Directory for rpc.json and rpc.svg. */
   out: string;
   /** Not used: this study always runs both the in-memory and the TCP transport. */
-  transport: "memory" | "tcp";
+  transport: "memory" | "tcp" | "rdma";
   /** Progress lines. */
   progress: (line: string) => void;
 }

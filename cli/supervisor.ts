@@ -8,11 +8,14 @@
  * passed on prefixed with its id. A child reports readiness with one machine-readable
  * line on standard output ({@link READY_PREFIX} and JSON).
  *
- * Stopping (on request, on Ctrl-C, or when a child dies unexpectedly) sends SIGTERM to
- * processors first, then memory and storage, then the manager, and SIGKILL to any that
- * has not exited after a grace period. A child that exits with status 0 has stopped on
- * request (a `MGR_STOP` fault injection) and the others keep running; any other exit
- * stops the whole cluster. Children also stop by themselves when their standard input
+ * Stopping (on request or on Ctrl-C) sends SIGTERM to processors first, then memory and
+ * storage, then the manager, and SIGKILL to any that has not exited after a grace period.
+ * A failure stays isolated: a child that dies once the cluster is up is reported (here,
+ * in {@link SupervisedCluster.dead}, and by the manager, which declares it down when its
+ * heartbeats stop: a `component.down` event, the control plane's component state,
+ * `legoemu status`), and the others keep serving. A child that exits with status 0 has
+ * stopped on request (a `MGR_STOP` fault injection). Only when every child is gone does
+ * the cluster end by itself. Children also stop by themselves when their standard input
  * closes, so they never outlive a supervisor that was killed.
  *
  * @module
@@ -124,8 +127,13 @@ export interface SupervisedCluster {
   readonly manager: string;
   /** Every component, in start order. */
   readonly components: readonly SupervisedComponent[];
-  /** Resolves once the cluster has stopped: 0 after a requested stop, 1 after a death. */
+  /**
+   * Resolves once the cluster has stopped (on request, or when every component is gone):
+   * 0 when no component died, 1 when one did.
+   */
   readonly done: Promise<number>;
+  /** Components that died while the cluster ran → how they ended (`signal SIGKILL`). */
+  readonly dead: ReadonlyMap<ComponentId, string>;
   /** Stops every component. Idempotent; resolves once all have exited. */
   stop(): Promise<void>;
 }
@@ -237,6 +245,7 @@ export async function startSupervisedCluster(
   const children: Child[] = [];
   let stopping: Promise<void> | undefined;
   let died = false;
+  const dead = new Map<ComponentId, string>();
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
 
@@ -255,13 +264,15 @@ export async function startSupervisedCluster(
     if (stopping || !child.report) return;
     if (status.success) {
       options.err(`legoemu: ${child.id} stopped (exit code 0); the others keep running`);
-      return;
+    } else {
+      died = true;
+      dead.set(child.id, describeExit(status));
+      options.err(
+        `legoemu: ${child.id} died unexpectedly (${describeExit(status)}); the others keep ` +
+          `serving (the manager declares it down when its heartbeats stop)`,
+      );
     }
-    died = true;
-    options.err(
-      `legoemu: ${child.id} died unexpectedly (${describeExit(status)}); stopping the cluster`,
-    );
-    void stop();
+    if (children.every((c) => c.exited)) void stop(); // nothing is left to serve
   };
 
   const baseArgs = (component: ResolvedComponentConfig) => {
@@ -322,6 +333,7 @@ export async function startSupervisedCluster(
       addresses: c.report?.addresses ?? {},
     })),
     done,
+    dead,
     stop,
   };
 }

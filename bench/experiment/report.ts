@@ -153,7 +153,7 @@ export function plotSvg(cells: Cell[], title: string, scale: number): string {
   const W = 760;
   const H = 480;
   const left = 70;
-  const right = 190;
+  const right = 215;
   const top = 50;
   const bottom = 60;
   const sizes = [...new Set(cells.map((c) => c.cacheBytes))].sort((a, b) => a - b);
@@ -176,7 +176,7 @@ export function plotSvg(cells: Cell[], title: string, scale: number): string {
     `<line x1="${left}" y1="${top}" x2="${left}" y2="${H - bottom}" stroke="black"/>`,
   ];
   // y ticks: 1, 1.5, 2, 3, 5, 10, 20, 50 ... within range.
-  for (const t of [1, 1.25, 1.5, 2, 3, 4, 6, 10, 20, 50, 100, 200, 500, 1000]) {
+  for (const t of [1, 1.25, 1.5, 2, 3, 4, 6, 10, 15, 20, 30, 40, 60, 100, 150, 200, 300, 500]) {
     if (t > yMax) break;
     out.push(
       `<line x1="${left}" y1="${y(t)}" x2="${W - right}" y2="${y(t)}" stroke="#ddd"/>`,

@@ -77,7 +77,9 @@ export interface PmemInfo {
   path: string;
   /** Its size. */
   bytes: number;
-  /** Key of the PMEM window for one-sided access. */
+  /** Whether the file is open (false before start and after stop). */
+  open: boolean;
+  /** Key of the PMEM window for one-sided access (-1 when closed). */
   windowKey: number;
   /** Size of the window. */
   windowBytes: number;
@@ -103,6 +105,15 @@ export class PmemService {
   #pool: PmemPool | undefined;
   #window: Uint8Array | undefined;
   #region: MemoryRegion | undefined;
+  #lastStats: PmemPoolStats = {
+    records: 0,
+    logBytes: 0,
+    syncs: 0,
+    syncWallNs: 0,
+    checkpoints: 0,
+    logUsed: 0,
+    logCapacity: 0,
+  };
 
   /** A service for `owner`; {@link PmemService.start} opens the file. */
   constructor(context: MonitorContext, owner: PersistentOwner, options: PmemOptions) {
@@ -157,23 +168,23 @@ export class PmemService {
     };
   }
 
-  /** The `pmem` query's answer. */
+  /** The `pmem` query's answer (also before start and after stop, then with `open` false). */
   info(): PmemInfo {
     const pool = this.#pool;
-    if (!pool || !this.#region) throw new KernelError("EAGAIN", "PMEM is not started");
     const r = this.#owner.report;
     return {
-      path: pool.path,
-      bytes: pool.layout.fileBytes,
-      windowKey: this.#region.key,
-      windowBytes: this.#region.length,
+      path: this.#options.path,
+      bytes: this.#options.bytes,
+      open: pool !== undefined,
+      windowKey: this.#region?.key ?? -1,
+      windowBytes: this.#region?.length ?? 0,
       recovered: {
         created: r?.created ?? false,
         imageRecords: r?.imageRecords ?? 0,
         logRecords: r?.logRecords ?? 0,
         tornAt: r?.tornAt,
       },
-      stats: pool.stats(),
+      stats: this.#lastStats = pool?.stats() ?? this.#lastStats,
     };
   }
 
@@ -181,8 +192,10 @@ export class PmemService {
   async stop(): Promise<void> {
     const pool = this.#pool;
     if (!pool) return;
+    this.#lastStats = pool.stats();
     this.#pool = undefined;
     if (this.#region) this.#context.endpoint.deregisterRegion(this.#region);
+    this.#region = undefined;
     try {
       await this.#owner.checkpointNow();
     } catch (e) {
@@ -190,6 +203,7 @@ export class PmemService {
         `PMEM file "${pool.path}": checkpoint at stop failed: ${(e as Error).message}`,
       );
     } finally {
+      this.#lastStats = pool.stats();
       pool.close();
     }
   }

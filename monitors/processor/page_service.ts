@@ -17,10 +17,16 @@
  * A line being written back is not fetched again until the write-back has landed, and
  * write-backs of one line are sent in order.
  *
+ * A dirty line whose write-back memory refuses (it is full, `onFull: "enomem"` or swap
+ * full, or unreachable) is never dropped: it goes back into its slot, still dirty, and
+ * what needed the room fails with `ENOMEM` instead — the miss that wanted the slot, or
+ * the `msync`/`munmap`/`mremap`/`mprotect` that wanted the line written. Refusals are
+ * logged once per episode, with their count when memory accepts write-backs again.
+ *
  * @module
  */
 
-import { PROT_READ, PROT_WRITE } from "../../kernel/abi.ts";
+import { PROT_WRITE } from "../../kernel/abi.ts";
 import { KernelError, RemoteError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
@@ -67,8 +73,10 @@ export interface PageServiceHost {
 
 /** Counters of the page service as a whole. */
 export interface PageServiceStats {
-  /** Dirty lines whose write-back failed (their data could not be saved). */
+  /** Dirty lines memory can never take: it forbids the write (EFAULT), or their process exited. */
   lostWriteBacks: number;
+  /** Write-backs memory refused; each line was kept dirty and the requester got ENOMEM. */
+  refusedWriteBacks: number;
   /** Misses that found the line already being filled by another thread. */
   sharedFills: number;
   /** Fills started over because the address space changed while they ran. */
@@ -98,6 +106,7 @@ export class PageService {
   /** Counters. */
   readonly stats: PageServiceStats = {
     lostWriteBacks: 0,
+    refusedWriteBacks: 0,
     sharedFills: 0,
     staleFills: 0,
     droppedVictims: 0,
@@ -108,6 +117,8 @@ export class PageService {
   readonly #fills = new Map<number, Promise<number>>();
   /** Lines being written back → settles when memory has them. */
   readonly #flushes = new Map<number, Promise<void>>();
+  /** Refusals since memory last accepted a write-back (only the first is logged). */
+  #refusalsInEpisode = 0;
 
   /** Creates the service over `cache` (and an optional victim cache). */
   constructor(cache: ExCache, victims: VictimCache | undefined, host: PageServiceHost) {
@@ -136,7 +147,8 @@ export class PageService {
       }
       const generation = p.addressSpaceGeneration;
       const range = p.vmas.find(vaddr);
-      if (range && (range.prot & (write ? PROT_WRITE : PROT_READ)) === 0) {
+      // As on x86, any protection but PROT_NONE can be read (write and exec imply read).
+      if (range && (write ? (range.prot & PROT_WRITE) === 0 : range.prot === 0)) {
         throw this.#segfault(p, vaddr, write, "protection");
       }
       const slot = this.cache.slotOf(key);
@@ -225,7 +237,11 @@ export class PageService {
           t.clock.advance(ns);
           t.chargeStall("victim", ns);
         }
-        if (victim?.dirty) victimSaved = await this.#writeBack(t, victim.key, victim.data!, gate);
+        if (victim?.dirty) {
+          const refused = await this.#writeBack(t, victim.key, victim.data!, gate);
+          if (refused) throw new VictimRefused(refused);
+          victimSaved = true;
+        }
       } else {
         const owner = await this.ownerOf(t, p, vline);
         const victimOwner = victim?.dirty && keyPid(victim.key) === p.pid
@@ -252,7 +268,9 @@ export class PageService {
             if (!(e instanceof RemoteError && e.code === "EFAULT")) throw e;
             // Memory refused the pair, for the victim's write-back or for the fetch: the
             // victim's fate must not decide this thread's, so each goes on its own.
-            victimSaved = await this.#saveVictim(t, p, victim, gate);
+            const refused = await this.#saveVictim(t, p, victim, gate);
+            if (refused) throw new VictimRefused(refused);
+            victimSaved = true;
             ({ page: data } = await messenger.call(t, owner, "P2M_PAGE_FETCH", {
               pid: p.pid,
               vaddr: vline * LINE_BYTES,
@@ -260,7 +278,9 @@ export class PageService {
           }
         } else {
           if (victim?.dirty) {
-            victimSaved = await this.#writeBack(t, victim.key, victim.data!, gate);
+            const refused = await this.#writeBack(t, victim.key, victim.data!, gate);
+            if (refused) throw new VictimRefused(refused);
+            victimSaved = true;
           }
           ({ page: data } = await messenger.call(t, owner, "P2M_PAGE_FETCH", {
             pid: p.pid,
@@ -283,14 +303,25 @@ export class PageService {
       t.counters.misses++;
       return t.modelNs();
     } catch (e) {
+      if (victim?.dirty && !victimSaved) {
+        // A failed piggyback may not have written the victim: send it on its own.
+        const refused = e instanceof VictimRefused
+          ? e.refusal
+          : await this.#writeBack(t, victim.key, victim.data!, gate);
+        victimSaved = true;
+        if (refused) {
+          // Memory cannot take the victim: it stays, dirty, and this fill fails instead.
+          this.#restore(slot, victim);
+          gate?.done();
+          throw this.#outOfMemory(p, vline, victim, refused);
+        }
+      }
       this.cache.discard(slot);
       if (e instanceof RemoteError && e.code === "EFAULT") {
         throw this.#segfault(p, vline * LINE_BYTES, write, e.message);
       }
       throw e;
     } finally {
-      // A failed piggyback may not have written the victim: send it on its own.
-      if (!victimSaved && victim) await this.#writeBack(t, victim.key, victim.data!, gate);
       gate?.done();
     }
   }
@@ -326,7 +357,8 @@ export class PageService {
    * Applies `action` to every resident line of process `p` in `[start, end)`: write back
    * and keep (`msync`), write back and drop (the data must survive a change of mapping),
    * or drop (the data dies with the mapping). Waits for fills and write-backs of the range
-   * that are in flight.
+   * that are in flight. A write-back memory refuses keeps its line resident and dirty and
+   * fails the call with `ENOMEM` (unless the process is `exiting`: then it is logged lost).
    */
   async syncRange(
     t: ThreadRecord,
@@ -334,11 +366,14 @@ export class PageService {
     start: number,
     end: number,
     action: (range: MirroredRange | undefined) => RangeAction,
+    exiting = false,
   ): Promise<void> {
     const first = Math.floor(start / LINE_BYTES);
     const last = Math.ceil(end / LINE_BYTES);
     const inRange = (key: number) =>
       keyPid(key) === p.pid && keyLine(key) >= first && keyLine(key) < last;
+    let refusal: Error | undefined;
+    let kept = 0;
     for (;;) {
       const keys = this.cache.residentSlots(p.pid).map((slot) => this.cache.keyAt(slot))
         .filter(inRange);
@@ -353,22 +388,38 @@ export class PageService {
             const slot = await this.cache.acquire(key);
             if (slot < 0) return;
             if (how === "keep") {
+              // The line stays held until memory has it: a refused write-back re-dirties it.
               const data = this.cache.clean(slot);
               const gate = data ? this.#openGate(key) : undefined;
+              const refused = data ? await this.#writeBack(b, key, data, gate) : undefined;
+              if (refused) {
+                this.cache.addState(slot, STATE_DIRTY);
+                [refusal, kept] = [refused, kept + 1];
+              }
               this.cache.release(slot);
-              if (data) await this.#writeBack(b, key, data, gate);
               gate?.done();
               return;
             }
             const line = this.cache.takeOut(slot);
             const gate = how === "drop" && line.dirty ? this.#openGate(key) : undefined;
-            this.cache.discard(slot);
-            if (gate) {
-              await this.#writeBack(b, key, line.data!, gate);
-              gate.done();
+            const refused = gate ? await this.#writeBack(b, key, line.data!, gate) : undefined;
+            if (refused && !exiting) {
+              this.#restore(slot, line);
+              [refusal, kept] = [refused, kept + 1];
+            } else {
+              if (refused) this.#lost(key, refused);
+              this.cache.discard(slot);
             }
+            gate?.done();
           }),
         ).finally(() => ThreadBranch.join(t, branches));
+        if (refusal) {
+          throw new KernelError(
+            "ENOMEM",
+            `memory refused the write-back of ${kept} dirty line(s) of pid ${p.pid}, kept ` +
+              `in the ExCache: ${refusal.message}`,
+          );
+        }
       }
       // Fills in flight would bring lines of the range back; write-backs in flight must land
       // before the mapping changes under them.
@@ -392,6 +443,7 @@ export class PageService {
       0,
       Number.MAX_SAFE_INTEGER,
       (range) => VmaMirror.keepsWrites(range) ? "drop" : "discard",
+      true,
     );
     if (this.#victims) this.#victims.forget((key) => keyPid(key) === p.pid);
   }
@@ -399,23 +451,65 @@ export class PageService {
   /**
    * Writes back a dirty victim whose piggybacked write-back memory refused: dropped when
    * its range is no longer mapped writable here (its writes are no longer allowed, and
-   * memory already holds what was written while they were), else sent on its own, whose
-   * failure is logged and loses only the victim's data. True when nothing is left to save.
+   * memory already holds what was written while they were), else sent on its own.
+   * Returns memory's refusal (the caller keeps the victim), or undefined when it is saved.
    */
   async #saveVictim(
     t: ThreadRecord,
     p: ProcessRecord,
     victim: EvictedLine,
     gate: FlushGate | undefined,
-  ): Promise<boolean> {
+  ): Promise<Error | undefined> {
     const range = p.vmas.find(keyLine(victim.key) * LINE_BYTES);
     if (range === undefined || (range.prot & PROT_WRITE) === 0) {
       this.stats.droppedVictims++;
       gate?.done();
-      return true;
+      return undefined;
     }
-    await this.#writeBack(t, victim.key, victim.data!, gate);
-    return true;
+    return await this.#writeBack(t, victim.key, victim.data!, gate);
+  }
+
+  /** Puts a line whose write-back was refused back into the held `slot`, dirty, and releases it. */
+  #restore(slot: number, line: EvictedLine): void {
+    const range = this.#host.process(keyPid(line.key))?.vmas.find(keyLine(line.key) * LINE_BYTES);
+    const writable = range === undefined || (range.prot & PROT_WRITE) !== 0;
+    this.cache.install(
+      slot,
+      line.key,
+      line.data!,
+      STATE_DIRTY | (writable ? STATE_WRITABLE : 0) | (line.plocal ? STATE_PLOCAL : 0),
+    );
+    this.cache.release(slot);
+  }
+
+  /** The error of a fill that found no room: its victim's write-back was refused. */
+  #outOfMemory(
+    p: ProcessRecord,
+    vline: number,
+    victim: EvictedLine,
+    refusal: Error,
+  ): KernelError {
+    return new KernelError(
+      "ENOMEM",
+      `out of memory: pid ${p.pid} needs room for 0x${(vline * LINE_BYTES).toString(16)} but ` +
+        `memory refused the write-back of the dirty line it would replace (pid ` +
+        `${keyPid(victim.key)} 0x${(keyLine(victim.key) * LINE_BYTES).toString(16)}, kept in ` +
+        `the ExCache): ${refusal.message}`,
+    );
+  }
+
+  /** Logs a dirty line memory can never take (its process exited, or memory forbids it). */
+  #lost(key: number, refusal: Error): void {
+    this.stats.lostWriteBacks++;
+    const vaddr = keyLine(key) * LINE_BYTES;
+    this.#host.context.log(
+      `write-back of pid ${keyPid(key)} line 0x${vaddr.toString(16)} failed, ` +
+        `its last writes are lost: ${refusal.message}`,
+    );
+    this.#host.context.events.emit("fault", {
+      component: this.#host.context.id,
+      data: { pid: keyPid(key), vaddr, reason: "write-back lost" },
+    });
   }
 
   /** Marks `key` as being written back; misses on it wait, later write-backs queue behind. */
@@ -435,19 +529,26 @@ export class PageService {
     return gate;
   }
 
-  /** Writes one dirty line back to its owner; false (and logged) when that failed. */
+  /**
+   * Writes one dirty line back to its owner. Returns undefined when memory has it, else
+   * the refusal, leaving `gate` open: the caller puts the line back, then closes it (so no
+   * miss fetches memory's older copy meanwhile).
+   */
   async #writeBack(
     t: ChargedThread,
     key: number,
     data: Uint8Array,
     gate: FlushGate | undefined,
-  ): Promise<boolean> {
+  ): Promise<Error | undefined> {
     await gate?.previous;
     const pid = keyPid(key);
     const vline = keyLine(key);
     const owner = this.#host.process(pid);
+    if (!owner) {
+      gate?.done(); // its process is gone: nobody can read the line again
+      return undefined;
+    }
     try {
-      if (!owner) throw new KernelError("ESRCH", `process ${pid} is gone`);
       const to = await this.ownerOf(t, owner, vline);
       await this.#host.messenger.call(t, to, "P2M_PAGE_FLUSH", {
         pid,
@@ -456,19 +557,36 @@ export class PageService {
       }, { request: LINE_BYTES + 16 });
       owner.flushed.add(vline);
       t.counters.dirtyFlushes++;
-      return true;
-    } catch (e) {
-      this.stats.lostWriteBacks++;
-      const message = `write-back of pid ${pid} line 0x${(vline * LINE_BYTES).toString(16)} ` +
-        `failed, its last writes are lost: ${(e as Error).message}`;
-      this.#host.context.log(message);
-      this.#host.context.events.emit("fault", {
-        component: this.#host.context.id,
-        data: { pid, vaddr: vline * LINE_BYTES, reason: "write-back failed" },
-      });
-      return false;
-    } finally {
       gate?.done();
+      if (this.#refusalsInEpisode > 0) {
+        this.#host.context.log(
+          `memory accepts write-backs again after refusing ${this.#refusalsInEpisode} ` +
+            "(each line was kept dirty in the ExCache and its requester got ENOMEM)",
+        );
+        this.#refusalsInEpisode = 0;
+      }
+      return undefined;
+    } catch (e) {
+      if (e instanceof RemoteError && e.code === "EFAULT") {
+        // Memory says the write was never allowed there: no retry can ever save it.
+        this.#lost(key, e);
+        gate?.done();
+        return undefined;
+      }
+      this.stats.refusedWriteBacks++;
+      if (this.#refusalsInEpisode++ === 0) {
+        // Once per episode: a full memory refuses every write-back until room is made.
+        this.#host.context.log(
+          `write-back of pid ${pid} line 0x${(vline * LINE_BYTES).toString(16)} refused, ` +
+            `the line stays dirty in the ExCache and needing its room fails with ENOMEM ` +
+            `(further refusals are counted, not logged): ${(e as Error).message}`,
+        );
+        this.#host.context.events.emit("fault", {
+          component: this.#host.context.id,
+          data: { pid, vaddr: vline * LINE_BYTES, reason: "write-back refused" },
+        });
+      }
+      return e instanceof Error ? e : new Error(String(e));
     }
   }
 
@@ -496,6 +614,16 @@ export class PageService {
 
 /** A fill whose mappings changed while it ran: its line must not be installed. */
 class StaleFill extends Error {}
+
+/** A fill whose dirty victim memory refused to take. */
+class VictimRefused extends Error {
+  /** Memory's answer to the victim's write-back. */
+  readonly refusal: Error;
+  constructor(refusal: Error) {
+    super(refusal.message);
+    this.refusal = refusal;
+  }
+}
 
 function ending(p: ProcessRecord): KernelError {
   return new KernelError("ESRCH", `process ${p.pid} is ending`);

@@ -222,3 +222,20 @@ Deno.test("a workload's msync on a PMEM memory component writes its pages durabl
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a PMEM component's stats stay readable after it stopped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "legoemu-pmem-component-" });
+  try {
+    const mc = await bootMemoryCluster({
+      memoryOptions: { pmem: { path: `${dir}/m0.pmem`, bytes: 1 << 20 } },
+    });
+    const memory = mc.memory("m0");
+    assert.equal((memory.stats().pmem as { open: boolean }).open, true);
+    await mc.stop();
+    const after = memory.stats().pmem as { open: boolean; stats: { checkpoints: number } };
+    assert.equal(after.open, false);
+    assert.equal(after.stats.checkpoints, 1, "the clean stop wrote a checkpoint");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

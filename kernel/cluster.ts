@@ -101,7 +101,7 @@ export async function bootCluster(
     "transport",
     config.transport.plugin,
     config.transport.options,
-    {},
+    { registry }, // a wrapping transport (fault injection) builds its inner one
   );
   const latency = await registry.create<LatencyModel>(
     "latency-model",

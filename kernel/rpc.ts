@@ -907,6 +907,8 @@ export class RpcNode {
       return; // Only a bad peer id gets here, and such a peer cannot be answered anyway.
     }
     this.#stats.errorsReturned++;
+    // A failed request did not happen: a retry of it is served afresh, not answered again.
+    this.#recent.get(to)?.delete(requestId);
     this.#sendReply(to, frame, requestId);
   }
 

@@ -31,6 +31,8 @@ export interface Metric {
 export interface BenchCase {
   /** Name used by the filter, e.g. `codec.page`. */
   name: string;
+  /** Takes minutes or gigabytes: left out of a run without a filter, run it by name. */
+  long?: boolean;
   /** Runs the case; calls `progress` with a fraction in [0, 1] as it goes. */
   run(progress: (fraction: number) => void): Promise<Record<string, Metric>>;
 }

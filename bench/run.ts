@@ -1,6 +1,7 @@
 /**
  * `deno task bench [filter]`: runs the benchmark cases of every `bench/*_bench.ts` file
- * (or those whose name contains `filter`), shows a progress bar per case, prints a table
+ * (or those whose name contains `filter`; cases marked `long` only by name), shows a progress
+ * bar per case, prints a table
  * and merges the metrics into `bench/results.json` (an object keyed by metric name).
  *
  * @module
@@ -36,14 +37,16 @@ function formatValue(metric: Metric): string {
 
 /** Longest a case may take: past it, the run stops with a message naming the case. */
 const CASE_DEADLINE_MS = 5 * 60_000;
+/** The same for a case marked `long`. */
+const LONG_CASE_DEADLINE_MS = 30 * 60_000;
 
-/** `work`, or an error naming `name` once {@link CASE_DEADLINE_MS} pass without it. */
-async function withDeadline<T>(name: string, work: Promise<T>): Promise<T> {
+/** `work`, or an error naming `name` once `ms` pass without it. */
+async function withDeadline<T>(name: string, work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`bench case ${name} did not finish in ${CASE_DEADLINE_MS / 1000} s`)),
-      CASE_DEADLINE_MS,
+      () => reject(new Error(`bench case ${name} did not finish in ${ms / 1000} s`)),
+      ms,
     );
   });
   try {
@@ -55,7 +58,13 @@ async function withDeadline<T>(name: string, work: Promise<T>): Promise<T> {
 
 async function main(filter: string | undefined): Promise<number> {
   const all = await loadCases();
-  const cases = filter ? all.filter((c) => c.name.includes(filter)) : all;
+  const cases = filter ? all.filter((c) => c.name.includes(filter)) : all.filter((c) => !c.long);
+  if (!filter) {
+    const skipped = all.filter((c) => c.long).map((c) => c.name);
+    if (skipped.length) {
+      console.error(`bench: long cases left out (run by name): ${skipped.join(", ")}`);
+    }
+  }
   if (cases.length === 0) {
     console.error(
       `bench: no benchmark matches "${filter}"; available: ${all.map((c) => c.name).join(", ")}`,
@@ -79,7 +88,14 @@ async function main(filter: string | undefined): Promise<number> {
         cases: cases.length,
       });
     progress(0);
-    Object.assign(results, await withDeadline(c.name, c.run(progress)));
+    Object.assign(
+      results,
+      await withDeadline(
+        c.name,
+        c.run(progress),
+        c.long ? LONG_CASE_DEADLINE_MS : CASE_DEADLINE_MS,
+      ),
+    );
     progress(1);
   }
   bar.stop();

@@ -91,9 +91,11 @@ the LEGOEMU_MANAGER and LEGOEMU_SECRET_FILE environment variables.
 Exit codes: 0 ok, 1 failure, 2 usage or config error.`;
 
 const HELP: Record<string, string> = {
-  demo: `legoemu demo [--megabytes N] [--plugin F]...
+  demo: `legoemu demo [--megabytes N] [--threads N] [--seed N] [--plugin F]...
   Boot the demo cluster (examples/clusters/1p1m1s.memory.json) in this process and run
-  examples/workloads/demo.ts touching N MiB (default 4); print a summary.`,
+  examples/workloads/demo.ts touching N MiB (default 4) with N threads (default 1); print
+  a summary. --seed N runs in deterministic mode: the same seed, the same counts and model
+  time.`,
   cluster: `legoemu cluster <config.json> [options] [-- workload args...]
   Boot the cluster the config describes. With the in-memory transport every component
   runs in this process; with a network transport (tcp) each component runs in its own OS
@@ -105,6 +107,9 @@ Options:
   --secret-file F       cluster secret for the components (default: the config's
                         transport option secretFile, else a fresh random one)
   --in-process          boot every component in this process even over a network transport
+  --seed N              deterministic mode (as the config's "seed"): threads reach the
+                        system in model-time order, so the same seed gives the same run;
+                        only for clusters in one process
   -h, --help            show this text`,
   component: `legoemu component --id ID [options]
   Run one component in this process until Ctrl-C (SIGINT) or SIGTERM.
@@ -135,6 +140,8 @@ Options:
   --config FILE         read the manager address and transport from this cluster config
   --threads N           threads the process will run (placement input, default 1)
   --timeout-ms N        give up waiting after N ms (the process keeps running)
+  --seed N              refused: deterministic mode is chosen when the cluster starts
+                        (legoemu cluster --seed N, or "seed" in its config)
   --transport NAME      transport plugin (default tcp, or the config's)
   --plugin F            load plugins from module F (path or URL; repeatable)
   -h, --help            show this text`,
@@ -199,6 +206,8 @@ const COMMAND_ARGS = {
   demo: {
     options: {
       megabytes: { type: "string", default: "4" },
+      threads: { type: "string", default: "1" },
+      seed: { type: "string" },
       plugin: PLUGIN_OPTION,
       help: HELP_OPTION,
     },
@@ -209,6 +218,7 @@ const COMMAND_ARGS = {
       run: { type: "string" },
       "secret-file": { type: "string" },
       "in-process": { type: "boolean" },
+      seed: { type: "string" },
       plugin: PLUGIN_OPTION,
       help: HELP_OPTION,
     },
@@ -236,6 +246,7 @@ const COMMAND_ARGS = {
       ...CLIENT_OPTIONS,
       threads: { type: "string" },
       "timeout-ms": { type: "string" },
+      seed: { type: "string" },
     },
     allowPositionals: true,
   },
@@ -453,8 +464,15 @@ async function demo(args: readonly string[], io: Io): Promise<number> {
       `--megabytes must be an integer from 1 to 1024, got "${values.megabytes}"`,
     );
   }
-  const config = await loadClusterConfig(io.env.demo.config, io.env.registry);
-  return await bootAndRun(config, io, io.env.demo.workload, [String(megabytes)]);
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new UsageError(`--threads must be an integer from 1 to 64, got "${values.threads}"`);
+  }
+  const config = withSeed(
+    await loadClusterConfig(io.env.demo.config, io.env.registry),
+    values.seed,
+  );
+  return await bootAndRun(config, io, io.env.demo.workload, [String(megabytes), String(threads)]);
 }
 
 async function cluster(args: readonly string[], io: Io): Promise<number> {
@@ -466,7 +484,14 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
   if (!values.run && workloadArgs.length > 0) {
     throw new UsageError(`unexpected argument "${workloadArgs[0]}" (workload args need --run)`);
   }
-  const config = await loadClusterConfig(file, io.env.registry);
+  const config = withSeed(await loadClusterConfig(file, io.env.registry), values.seed);
+  if (config.transport.plugin !== "memory" && !values["in-process"] && config.seed !== undefined) {
+    throw new UsageError(
+      "deterministic mode (seed) needs the whole cluster in one process: it orders the " +
+        "threads of this process, and components in other OS processes would serve them in " +
+        "whatever order the network delivers (add --in-process, or drop the seed)",
+    );
+  }
   if (config.transport.plugin === "memory" || values["in-process"]) {
     if (values["secret-file"]) {
       throw new UsageError("--secret-file is for clusters of one process per component");
@@ -479,6 +504,16 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
     args: workloadArgs,
     secretFile: values["secret-file"] ?? Deno.env.get("LEGOEMU_SECRET_FILE"),
   });
+}
+
+/** `config` with `--seed` applied (it overrides the config's own seed). */
+function withSeed(config: ResolvedClusterConfig, seed: string | undefined): ResolvedClusterConfig {
+  if (seed === undefined) return config;
+  const n = Number(seed);
+  if (!/^\d+$/.test(seed) || !Number.isSafeInteger(n) || n > 0xffffffff) {
+    throw new UsageError(`--seed must be an integer from 0 to 4294967295, got "${seed}"`);
+  }
+  return { ...config, seed: n };
 }
 
 async function bootAndRun(
@@ -890,6 +925,12 @@ async function run(args: readonly string[], io: Io): Promise<number> {
   await loadCliPlugins(values.plugin, io);
   const [workload, ...workloadArgs] = positionals;
   if (!workload) throw new UsageError("run needs a workload: legoemu run <workload.ts> [args...]");
+  if (values.seed !== undefined) {
+    throw new UsageError(
+      "--seed is chosen when the cluster starts, not per run: start it with " +
+        '"legoemu cluster <config> --seed N --in-process" (or "seed" in its config)',
+    );
+  }
   const spec = await clientSpec(values, io.env.registry);
   return await runOnCluster(spec, workload, workloadArgs, io, {
     threads: positiveInt(values.threads, "threads", 1024),
@@ -1089,6 +1130,39 @@ export function formatRunSummary(view: RunSummaryView): string[] {
     `model time       ${(view.modelNs / 1e6).toFixed(3)} ms${
       view.latencyModel ? ` (latency model: ${view.latencyModel})` : ""
     }`,
+    ...modelLines(s),
+  ];
+}
+
+/**
+ * The model-time breakdown a processor reports (`model.*` stats), as summary lines: where
+ * the threads' model time went, and whether the run was deterministic.
+ */
+function modelLines(s: Record<string, number>): string[] {
+  if (s["model.computeNs"] === undefined) return [];
+  const ms = (ns: number) => `${(ns / 1e6).toFixed(3)} ms`;
+  const stalls = Object.entries(s)
+    .filter(([key]) => key.startsWith("model.stall."))
+    .map(([key, ns]) => [key.slice("model.stall.".length, -2), ns] as const)
+    .sort((a, b) => b[1] - a[1]);
+  const stallNs = stalls.reduce((sum, [, ns]) => sum + ns, 0);
+  const threads = s.threads ?? 1;
+  return [
+    `  compute        ${ms(s["model.computeNs"])} (declared work, roofline of the CPU)`,
+    `  memory stalls  ${ms(stallNs)}${
+      stalls.length ? ` (${stalls.map(([kind, ns]) => `${kind} ${ms(ns)}`).join(", ")})` : ""
+    }`,
+    `  queueing       ${ms(s["model.queueNs"] ?? 0)} (waiting at busy NICs, CPUs, devices)`,
+    ...(s["model.waitNs"]
+      ? [`  joins          ${ms(s["model.waitNs"])} (waiting for threads)`]
+      : []),
+    ...(threads > 1 ? [`                 (summed over ${threads} threads)`] : []),
+    s["model.seed"] !== undefined
+      ? `mode             deterministic (seed ${
+        s["model.seed"]
+      }): the same seed gives the same counts and model time`
+      : "mode             free-running: threads interleave as the host schedules them, so " +
+        "counts and model time may vary from run to run (--seed N fixes them)",
   ];
 }
 

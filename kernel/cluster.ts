@@ -16,6 +16,7 @@ import { bootComponent, type ComponentEnvironment } from "./component.ts";
 import { EventBus } from "./events.ts";
 import type { ComponentId } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
+import { ModelScheduler } from "./model_scheduler.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import type { ManagerMonitor, Monitor, ProcessorMonitor, ProcessResult } from "./monitor.ts";
 import type { PluginRegistry } from "./plugins.ts";
@@ -138,6 +139,7 @@ export async function bootCluster(
       registry,
       manager: manager.id,
       log,
+      ...(config.seed === undefined ? {} : { scheduler: new ModelScheduler(config.seed) }),
     };
     for (const component of ordered) {
       const booted = await bootComponent(component, environment, {

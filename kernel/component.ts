@@ -16,6 +16,7 @@ import type { ResolvedComponentConfig } from "./config.ts";
 import { EventBus } from "./events.ts";
 import type { ComponentId, Role } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
+import type { ModelScheduler } from "./model_scheduler.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import type { Monitor, MonitorContext } from "./monitor.ts";
 import type { PluginRegistry } from "./plugins.ts";
@@ -42,6 +43,8 @@ export interface ComponentEnvironment {
   manager: ComponentId;
   /** Where log lines go. */
   log: (component: ComponentId, message: string) => void;
+  /** Deterministic mode's scheduler, shared by the components of this process. */
+  scheduler?: ModelScheduler;
 }
 
 /** Per-component boot options. */
@@ -92,6 +95,8 @@ export interface MonitorContextParts {
   metrics?: MetricsRegistry;
   /** Log lines (default: dropped). */
   log?: (message: string) => void;
+  /** Deterministic mode's scheduler (default: none, free-running). */
+  scheduler?: ModelScheduler;
 }
 
 /**
@@ -119,6 +124,7 @@ export function createMonitorContext(parts: MonitorContextParts): MonitorContext
     metrics: parts.metrics ?? new MetricsRegistry(),
     registry: parts.registry,
     log: parts.log ?? (() => {}),
+    ...(parts.scheduler ? { scheduler: parts.scheduler } : {}),
   };
 }
 
@@ -159,6 +165,7 @@ export async function bootComponent(
       metrics: environment.metrics,
       registry: environment.registry,
       log,
+      scheduler: environment.scheduler,
     });
     monitor = await environment.registry.create<Monitor>(
       component.kind,

@@ -113,6 +113,11 @@ export interface ClusterConfig {
   plugins: string[];
   /** Every component, in config order. */
   components: ComponentConfig[];
+  /**
+   * Deterministic mode when set: threads reach the system in model-time order and this
+   * seed orders ties, so one seed gives one run (see `kernel/model_scheduler.ts`).
+   */
+  seed?: number;
 }
 
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{1,5})$/;
@@ -158,6 +163,10 @@ const clusterConfigZod = z.strictObject({
       "default export is a plugin or an array of plugins.",
   ),
   components: z.array(componentZod).min(1).describe("Every component of the cluster."),
+  seed: z.number().int().min(0).max(0xffffffff).optional().describe(
+    "Deterministic mode: threads reach the system in model-time order, ties ordered by " +
+      "this seed, so the same seed gives the same counters and model time.",
+  ),
 }).meta({
   title: "legoemu cluster config",
   description: "Components of a split-kernel cluster and the plugins that run them.",
@@ -323,6 +332,8 @@ export interface ResolvedClusterConfig {
   latencyModel: ResolvedPlugin;
   /** Every component, in config order. */
   components: ResolvedComponentConfig[];
+  /** The seed of deterministic mode, when on. */
+  seed?: number;
 }
 
 /**
@@ -378,6 +389,7 @@ export function resolvePlugins(
   };
   const resolved: ResolvedClusterConfig = {
     name: config.name,
+    ...(config.seed === undefined ? {} : { seed: config.seed }),
     transport: resolve(
       "transport",
       config.transport.plugin,

@@ -16,6 +16,7 @@ import type { Clock } from "./clock.ts";
 import type { EventBus } from "./events.ts";
 import type { ComponentId, Role } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
+import type { ModelScheduler } from "./model_scheduler.ts";
 import type { ClusterSnapshot } from "./cluster_snapshot.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { PluginRegistry } from "./plugins.ts";
@@ -46,6 +47,11 @@ export interface MonitorContext {
   readonly metrics: MetricsRegistry;
   /** The plugin registry, for monitors that load policy plugins. */
   readonly registry: PluginRegistry;
+  /**
+   * In deterministic mode, the cluster's scheduler: processors make their threads reach
+   * the system through it, in model-time order.
+   */
+  readonly scheduler?: ModelScheduler;
   /** Writes one log line attributed to this component. */
   log(message: string): void;
 }

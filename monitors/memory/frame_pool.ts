@@ -1,7 +1,15 @@
 /**
- * The DRAM pool of a memory component: fixed-size page frames in one large
- * `ArrayBuffer`, handed out from a free stack, with per-frame bookkeeping in typed arrays
- * (which page a frame holds, a referenced bit for the clock) — no object per page.
+ * The DRAM pool of a memory component: fixed-size page frames in one large buffer, handed
+ * out from a free stack, with per-frame bookkeeping in typed arrays (which page a frame
+ * holds, a referenced bit for the clock) — no object per page, so nothing on the JS heap
+ * grows with the pages touched.
+ *
+ * The frames live in a `SharedArrayBuffer`, not an `ArrayBuffer`: V8 counts the length of
+ * every `ArrayBuffer` as external memory of the isolate and starts full garbage
+ * collections when that nears its heap limit — with about 8 GiB of DRAM configured in one
+ * process it collected hundreds of times a minute although the heap held ~100 MB. Shared
+ * buffers are not counted against one isolate. Either way the operating system commits a
+ * frame's memory only when it is first written.
  *
  * @module
  */
@@ -35,7 +43,6 @@ export class FramePool {
   readonly referenced: Uint8Array;
   readonly #free: Int32Array;
   #freeCount: number;
-  #views: (Uint8Array | undefined)[];
 
   /** Creates a pool of `poolBytes` (rounded down to whole frames, at least one). */
   constructor(poolBytes: number) {
@@ -43,7 +50,7 @@ export class FramePool {
     if (this.frames < 1) {
       throw new KernelError("EINVAL", `a pool of ${poolBytes} bytes holds no 4 KiB frame`);
     }
-    this.bytes = new Uint8Array(this.frames * PAGE_SIZE);
+    this.bytes = new Uint8Array(new SharedArrayBuffer(this.frames * PAGE_SIZE));
     this.owner = new Uint32Array(this.frames);
     this.vpn = new Float64Array(this.frames);
     this.referenced = new Uint8Array(this.frames);
@@ -51,7 +58,6 @@ export class FramePool {
     // Hand out low frames first: a stack with frame 0 on top.
     for (let i = 0; i < this.frames; i++) this.#free[i] = this.frames - 1 - i;
     this.#freeCount = this.frames;
-    this.#views = new Array(this.frames);
   }
 
   /** Frames in use. */
@@ -84,10 +90,11 @@ export class FramePool {
   }
 
   /**
-   * A view of frame `frame`'s bytes. Views are made once per frame and kept, so serving a
-   * page allocates nothing.
+   * A view of frame `frame`'s bytes. Made on each call and not kept: a kept view per frame
+   * is a JS object per page touched (hundreds of MB of heap at 8 GiB), while a short-lived
+   * one costs only a young-generation allocation.
    */
   page(frame: number): Uint8Array {
-    return this.#views[frame] ??= this.bytes.subarray(frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
+    return this.bytes.subarray(frame * PAGE_SIZE, (frame + 1) * PAGE_SIZE);
   }
 }

@@ -26,7 +26,7 @@
  * @module
  */
 
-import { PROT_READ, PROT_WRITE } from "../../kernel/abi.ts";
+import { PROT_WRITE } from "../../kernel/abi.ts";
 import { KernelError, RemoteError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
@@ -147,7 +147,8 @@ export class PageService {
       }
       const generation = p.addressSpaceGeneration;
       const range = p.vmas.find(vaddr);
-      if (range && (range.prot & (write ? PROT_WRITE : PROT_READ)) === 0) {
+      // As on x86, any protection but PROT_NONE can be read (write and exec imply read).
+      if (range && (write ? (range.prot & PROT_WRITE) === 0 : range.prot === 0)) {
         throw this.#segfault(p, vaddr, write, "protection");
       }
       const slot = this.cache.slotOf(key);

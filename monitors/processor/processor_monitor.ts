@@ -241,6 +241,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       replacement: policy.name,
     }, () => this.#load());
     this.#vregionBytes = this.#membership.vregionBytes;
+    // Not in deterministic mode: a shootdown at a wall-clock moment would change the
+    // threads' recency stamps, and so the run (live hit counts then move at events only).
+    if (context.scheduler) return;
     const timer = setInterval(() => this.#askForCounters(), PUBLISH_MS);
     Deno.unrefTimer(timer);
     this.#publishTimer = timer;
@@ -419,6 +422,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
           t.wallStartNs;
       }
     }
+    Object.assign(stats, modelBreakdown(p, context.scheduler?.seed));
     return {
       pid: p.pid,
       exitCode: outcome.code,
@@ -516,6 +520,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cache.addStamps(t.stamps);
     }
     cache.addHolder(t);
+    // Deterministic mode: the new thread counts as running from now on (its parent's
+    // event is still being served), so nothing is decided before it reaches its first event.
+    t.participant = this.#context.scheduler?.enter(`${this.id}/${p.pid}/${t.tid}`);
     t.wallStartNs = this.#context.wallClock.nowNs();
     const init: ThreadInit = {
       pid: p.pid,
@@ -607,6 +614,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
    * the thread proves it is gone ({@link ThreadRecord.gone}).
    */
   #release(t: ThreadRecord): void {
+    t.participant?.leave();
     t.wallEndNs = this.#context.wallClock.nowNs();
     t.worker?.terminate();
     const ctl = t.views.ctl;
@@ -633,6 +641,8 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   async #handle(t: ThreadRecord, op: number): Promise<void> {
     const p = t.process;
     let response: number;
+    // Deterministic mode: wait until this is the cluster's earliest event in model time.
+    await t.participant?.arrive(t.modelNs());
     try {
       if (op === REQUEST.MISS) {
         const vaddr = t.views.f64[F64.VADDR];
@@ -654,6 +664,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
         message: String(error?.message ?? e).slice(0, 8192),
       });
     }
+    t.participant?.done();
     if (t.end) return; // killed meanwhile: #release already answered KILLED
     const ctl = t.views.ctl;
     Atomics.store(ctl, CTL.RESP, response);
@@ -677,6 +688,11 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       throw new KernelError("EINVAL", "system call arguments must be an object");
     }
     const blob = mailbox.slice(jsonBytes, jsonBytes + blobBytes);
+    if (args.op === "join" && t.participant) {
+      // The joiner waits for another thread: it must not hold the cluster's turn meanwhile.
+      const target = t.process.threads.get(Number(args.tid));
+      if (target?.participant && target !== t) t.participant.parkUntilLeft(target.participant);
+    }
     const { reply, blob: out } = await this.#syscalls!.run(t, args, blob);
     this.#writeMailbox(t, reply, out);
     return RESPONSE.OK;
@@ -694,6 +710,30 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     Atomics.store(ctl, CTL.JSON_BYTES, json.length);
     Atomics.store(ctl, CTL.BLOB_BYTES, blobBytes);
   }
+}
+
+/**
+ * Where the model time of `p`'s threads went, summed over its threads: `model.computeNs`
+ * (declared compute), `model.stall.<kind>Ns` (misses, write-backs, system calls, ...),
+ * `model.queueNs` (waiting at other components' busy resources), `model.waitNs` (waiting
+ * for other threads: joins); and `model.seed` in deterministic mode.
+ */
+function modelBreakdown(p: ProcessRecord, seed: number | undefined): Record<string, number> {
+  const out: Record<string, number> = { "model.computeNs": 0, "model.queueNs": 0 };
+  let waitNs = 0;
+  for (const t of p.threads.values()) {
+    out["model.computeNs"] += t.computeNs();
+    let charged = 0;
+    for (const [kind, ns] of Object.entries(t.stalls)) {
+      const key = kind === "queue" ? "model.queueNs" : `model.stall.${kind}Ns`;
+      out[key] = (out[key] ?? 0) + ns;
+      charged += ns;
+    }
+    waitNs += Math.max(0, t.clock.nowNs() - t.startNs - charged);
+  }
+  out["model.waitNs"] = waitNs;
+  if (seed !== undefined) out["model.seed"] = seed;
+  return out;
 }
 
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {

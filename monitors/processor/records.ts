@@ -7,6 +7,7 @@
  */
 
 import { ModelClock } from "../../kernel/clock.ts";
+import type { Participant } from "../../kernel/model_scheduler.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { PinHolder } from "./excache.ts";
 import { allocateThreadBlock, CTL, F64, LIFE, type ThreadViews, threadViews } from "./layout.ts";
@@ -153,6 +154,8 @@ export class ThreadRecord implements PinHolder, ChargedThread {
   readonly block: SharedArrayBuffer = allocateThreadBlock();
   /** Views over the control block. */
   readonly views: ThreadViews = threadViews(this.block);
+  /** Model time at which the thread started (its parent's, at the spawn). */
+  readonly startNs: number;
   /** Model time charged by the monitor (misses, messages), from the thread's start. */
   readonly clock: ModelClock;
   /** Counters charged by the monitor (hits are counted by the thread itself). */
@@ -167,6 +170,8 @@ export class ThreadRecord implements PinHolder, ChargedThread {
   stamps: Float64Array | undefined;
   /** The Worker running the thread. */
   worker: Worker | undefined;
+  /** In deterministic mode: the thread's place in the cluster's model-time order. */
+  participant: Participant | undefined;
   /** How it ended, once it has. */
   end: ThreadEnd | undefined;
   /** Wall clock when it started and (once it has) ended, in ns. */
@@ -181,6 +186,7 @@ export class ThreadRecord implements PinHolder, ChargedThread {
   constructor(process: ProcessRecord, tid: number, startNs: number) {
     this.process = process;
     this.tid = tid;
+    this.startNs = startNs;
     this.clock = new ModelClock(startNs);
     this.ended = new Promise((resolve) => this.#resolveEnded = resolve);
   }

@@ -122,3 +122,31 @@ Deno.test("RPC: the reply carries the callee's service time, and a callee's furt
     await transport.close();
   }
 });
+
+Deno.test("ModelScheduler serves the earliest event once every running thread has arrived; joins park", async () => {
+  const { ModelScheduler } = await import("../../kernel/model_scheduler.ts");
+  const s = new ModelScheduler(3);
+  const a = s.enter("a");
+  const b = s.enter("b");
+  const order: string[] = [];
+  const note = (event: string) => () => void order.push(event);
+  // a arrives first (wall order) at a later model time: it must wait for b's earlier event.
+  const pa = a.arrive(500).then(note("a@500"));
+  await Promise.resolve();
+  assert.deepEqual(order, []);
+  const pb = b.arrive(100).then(note("b@100"));
+  await pb;
+  assert.deepEqual(order, ["b@100"]);
+  // b's event is a join on a: b parks, so a (still waiting) is served next.
+  b.parkUntilLeft(a);
+  await pa;
+  assert.deepEqual(order, ["b@100", "a@500"]);
+  a.done();
+  a.leave(); // b runs again at once
+  const pb2 = b.arrive(600).then(note("b@600"));
+  await pb2;
+  b.done();
+  b.leave();
+  assert.equal(s.events, 3);
+  assert.throws(() => new ModelScheduler(-1), /seed/);
+});

@@ -141,6 +141,25 @@ export type {
   MemoryTransport,
   MemoryTransportOptions,
 } from "./transports/memory.ts";
+export {
+  CompletionError,
+  createRdmaTransport,
+  type EndpointSettings,
+  RDMA_DEFAULTS,
+  type RdmaEndpoint,
+  type RdmaMode,
+  type RdmaTransport,
+  type RdmaTransportOptions,
+  RdmaUnavailableError,
+  type ReceiveMemory,
+  VerbsError,
+} from "./transports/rdma/mod.ts";
+export {
+  openRdmaTransportPlugin,
+  RdmaTransportOptionsSchema,
+  rdmaTransportPlugin,
+  type RdmaTransportPluginOptions,
+} from "./transports/rdma/plugin.ts";
 export { createStockRegistry, STOCK_PLUGINS } from "./plugins/stock.ts";
 
 /** Options for {@link startCluster}. */

@@ -26,8 +26,10 @@ import {
 import { formatProcesses, formatStatus, formatTop, summarizeComponents } from "./views.ts";
 import { type ComponentProcessSpec, startComponentProcess } from "../kernel/component_process.ts";
 import {
+  componentTransport,
   ConfigError,
   loadClusterConfig,
+  managerTransport,
   readClusterConfigFile,
   type ResolvedClusterConfig,
   type ResolvedComponentConfig,
@@ -485,14 +487,17 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
     throw new UsageError(`unexpected argument "${workloadArgs[0]}" (workload args need --run)`);
   }
   const config = withSeed(await loadClusterConfig(file, io.env.registry), values.seed);
-  if (config.transport.plugin !== "memory" && !values["in-process"] && config.seed !== undefined) {
+  if (
+    managerTransport(config).plugin !== "memory" && !values["in-process"] &&
+    config.seed !== undefined
+  ) {
     throw new UsageError(
       "deterministic mode (seed) needs the whole cluster in one process: it orders the " +
         "threads of this process, and components in other OS processes would serve them in " +
         "whatever order the network delivers (add --in-process, or drop the seed)",
     );
   }
-  if (config.transport.plugin === "memory" || values["in-process"]) {
+  if (managerTransport(config).plugin === "memory" || values["in-process"]) {
     if (values["secret-file"]) {
       throw new UsageError("--secret-file is for clusters of one process per component");
     }
@@ -575,7 +580,8 @@ async function multiProcess(
     );
   }
   const configFile = absolutePath(file);
-  const configured = (config.transport.options as { secretFile?: unknown } | null)?.secretFile;
+  const configured = (managerTransport(config).options as { secretFile?: unknown } | null)
+    ?.secretFile;
   let secretFile = options.secretFile;
   let secretDir: string | undefined;
   if (secretFile === undefined && typeof configured !== "string") {
@@ -618,7 +624,7 @@ async function multiProcess(
         return await runOnCluster(
           {
             registry: io.env.registry,
-            transport: config.transport,
+            transport: managerTransport(config),
             manager: manager(supervised.manager, "manager"),
             secretFile,
             latencyModel: config.latencyModel.plugin,
@@ -668,7 +674,15 @@ async function deploy(args: readonly string[], io: Io): Promise<number> {
   }
   if (!values.out) throw new UsageError("deploy needs --out DIR (where to write the files)");
   const resolved = await loadClusterConfig(file, io.env.registry);
-  if (resolved.transport.plugin === "memory") {
+  const overriding = resolved.components.filter((c) => c.transport).map((c) => c.id);
+  if (overriding.length) {
+    throw new UsageError(
+      `${file}: deploy writes one cluster-wide transport; it cannot yet carry the per-component transport of ${
+        overriding.join(", ")
+      }`,
+    );
+  }
+  if (managerTransport(resolved).plugin === "memory") {
     throw new UsageError(
       `${file} uses the in-memory transport, which cannot span containers; use "tcp"`,
     );
@@ -782,7 +796,7 @@ async function componentSpec(
         `--role ${values.role} does not match ${id}'s role in the config (${component.role})`,
       );
     }
-    if (config.transport.plugin === "memory") {
+    if (componentTransport(config, component).plugin === "memory") {
       throw new UsageError(
         `${values.config} uses the in-memory transport, which cannot span processes; use a network transport such as "tcp"`,
       );
@@ -797,7 +811,7 @@ async function componentSpec(
     spec = {
       cluster: config.name,
       component,
-      transport: config.transport,
+      transport: componentTransport(config, component),
       latencyModel: config.latencyModel,
       manager: { id: managerConfig.id, address: given?.address ?? managerConfig.address },
       listen: values.listen ?? component.address,
@@ -890,7 +904,7 @@ async function clientSpec(
     }
     return {
       registry,
-      transport: config.transport,
+      transport: managerTransport(config),
       manager: { id: managerConfig.id, address },
       secretFile,
       latencyModel: config.latencyModel.plugin,

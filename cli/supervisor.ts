@@ -23,6 +23,7 @@
 
 import {
   ConfigError,
+  managerTransport,
   type ResolvedClusterConfig,
   type ResolvedComponentConfig,
 } from "../kernel/config.ts";
@@ -309,12 +310,14 @@ export async function startSupervisedCluster(
       if (died) throw new KernelError("ECHILD", "a component died while the cluster was starting");
       if (stage.includes("manager")) {
         const report = starting[0].report!;
-        const address = report.addresses[config.transport.plugin] ??
+        const address = report.addresses[managerTransport(config).plugin] ??
           Object.values(report.addresses)[0];
         if (!address) {
           throw new KernelError(
             "EINVAL",
-            `the manager ${report.id} reported no address: its transport "${config.transport.plugin}" cannot span processes`,
+            `the manager ${report.id} reported no address: its transport "${
+              managerTransport(config).plugin
+            }" cannot span processes`,
           );
         }
         manager = `${report.id}@${address}`;

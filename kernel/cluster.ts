@@ -10,7 +10,7 @@
  */
 
 import { WallClock } from "./clock.ts";
-import type { ResolvedClusterConfig } from "./config.ts";
+import { componentTransport, type ResolvedClusterConfig, type ResolvedPlugin } from "./config.ts";
 import { KernelError } from "./errors.ts";
 import { bootComponent, type ComponentEnvironment } from "./component.ts";
 import { EventBus } from "./events.ts";
@@ -47,8 +47,10 @@ export interface RunOptions {
 export interface Cluster {
   /** The config's name. */
   readonly name: string;
-  /** The transport every component is attached to. */
+  /** The manager's transport (the cluster-wide one unless the manager overrides it). */
   readonly transport: Transport;
+  /** Every transport instance, one per distinct plugin choice among the components. */
+  readonly transports: readonly Transport[];
   /** The latency model charging model time. */
   readonly latency: LatencyModel;
   /** Cluster events. */
@@ -98,12 +100,21 @@ export async function bootCluster(
 ): Promise<Cluster> {
   const log = options.log ??
     ((component: ComponentId, message: string) => console.error(`[${component}] ${message}`));
-  const transport = await registry.create<Transport>(
-    "transport",
-    config.transport.plugin,
-    config.transport.options,
-    { registry }, // a wrapping transport (fault injection) builds its inner one
-  );
+  // One instance per distinct choice: components with the same plugin and options share it
+  // (the memory transport only connects endpoints of one instance).
+  const transports = new Map<string, Transport>();
+  const transportFor = async (choice: ResolvedPlugin): Promise<Transport> => {
+    const key = JSON.stringify([choice.plugin, choice.options]);
+    let transport = transports.get(key);
+    if (!transport) {
+      // A wrapping transport (fault injection) builds its inner one from the registry.
+      transport = await registry.create<Transport>("transport", choice.plugin, choice.options, {
+        registry,
+      });
+      transports.set(key, transport);
+    }
+    return transport;
+  };
   const latency = await registry.create<LatencyModel>(
     "latency-model",
     config.latencyModel.plugin,
@@ -115,6 +126,14 @@ export async function bootCluster(
   const wallClock = new WallClock();
   const manager = config.components.find((c) => c.role === "manager");
   if (!manager) throw new KernelError("EINVAL", "the cluster config has no manager component");
+  let transport: Transport;
+  try {
+    transport = await transportFor(componentTransport(config, manager));
+    for (const c of config.components) await transportFor(componentTransport(config, c));
+  } catch (e) {
+    for (const t of transports.values()) await t.close();
+    throw e;
+  }
 
   const monitors = new Map<ComponentId, Monitor>();
   const rpcs = new Map<ComponentId, RpcNode>();
@@ -126,7 +145,7 @@ export async function bootCluster(
     monitors.clear();
     for (const rpc of rpcs.values()) await rpc.close();
     rpcs.clear();
-    await transport.close();
+    for (const t of transports.values()) await t.close();
   };
   try {
     const environment: ComponentEnvironment = {
@@ -142,7 +161,10 @@ export async function bootCluster(
       ...(config.seed === undefined ? {} : { scheduler: new ModelScheduler(config.seed) }),
     };
     for (const component of ordered) {
-      const booted = await bootComponent(component, environment, {
+      const booted = await bootComponent(component, {
+        ...environment,
+        transport: await transportFor(componentTransport(config, component)),
+      }, {
         // Network transports listen where the config says and find peers through the
         // manager; the in-memory transport ignores these.
         attachOptions: {
@@ -173,6 +195,7 @@ export async function bootCluster(
   return {
     name: config.name,
     transport,
+    transports: [...transports.values()],
     latency,
     events,
     metrics,

@@ -64,6 +64,20 @@ export interface ComponentConfigInput {
   options?: Record<string, unknown>;
   /** Where the component listens (`host:port`), for transports that need one. */
   address?: string;
+  /**
+   * This component's transport, overriding the cluster-wide one (e.g. another RDMA
+   * device or port on its host). See {@link transportReachabilityProblems} for which
+   * mixes are accepted.
+   */
+  transport?: ComponentTransportInput;
+}
+
+/** A per-component transport override as written: the plugin is required. */
+export interface ComponentTransportInput {
+  /** The transport plugin name. */
+  plugin: string;
+  /** Options for the plugin, checked later by the plugin's own schema. */
+  options?: Record<string, unknown>;
 }
 
 /** One component after parsing: `plugin` and `options` filled. */
@@ -78,6 +92,8 @@ export interface ComponentConfig {
   options: Record<string, unknown>;
   /** Where the component listens, when given. */
   address?: string;
+  /** This component's own transport, when it overrides the cluster-wide one. */
+  transport?: PluginChoice;
 }
 
 /** A cluster config as written (JSON, or a TS object): defaults optional. */
@@ -147,6 +163,13 @@ const componentZod = z.strictObject({
     .refine((a) => Number(a.slice(a.lastIndexOf(":") + 1)) <= 65535, "port must be <= 65535")
     .optional()
     .describe('Where the component listens ("host:port"), for transports that need one.'),
+  transport: z.strictObject({
+    plugin: z.string().min(1).describe("Name of the transport plugin."),
+    options: optionsZod.default({}),
+  }).optional().describe(
+    "This component's transport, overriding the cluster-wide one. Every component must " +
+      "use the manager's transport plugin, with the same peer options (e.g. the RDMA mode).",
+  ),
 }).transform((c): ComponentConfig => ({ ...c, plugin: c.plugin ?? c.role }));
 
 const clusterConfigZod = z.strictObject({
@@ -320,6 +343,8 @@ export interface ResolvedComponentConfig extends ResolvedPlugin {
   role: Role;
   /** Where the component listens, when the config says. */
   address?: string;
+  /** Its own transport, when it overrides the cluster-wide one (see {@link componentTransport}). */
+  transport?: ResolvedPlugin;
 }
 
 /** A cluster config whose plugins all exist and whose options all passed their schemas. */
@@ -411,11 +436,135 @@ export function resolvePlugins(
         ...resolve(kind, c.plugin, c.options, at),
       };
       if (c.address !== undefined) component.address = c.address;
+      if (c.transport !== undefined) {
+        component.transport = resolve(
+          "transport",
+          c.transport.plugin,
+          c.transport.options,
+          `${at}.transport`,
+        );
+      }
       return component;
     }),
   };
   if (problems.length) throw new ConfigError(problems, file);
+  const unreachable = transportReachabilityProblems(resolved, registry);
+  if (unreachable.length) throw new ConfigError(unreachable, file);
   return resolved;
+}
+
+/**
+ * The transport `component` boots on: its own override, else the cluster-wide one.
+ *
+ * @example
+ * ```ts
+ * import { componentTransport, type ResolvedClusterConfig } from "./config.ts";
+ * const memory = { kind: "transport" as const, plugin: "memory", options: {} };
+ * const config: ResolvedClusterConfig = {
+ *   name: "c", transport: memory,
+ *   latencyModel: { kind: "latency-model", plugin: "legoos-ib", options: {} },
+ *   components: [{ id: "gm", role: "manager", kind: "manager-monitor", plugin: "manager",
+ *     options: {} }],
+ * };
+ * console.assert(componentTransport(config, config.components[0]) === memory);
+ * ```
+ */
+export function componentTransport(
+  config: Pick<ResolvedClusterConfig, "transport">,
+  component: Pick<ResolvedComponentConfig, "transport">,
+): ResolvedPlugin {
+  return component.transport ?? config.transport;
+}
+
+/**
+ * The manager's transport: what every component must reach, and so the transport a
+ * client of the cluster (e.g. `legoemu run`) and the launcher go by.
+ *
+ * @example
+ * ```ts
+ * import { managerTransport } from "./config.ts";
+ * const tcp = { kind: "transport" as const, plugin: "tcp", options: {} };
+ * const chosen = managerTransport({
+ *   transport: { kind: "transport", plugin: "memory", options: {} },
+ *   components: [{ id: "gm", role: "manager", kind: "manager-monitor", plugin: "manager",
+ *     options: {}, transport: tcp }],
+ * });
+ * console.assert(chosen === tcp);
+ * ```
+ */
+export function managerTransport(
+  config: Pick<ResolvedClusterConfig, "transport" | "components">,
+): ResolvedPlugin {
+  const manager = config.components.find((c) => c.role === "manager");
+  return manager ? componentTransport(config, manager) : config.transport;
+}
+
+/**
+ * Why some components of a resolved config could not reach each other, one problem per
+ * such component (empty when all can). The manager exchanges heartbeats and placement with
+ * every component, so every component's transport (see {@link componentTransport}) must
+ * reach the manager's. Two endpoints reach each other only when they use the same plugin:
+ * no transport bridges to another (the `rdma` transport carries only its queue-pair
+ * exchange over TCP, never data, and a `memory` transport exists inside one process).
+ * With the same plugin, the options the plugin lists in `peerOptions` must also agree
+ * (e.g. `rdma`'s `mode`: a connected endpoint refuses a connectionless peer).
+ *
+ * @example
+ * ```ts
+ * import { transportReachabilityProblems } from "./config.ts";
+ * import { PluginRegistry } from "./plugins.ts";
+ * const t = (plugin: string) => ({ kind: "transport" as const, plugin, options: {} });
+ * const problems = transportReachabilityProblems({
+ *   transport: t("tcp"),
+ *   components: [
+ *     { id: "gm", role: "manager", kind: "manager-monitor", plugin: "manager", options: {} },
+ *     { id: "p0", role: "processor", kind: "processor-monitor", plugin: "processor",
+ *       options: {}, transport: t("rdma") },
+ *   ],
+ * }, new PluginRegistry());
+ * console.assert(problems.length === 1 && problems[0].path === "$.components[1].transport");
+ * ```
+ */
+export function transportReachabilityProblems(
+  config: Pick<ResolvedClusterConfig, "transport" | "components">,
+  registry: PluginRegistry,
+): IssueLine[] {
+  const managerAt = config.components.findIndex((c) => c.role === "manager");
+  if (managerAt < 0) return [];
+  const manager = config.components[managerAt];
+  const reference = componentTransport(config, manager);
+  const peerOptions = registry.has("transport", reference.plugin)
+    ? registry.get("transport", reference.plugin).peerOptions ?? []
+    : [];
+  const option = (choice: ResolvedPlugin, name: string) =>
+    JSON.stringify((choice.options as Record<string, unknown> | null)?.[name]);
+  const problems: IssueLine[] = [];
+  config.components.forEach((c, i) => {
+    if (i === managerAt) return;
+    const own = componentTransport(config, c);
+    const at = c.transport ? `$.components[${i}].transport` : "$.transport";
+    if (own.plugin !== reference.plugin) {
+      problems.push({
+        path: at,
+        message: `component "${c.id}" uses the "${own.plugin}" transport but the manager ` +
+          `"${manager.id}" uses "${reference.plugin}": endpoints of different transport ` +
+          `plugins cannot reach each other (no transport bridges to another), and the ` +
+          `manager talks to every component; give both the same transport plugin`,
+      });
+      return;
+    }
+    const differing = peerOptions.filter((name) => option(own, name) !== option(reference, name));
+    if (differing.length) {
+      problems.push({
+        path: at,
+        message: `component "${c.id}" and the manager "${manager.id}" use the "${own.plugin}" ` +
+          `transport with different ${
+            differing.map((n) => `${n} (${option(own, n)} vs ${option(reference, n)})`).join(", ")
+          }: its endpoints refuse a peer whose ${differing.join(", ")} differs`,
+      });
+    }
+  });
+  return problems;
 }
 
 /** Line and column (1-based) of a character offset, for JSON syntax errors. */

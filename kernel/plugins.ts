@@ -104,6 +104,11 @@ export interface PluginDefinition<Options = unknown, Instance = unknown, Context
   configSchema: Schema<Options>;
   /** Builds an instance from validated options. */
   create(options: Options, context: Context): Instance | Promise<Instance>;
+  /**
+   * Transports only: option names two endpoints must agree on to reach each other (a
+   * per-component transport override that differs from the manager's in one is refused).
+   */
+  peerOptions?: readonly string[];
 }
 
 /** The ways a plugin lookup, registration or option check can fail. */

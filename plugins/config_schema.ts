@@ -105,6 +105,12 @@ export function stockConfigJsonSchema(registry: PluginRegistry = createStockRegi
     );
   }
   const component = (properties.components as Json).items as Json;
+  // A component's own transport (no default plugin: an override names one).
+  const override = (component.properties as Record<string, Json>).transport;
+  suggest((override.properties as Record<string, Json>).plugin, registry.names("transport"));
+  override.allOf = registry.names("transport").map((name) =>
+    choice("plugin", name, false, "options", optionsSchema(registry, "transport", name))
+  );
   const rules: Json[] = [];
   for (const role of ROLES) {
     const kind = `${role}-monitor` as PluginKind;
@@ -219,7 +225,17 @@ export function configReferenceMarkdown(registry: PluginRegistry = createStockRe
     '(put `"$schema": "<path>/kernel/cluster_config.schema.json"` at the top of a config and an',
     "editor completes and checks it). Config shape: `name`, `transport` (`{ plugin, options }`),",
     "`latencyModel` (`{ plugin, options }`), `plugins` (modules to load), `components` (each",
-    "`{ id, role, plugin?, options?, address? }`; `plugin` defaults to the role's name).",
+    "`{ id, role, plugin?, options?, address?, transport? }`; `plugin` defaults to the role's name).",
+    "",
+    "A component's own `transport` (`{ plugin, options }`, the same shape as the cluster-wide one)",
+    "replaces the cluster-wide one for that component, e.g. another RDMA `device`, `port` or",
+    "`gidIndex` on its host. The manager talks to every component, so every component must reach",
+    "the manager's transport, and the config is refused at load, naming the component, when one",
+    "cannot: endpoints of different plugins never reach each other (no transport bridges to",
+    "another: `rdma` sends only its queue-pair exchange over TCP, never data, and `memory` lives in",
+    "one process), and the options a plugin lists as peer options must agree (`rdma`: `mode`, as a",
+    "connected endpoint refuses a connectionless peer; `memory`: `receiveQueueFrames`, as a cluster",
+    "boots one memory transport per distinct options). Other options may differ per component.",
     "",
   ];
   const sections: [string, PluginKind][] = [

@@ -29,5 +29,8 @@ export const memoryTransportPlugin: PluginDefinition<
   name: "memory",
   description: "every component in one process; frames handed over without copying",
   configSchema: MemoryTransportOptionsSchema,
+  // A cluster boots one memory transport per distinct options; only endpoints of the same
+  // one see each other.
+  peerOptions: ["receiveQueueFrames"],
   create: (options: MemoryTransportPluginOptions) => createMemoryTransport(options),
 });

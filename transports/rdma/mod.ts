@@ -67,7 +67,15 @@ export interface RdmaTransport extends Transport {
   attach(id: ComponentId, options?: AttachOptions): Promise<RdmaEndpoint>;
 }
 
-/** The defaults of {@link EndpointSettings}. */
+/**
+ * The defaults of {@link EndpointSettings}.
+ *
+ * @example
+ * ```ts
+ * import { RDMA_DEFAULTS } from "./mod.ts";
+ * console.assert(RDMA_DEFAULTS.mode === "connectionless");
+ * ```
+ */
 export const RDMA_DEFAULTS: EndpointSettings = {
   mode: "connectionless",
   windowFrames: 256,
@@ -82,6 +90,19 @@ export const RDMA_DEFAULTS: EndpointSettings = {
  * Opens the device and returns the transport. Throws `RdmaUnavailableError` (no
  * library, no device, unknown device name, port not active) or `VerbsError` (a port or
  * GID index the device lacks), each naming the problem.
+ *
+ * @example
+ * ```ts
+ * import { createRdmaTransport, RdmaUnavailableError, VerbsError } from "./mod.ts";
+ * try {
+ *   const transport = createRdmaTransport({ mode: "connected" });
+ *   console.assert(transport.mode === "connected");
+ *   await transport.close();
+ * } catch (e) {
+ *   // A host without an RDMA device (or libibverbs) says so, naming the fix.
+ *   console.assert(e instanceof RdmaUnavailableError || e instanceof VerbsError);
+ * }
+ * ```
  */
 export function createRdmaTransport(options: RdmaTransportOptions = {}): RdmaTransport {
   const device = SharedDevice.open(

@@ -87,5 +87,7 @@ export const rdmaTransportPlugin: PluginDefinition<RdmaTransportPluginOptions, R
     name: "rdma",
     description: "libibverbs through FFI: UD+SRQ or RC write-with-imm RPC, one-sided RDMA",
     configSchema: RdmaTransportOptionsSchema,
+    // An endpoint refuses a hello from a peer in the other mode (endpoint.ts `#adopt`).
+    peerOptions: ["mode"],
     create: (options: RdmaTransportPluginOptions) => openRdmaTransportPlugin(options),
   });

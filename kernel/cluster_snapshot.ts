@@ -62,7 +62,7 @@ export interface ProcessRecord {
   home: ComponentId;
   /**
    * Threads it runs: the count placement was told, then the live count its processor
-   * reports in each heartbeat (once exited, the last count reported).
+   * reports in each heartbeat (once exited, the last count of at least 1 reported).
    */
   threads: number;
   /** Running or exited. */

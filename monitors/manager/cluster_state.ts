@@ -29,6 +29,43 @@ export type {
   VregionRecord,
 } from "../../kernel/cluster_snapshot.ts";
 
+/** How many components (by role, up) and processes (running, exited) there are. */
+export interface ClusterCensus {
+  /** Components: all, up, down, and how many of each role. */
+  components: { total: number; up: number; down: number; byRole: Record<string, number> };
+  /** Processes by state. */
+  processes: { running: number; exited: number };
+}
+
+/**
+ * The census of a snapshot (what {@link ClusterState.census} counts without copying).
+ *
+ * @example
+ * ```ts
+ * import { censusOf } from "./cluster_state.ts";
+ * const census = censusOf({ components: [{ role: "memory", state: "up" }], processes: [] });
+ * console.assert(census.components.byRole.memory === 1 && census.processes.running === 0);
+ * ```
+ */
+export function censusOf(snapshot: {
+  components: readonly { role: string; state: string }[];
+  processes: readonly { state: string }[];
+}): ClusterCensus {
+  const byRole: Record<string, number> = {};
+  let up = 0;
+  for (const c of snapshot.components) {
+    byRole[c.role] = (byRole[c.role] ?? 0) + 1;
+    if (c.state === "up") up++;
+  }
+  let running = 0;
+  for (const p of snapshot.processes) if (p.state === "running") running++;
+  const total = snapshot.components.length;
+  return {
+    components: { total, up, down: total - up, byRole },
+    processes: { running, exited: snapshot.processes.length - running },
+  };
+}
+
 /** Options of {@link ClusterState}. */
 export interface ClusterStateOptions {
   /** Heartbeat period in ms, for `missedHeartbeats` in snapshots (default 1000). */
@@ -142,7 +179,8 @@ export class ClusterState {
   /**
    * Takes the live thread counts processor `id` reported (pid → threads) for the running
    * processes it runs, keeping its `assigned.threads` in step. Counts that are not
-   * whole numbers, and pids of other processors, are ignored.
+   * whole numbers of at least 1 (a process with no live thread is exiting: it keeps the
+   * last count seen), and pids of other processors, are ignored.
    *
    * @example
    * ```ts
@@ -151,6 +189,7 @@ export class ClusterState {
    * state.join("p0", "processor", {}, {});
    * state.addProcess({ pid: 1, processor: "p0", home: "m0", threads: 1, state: "running", startedAt: 0 });
    * state.reportThreads("p0", { 1: 2 });
+   * state.reportThreads("p0", { 1: 0 }); // its threads ended: it is exiting
    * console.assert(state.processes.get(1)?.threads === 2);
    * console.assert(state.components.get("p0")?.assigned.threads === 2);
    * ```
@@ -159,7 +198,7 @@ export class ClusterState {
     for (const [pid, threads] of Object.entries(threadsByPid)) {
       const record = this.processes.get(Number(pid));
       if (!record || record.processor !== id || record.state !== "running") continue;
-      if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 0) continue;
+      if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1) continue;
       this.#bump(id, "threads", threads - record.threads);
       record.threads = threads;
     }
@@ -306,6 +345,17 @@ export class ClusterState {
     for (const [path, storage] of this.fileLocations) (out[storage] ??= []).push(path);
     for (const paths of Object.values(out)) paths.sort();
     return out;
+  }
+
+  /**
+   * Counts of components and processes, read in place: what `GET /api/cluster` shows,
+   * without the cost of a snapshot (which copies every component's load).
+   */
+  census(): ClusterCensus {
+    return censusOf({
+      components: [...this.components.values()],
+      processes: [...this.processes.values()],
+    });
   }
 
   /**

@@ -34,7 +34,7 @@ import type {
 import { PluginError } from "../../kernel/plugins.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
 import { mulberry32 } from "../../kernel/prng.ts";
-import { ClusterState, type CompleteClusterSnapshot } from "./cluster_state.ts";
+import { type ClusterCensus, ClusterState, type CompleteClusterSnapshot } from "./cluster_state.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { managerControlSource } from "./control/manager_source.ts";
 import { type ControlServer, serveControlPlane } from "./control/server.ts";
@@ -501,6 +501,11 @@ export class StockManager implements ManagerMonitor {
       "vregion-placement": this.#vregion?.name ?? this.#options.vregionPlacement.plugin,
       "file-placement": this.#file?.name ?? this.#options.filePlacement.plugin,
     };
+  }
+
+  /** How many components and processes there are, without copying the state. */
+  census(): ClusterCensus {
+    return this.state.census();
   }
 
   /** A copy of everything the managers know, with the recent events and the policies. */

@@ -14,7 +14,8 @@
  * - Processors: a sortable table (natural id order by default) with a sparkline per row;
  *   clicking a row draws that processor on the chart.
  * - Memory: the total, then a compact tile per memory component.
- * - Processes, newest first, with their live thread count; events, one line each.
+ * - Processes, newest first, with their live thread count; events, one line each (the
+ *   same news about many components in one second folds into one line).
  *
  * @module
  */
@@ -200,6 +201,7 @@ let totals = [];                // [{ t, hits, misses }] summed over processors
 let metric = "hits";
 const pinned = new Set();
 let sort = { key: "id", dir: 1 };
+const rowsById = new Map();     // processor id -> its table row
 let processes = [];
 
 // ── components ──
@@ -392,23 +394,39 @@ function renderProcessors() {
   }
   const body = document.querySelector("#processor-table tbody");
   if (!rows.length) {
+    rowsById.clear();
     body.replaceChildren(el("tr", {}, ""));
     body.firstChild.append(el("td", { colspan: "7", class: "muted" }, "no processors"));
     return;
   }
-  body.replaceChildren(...rows.map((r) => {
-    const tr = el("tr", { "data-processor": r.id, "data-threads": String(r.threads),
-      "data-hits-per-s": String(Math.round(r.hits)), class: pinned.has(r.id) ? "pinned" : "" });
-    const id = el("td", {}, r.id);
-    if (r.c.state !== "up") id.append(el("span", { class: "state-down" }, " " + r.c.state));
-    const spark = el("td", { title: r.id + ": hits per second over the last 60 s" });
-    spark.append(sparkline(series.get(r.id) ?? []));
-    tr.append(id, el("td", { class: "num" }, String(r.threads)), el("td", { class: "num" }, compact(r.hits)), spark,
-      el("td", { class: "num" + (r.ratio === null ? " muted" : "") }, pct(r.ratio)),
-      el("td", { class: "num" }, compact(r.misses)),
-      el("td", { class: "num" }, r.total ? compact(r.used) + " / " + compact(r.total) : compact(r.used)));
-    return tr;
-  }));
+  // Rows are updated in place and moved only when the order changes: a row replaced under
+  // the pointer between press and release would swallow the click.
+  const wanted = new Set(rows.map((r) => r.id));
+  for (const [id, tr] of rowsById) if (!wanted.has(id)) { tr.remove(); rowsById.delete(id); }
+  for (const child of [...body.children]) if (!child.dataset.processor) child.remove();
+  rows.forEach((r, i) => {
+    let tr = rowsById.get(r.id);
+    if (!tr) {
+      tr = el("tr", { "data-processor": r.id });
+      for (let n = 0; n < 7; n++) tr.append(el("td", { class: n === 0 || n === 3 ? "" : "num" }));
+      tr.children[3].title = r.id + ": hits per second over the last 60 s";
+      rowsById.set(r.id, tr);
+    }
+    tr.dataset.threads = String(r.threads);
+    tr.dataset.hitsPerS = String(Math.round(r.hits));
+    tr.className = pinned.has(r.id) ? "pinned" : "";
+    const cells = tr.children;
+    cells[0].replaceChildren(r.id);
+    if (r.c.state !== "up") cells[0].append(el("span", { class: "state-down" }, " " + r.c.state));
+    cells[1].textContent = String(r.threads);
+    cells[2].textContent = compact(r.hits);
+    cells[3].replaceChildren(sparkline(series.get(r.id) ?? []));
+    cells[4].textContent = pct(r.ratio);
+    cells[4].className = "num" + (r.ratio === null ? " muted" : "");
+    cells[5].textContent = compact(r.misses);
+    cells[6].textContent = r.total ? compact(r.used) + " / " + compact(r.total) : compact(r.used);
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] ?? null);
+  });
 }
 
 // ── memory ──
@@ -491,13 +509,48 @@ function eventLine(e) {
     el("span", {}, e.component ?? ""), el("span", {}, describe(e)));
   return line;
 }
+// Ids as ranges where they count up: p0–p31, m4.
+function idRanges(ids) {
+  const parts = [];
+  let run;
+  const flush = () => {
+    if (run) parts.push(run.from === run.to ? run.first : run.first + "–" + run.last);
+    run = undefined;
+  };
+  for (const id of [...ids].sort(natural)) {
+    const m = /^(.*?)(\\d+)$/.exec(id);
+    const n = m ? Number(m[2]) : NaN;
+    if (m && run && run.prefix === m[1] && n === run.to + 1 && String(n) === m[2]) { run.to = n; run.last = id; continue; }
+    flush();
+    if (m && String(n) === m[2]) run = { prefix: m[1], from: n, to: n, first: id, last: id };
+    else parts.push(id);
+  }
+  flush();
+  return parts.join(", ");
+}
+// The same news about many components in the same second (a cluster booting, a busy
+// manager) folds into one line: "component.suspect ×28 missed 2 heartbeats: m0–m27".
+const FOLDABLE = new Set(["component.up", "component.down", "component.suspect", "custom.drain"]);
+let fold; // { key, line, ids } of the newest line, when it can take more
 function logEvents(events) {
   const log = $("event-log");
   if (log.querySelector(".loading, .empty")) log.replaceChildren();
   for (const e of events) {
     if (e.seq <= lastSeq) continue;
     lastSeq = e.seq;
-    log.prepend(eventLine(e));
+    const key = FOLDABLE.has(e.type) && e.component ? e.type + "|" + describe(e) + "|" + Math.floor(e.at / 1000) : undefined;
+    if (key && fold?.key === key && fold.line.parentNode === log) {
+      fold.ids.push(e.component);
+      const cells = fold.line.children;
+      cells[2].textContent = "×" + fold.ids.length;
+      cells[2].title = fold.ids.length + " components";
+      cells[3].textContent = describe(e) + ": " + idRanges(fold.ids);
+      fold.line.dataset.seq = String(e.seq);
+      continue;
+    }
+    const line = eventLine(e);
+    log.prepend(line);
+    fold = key ? { key, line, ids: [e.component] } : undefined;
   }
   while (log.childElementCount > 300) log.lastElementChild.remove();
   if (!log.childElementCount) log.append(el("div", { class: "muted empty" }, "no events yet"));

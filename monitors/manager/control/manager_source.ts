@@ -14,6 +14,7 @@ import type { LatencyModel } from "../../../kernel/latency.ts";
 import type { MetricsRegistry } from "../../../kernel/metrics.ts";
 import type { ManagerMonitor } from "../../../kernel/monitor.ts";
 import type { RpcNode } from "../../../kernel/rpc.ts";
+import { censusOf, type ClusterCensus } from "../cluster_state.ts";
 import type { ControlSource, PolicyKind, SpawnRequest, SpawnResult } from "./source.ts";
 
 // The control plane serves events from the bus itself; copying them into every snapshot
@@ -29,6 +30,8 @@ export interface SteerableManager extends ManagerMonitor {
   drain?(id: ComponentId, drained: boolean): Promise<void>;
   /** The policies in force, by kind. */
   policies?(): Record<string, string>;
+  /** Counts of components and processes, cheaper than a snapshot. */
+  census?(): ClusterCensus;
 }
 
 /** What {@link managerControlSource} needs. */
@@ -75,6 +78,7 @@ export function managerControlSource(params: ManagerControlParams): ControlSourc
     latency: params.latency,
     snapshot: () => manager.snapshot(NO_EVENTS),
     policies: () => manager.policies?.() ?? {},
+    census: () => manager.census?.() ?? censusOf(manager.snapshot(NO_EVENTS)),
     async query(id, what, args = {}) {
       if (!component(id)) throw new KernelError("ENOENT", `no component "${id}"`);
       const { result } = await rpc.call(id, "MGR_QUERY", { what, args }, { timeoutMs });

@@ -10,7 +10,7 @@
 import type { EventBus } from "../../../kernel/events.ts";
 import type { ComponentId } from "../../../kernel/ids.ts";
 import type { LatencyModel } from "../../../kernel/latency.ts";
-import type { ClusterSnapshot } from "../cluster_state.ts";
+import type { ClusterCensus, ClusterSnapshot } from "../cluster_state.ts";
 import type { MetricsRegistry } from "../../../kernel/metrics.ts";
 
 /** A request to start a process. */
@@ -77,6 +77,8 @@ export interface ControlSource {
   readonly latency: LatencyModel;
   /** The policies in force, by kind. */
   policies(): Record<string, string>;
+  /** Counts of components and processes (default: counted from a snapshot). */
+  census?(): ClusterCensus;
   /** Mutations. */
   readonly actions: ControlActions;
 }

@@ -44,8 +44,13 @@ async function launch(): Promise<Browser> {
   });
 }
 
-/** A laptop-sized page that may only talk to 127.0.0.1; `offsite` collects what it tried. */
-async function localPage(browser: Browser): Promise<{ page: Page; offsite: string[] }> {
+/**
+ * A laptop-sized page that may only talk to 127.0.0.1; `offsite` collects what it tried,
+ * `errors` the uncaught errors of the page's scripts.
+ */
+async function localPage(
+  browser: Browser,
+): Promise<{ page: Page; offsite: string[]; errors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const offsite: string[] = [];
   await context.route("**/*", (route) => {
@@ -54,7 +59,10 @@ async function localPage(browser: Browser): Promise<{ page: Page; offsite: strin
     offsite.push(url.href);
     return route.abort("internetdisconnected");
   });
-  return { page: await context.newPage(), offsite };
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(String(error?.stack ?? error)));
+  return { page, offsite, errors };
 }
 
 /**
@@ -98,7 +106,7 @@ Deno.test({
     const server = await serveControlPlane(f.source, { port: 0, token: TOKEN, tickMs: 100 });
     const browser = await launch();
     try {
-      const { page, offsite } = await localPage(browser);
+      const { page, offsite, errors } = await localPage(browser);
       // Hold the component list back a moment: meanwhile the cards say they are loading.
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
@@ -176,6 +184,7 @@ Deno.test({
       );
       await page.waitForSelector(".opblock-summary-path", { timeout: 10_000 });
       assert.deepEqual(offsite, [], "no request left 127.0.0.1");
+      assert.deepEqual(errors, [], "the page's scripts never failed");
     } finally {
       await browser.close();
       await server.close();
@@ -212,9 +221,19 @@ Deno.test({
     });
     const browser = await launch();
     try {
-      const { page, offsite } = await localPage(browser);
+      const { page, offsite, errors } = await localPage(browser);
       await page.goto(server.url);
       await page.waitForSelector('main[data-ready="1"]', { timeout: 20_000 });
+      // 63 components joined: their events fold into a few lines, with id ranges.
+      const joins = await page.evaluate(
+        `[...document.querySelectorAll('#event-log .event[data-type="component.up"]')]
+          .map((l) => [...l.children].map((c) => c.textContent).join(" "))`,
+      ) as string[];
+      assert.ok(joins.length <= 16, `${joins.length} lines for 63 joins:\n${joins.join("\n")}`);
+      assert.ok(
+        joins.some((l) => /component\.up ×\d+ processor up: p\d+–p\d+/.test(l)),
+        joins.join("\n"),
+      );
       // Natural order: p0, p1, p2, … p9, p10.
       const order = await page.$$eval(
         "#processor-table tbody tr",
@@ -225,7 +244,8 @@ Deno.test({
       assert.equal(order.length, 32);
       // Work on a few processors, of different intensity.
       for (const [processor, threads] of [["p3", 2], ["p10", 1], ["p17", 1], ["p30", 1]] as const) {
-        await spawn(server.url, "hot_loop.ts", ["8000", String(threads)], { processor, threads });
+        // They run until the cluster stops.
+        await spawn(server.url, "hot_loop.ts", ["600000", String(threads)], { processor, threads });
       }
       for (const id of ["p3", "p10", "p17", "p30"]) {
         await page.waitForFunction(`${hitsPerSecond(id)} > 0`, undefined, { timeout: 20_000 });
@@ -233,12 +253,17 @@ Deno.test({
       await page.waitForTimeout(2500); // a few seconds of history on the chart
       // Sorting by hits per second puts the busy processors first.
       await page.click('#processor-table th[data-sort="hits"]');
-      const busiest = await page.$$eval(
-        "#processor-table tbody tr",
-        // deno-lint-ignore no-explicit-any
-        (rows: any[]) => rows.slice(0, 4).map((r) => r.dataset.processor as string),
-      );
-      assert.deepEqual([...busiest].sort(), ["p10", "p17", "p3", "p30"]);
+      // One evaluation reads order and rates together ($$eval takes two, and a tick may
+      // reorder the rows in between).
+      const sorted = await page.evaluate(
+        `[...document.querySelectorAll("#processor-table tbody tr")]
+          .map((r) => [r.dataset.processor, Number(r.dataset.hitsPerS)])`,
+      ) as [string, number][];
+      const rates = sorted.map(([, rate]) => rate);
+      assert.deepEqual(errors, [], "the page's scripts never failed");
+      assert.deepEqual(rates, [...rates].sort((a, b) => b - a), "sorted by hits per second");
+      assert.ok(["p3", "p10", "p17", "p30"].includes(sorted[0][0]), `first: ${sorted[0]}`);
+      assert.ok(sorted.slice(4).every(([, rate]) => rate === 0), "the idle ones come last");
       // The chart draws the total and the busiest few, not 32 lines; the legend says so.
       const drawn = await page.$$eval(
         "#hitrate-chart polyline",

@@ -108,3 +108,36 @@ Deno.test("serveControlPlane() refuses a non-loopback listener without a token",
     await f.close();
   }
 });
+
+Deno.test("/metrics shows a running process's hits as they grow, and the API its live thread count", async () => {
+  const f = await startControlFixture(200);
+  try {
+    // Two threads that only hit, for 4 s: nothing but the heartbeats carries their counters.
+    const spawned = await f.request("/api/processes", {
+      method: "POST",
+      token: true,
+      body: JSON.stringify({ workload: workloadUrl("hot_loop.ts"), args: ["4000", "2"] }),
+    });
+    assert.equal(spawned.status, 201);
+    const { pid } = await spawned.json();
+    const hitsIn = async () => {
+      const text = await (await f.request("/metrics")).text();
+      return Number(/^legoemu_processor_hits\{component="p0"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const running = async () =>
+      (await (await f.request(`/api/processes/${pid}`)).json()).state === "running";
+    const seen: number[] = [];
+    let threads = 0;
+    for (let i = 0; i < 60 && await running(); i++) {
+      seen.push(await hitsIn());
+      const process = await (await f.request(`/api/processes/${pid}`)).json();
+      threads = Math.max(threads, process.threads);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rises = seen.slice(1).filter((h, i) => h > seen[i]).length;
+    assert.ok(rises >= 3, `/metrics showed p0's hits rise ${rises} times while it ran: ${seen}`);
+    assert.equal(threads, 2, "the process's thread count reaches the API");
+  } finally {
+    await f.close();
+  }
+});

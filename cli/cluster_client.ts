@@ -109,7 +109,7 @@ export async function connectClusterClient(options: ClusterClientOptions): Promi
     "transport",
     options.transport ?? "tcp",
     options.transportOptions ?? {},
-    {},
+    { registry: options.registry },
   );
   const id = options.id ?? `cli-${randomHex(6)}`;
   const manager = options.manager;

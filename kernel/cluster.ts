@@ -107,7 +107,10 @@ export async function bootCluster(
     const key = JSON.stringify([choice.plugin, choice.options]);
     let transport = transports.get(key);
     if (!transport) {
-      transport = await registry.create<Transport>("transport", choice.plugin, choice.options, {});
+      // A wrapping transport (fault injection) builds its inner one from the registry.
+      transport = await registry.create<Transport>("transport", choice.plugin, choice.options, {
+        registry,
+      });
       transports.set(key, transport);
     }
     return transport;

@@ -76,7 +76,7 @@ export async function startComponentProcess(
     "transport",
     spec.transport.plugin,
     spec.transport.options,
-    {},
+    { registry }, // a wrapping transport (fault injection) builds its inner one
   );
   let booted: BootedComponent;
   let resolveStopped = () => {};

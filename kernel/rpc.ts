@@ -63,6 +63,10 @@ const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /** Longest delay `setTimeout` honours; longer timeouts mean "wait forever". */
 const MAX_TIMER_MS = 0x7fffffff;
+/** Request ids remembered per caller, to answer a repeated request without serving it twice. */
+const RECENT_REQUESTS = 256;
+/** Callers remembered (short-lived clients come and go). */
+const RECENT_CALLERS = 1024;
 
 /** What a handler learns about the request it serves. */
 export interface CallContext {
@@ -109,8 +113,9 @@ export interface CallOptions {
   signal?: AbortSignal;
   /**
    * Sends the request again when an attempt fails with one of `retry.on`'s codes (each
-   * attempt gets its own request id and its own `timeoutMs`). Only for requests that are
-   * safe to repeat: a lost reply means the callee may have done the work already.
+   * attempt with its own `timeoutMs`). Every attempt carries the same request id, so a
+   * callee that already served it answers again from its recent replies instead of doing
+   * the work twice (a lost reply, or a duplicated frame, never repeats a request).
    */
   retry?: RetryOptions;
   /**
@@ -185,6 +190,8 @@ export interface RpcStats {
   cancelled: number;
   /** Requests sent again under a call's {@link RetryOptions}. */
   retries: number;
+  /** Requests received again (a retry or a duplicated frame): answered from the recent replies, not served twice. */
+  duplicateRequests: number;
   /** Calls waiting for a reply right now. */
   inFlight: number;
   /** Bytes of every frame the transport accepted from this node. */
@@ -258,10 +265,14 @@ export class RpcNode {
     timeouts: 0,
     cancelled: 0,
     retries: 0,
+    duplicateRequests: 0,
     bytesSent: 0,
     bytesReceived: 0,
   };
-  #lastRequestId = 0;
+  // A random start, so a restarted peer's ids do not match its predecessor's recent ones.
+  #lastRequestId = crypto.getRandomValues(new Uint32Array(1))[0];
+  /** Per caller, its recent request ids → the reply sent (undefined while being served). */
+  readonly #recent = new Map<ComponentId, Map<number, Uint8Array | undefined>>();
   #latency: LatencyModel | undefined;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #deadlineAt = Infinity;
@@ -405,9 +416,10 @@ export class RpcNode {
     }
     const codes = retry.on ?? DEFAULT_RETRY_CODES;
     let wait = backoffMs;
+    const requestId = this.#nextRequestId();
     for (let attempt = 1;; attempt++) {
       try {
-        return await this.#callOnce(to, kind, body, options);
+        return await this.#callOnce(to, kind, body, options, requestId);
       } catch (error) {
         const code = (error as { code?: unknown })?.code;
         if (
@@ -447,6 +459,7 @@ export class RpcNode {
     kind: K,
     body: RequestOf<K>,
     options: CallOptions,
+    retryOf?: number,
   ): Promise<ReplyOf<K>> {
     if (this.#closed) return Promise.reject(this.#shutdownError(`call ${kind} to ${to}`));
     const { signal } = options;
@@ -460,7 +473,7 @@ export class RpcNode {
     } catch (error) {
       return Promise.reject(error);
     }
-    const requestId = this.#nextRequestId();
+    const requestId = retryOf ?? this.#nextRequestId();
     const model = options.model;
     const span = model ? undefined : currentSpan();
     let frame: Uint8Array;
@@ -750,6 +763,7 @@ export class RpcNode {
     atNs: number,
   ): void {
     const oneWay = (flags & FLAG_ONE_WAY) !== 0;
+    if (!oneWay && this.#repeated(from, requestId)) return;
     const handler = this.#ops.get(kind);
     if (!handler) {
       if (!oneWay) {
@@ -782,6 +796,30 @@ export class RpcNode {
         (error) => this.#handlerFailed(kind, requestId, oneWay, from, error, model),
       );
     } else this.#reply(kind, requestId, oneWay, from, result, model);
+  }
+
+  /**
+   * Whether request `requestId` of `from` was received before: then it is not served
+   * again, and its reply, once sent, is sent again. Remembers the last
+   * {@link RECENT_REQUESTS} of each caller.
+   */
+  #repeated(from: ComponentId, requestId: number): boolean {
+    let recent = this.#recent.get(from);
+    if (!recent) {
+      this.#recent.set(from, recent = new Map());
+      if (this.#recent.size > RECENT_CALLERS) {
+        this.#recent.delete(this.#recent.keys().next().value!);
+      }
+    }
+    if (recent.has(requestId)) {
+      this.#stats.duplicateRequests++;
+      const reply = recent.get(requestId);
+      if (reply) this.#sendReply(from, reply.slice(), -1);
+      return true;
+    }
+    recent.set(requestId, undefined);
+    if (recent.size > RECENT_REQUESTS) recent.delete(recent.keys().next().value!);
+    return false;
   }
 
   /** Sends a handler's reply (nothing for a one-way request). */
@@ -820,7 +858,7 @@ export class RpcNode {
       );
       return;
     }
-    this.#sendReply(from, frame);
+    this.#sendReply(from, frame, requestId);
   }
 
   /** A handler threw or rejected: send its error code back (nobody to tell if one-way). */
@@ -869,11 +907,16 @@ export class RpcNode {
       return; // Only a bad peer id gets here, and such a peer cannot be answered anyway.
     }
     this.#stats.errorsReturned++;
-    this.#sendReply(to, frame);
+    // A failed request did not happen: a retry of it is served afresh, not answered again.
+    this.#recent.get(to)?.delete(requestId);
+    this.#sendReply(to, frame, requestId);
   }
 
-  #sendReply(to: ComponentId, frame: Uint8Array): void {
+  /** Sends a reply frame, kept (a copy) for request `requestId` in case it comes again. */
+  #sendReply(to: ComponentId, frame: Uint8Array, requestId: number): void {
     if (this.#closed) return;
+    const recent = this.#recent.get(to);
+    if (recent?.has(requestId)) recent.set(requestId, frame.slice());
     const size = frame.length;
     const sent = this.#send(to, frame);
     if (sent === SENT) this.#stats.bytesSent += size;

@@ -10,6 +10,7 @@ import { type PluginDefinition, PluginRegistry } from "../kernel/plugins.ts";
 import { memoryMonitorPlugin } from "../monitors/memory/mod.ts";
 import { processorMonitorPlugin } from "../monitors/processor/mod.ts";
 import { storageMonitorPlugin } from "../monitors/storage/mod.ts";
+import { faultTransportPlugin } from "../transports/fault/plugin.ts";
 import { memoryTransportPlugin } from "../transports/memory_plugin.ts";
 import { rdmaTransportPlugin } from "../transports/rdma/plugin.ts";
 import { tcpTransportPlugin } from "../transports/tcp/plugin.ts";
@@ -24,6 +25,7 @@ export const STOCK_PLUGINS: readonly PluginDefinition<any, unknown, any>[] = [
   memoryTransportPlugin,
   tcpTransportPlugin,
   rdmaTransportPlugin,
+  faultTransportPlugin,
   ...latencyModelPlugins,
   managerMonitorPlugin,
   processorMonitorPlugin,

@@ -59,9 +59,11 @@ Deno.test("call() with retry retries a timeout, and a remote code only when list
   const server = new RpcNode(await transport.attach("s0")).handle({
     SYS_PING: ({ data }) => {
       calls++;
-      if (calls === 1) return new Promise(() => {}); // never answers: the caller times out
-      if (calls === 2) throw new KernelError("EAGAIN", "busy, try again");
-      if (calls === 3) throw new KernelError("ENOENT", "not retried");
+      if (calls === 1) throw new KernelError("EAGAIN", "busy, try again");
+      if (calls === 2) throw new KernelError("ENOENT", "not retried");
+      // Answers after the caller's timeout: its retry (same request id) is not served
+      // again, and gets this late reply.
+      if (calls === 3) return new Promise((resolve) => setTimeout(() => resolve({ data }), 60));
       return { data };
     },
   });
@@ -72,7 +74,11 @@ Deno.test("call() with retry retries a timeout, and a remote code only when list
       client.call("s0", "SYS_PING", ping, { timeoutMs: 20, retry }),
       (e: unknown) => e instanceof RemoteError && e.code === "ENOENT",
     );
-    assert.equal(calls, 3, "timeout and EAGAIN were retried; ENOENT ended the call");
+    assert.equal(calls, 2, "EAGAIN was retried; ENOENT ended the call");
+    const late = await client.call("s0", "SYS_PING", ping, { timeoutMs: 20, retry });
+    assert.equal(late.data.length, 3);
+    assert.equal(calls, 3, "the timed-out request was retried but served once");
+    assert.ok(client.stats().retries >= 2);
     const reply = await client.call("s0", "SYS_PING", ping, { timeoutMs: 200, retry });
     assert.equal(reply.data.length, 3);
   } finally {

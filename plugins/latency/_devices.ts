@@ -233,6 +233,28 @@ export function describeConstants<K extends string>(
 }
 
 /**
+ * The values of one group of constants (the keys of `specs`) out of a model's parsed
+ * options, so each model hands every group to its cost functions the same way.
+ *
+ * @example
+ * ```ts
+ * import { DEVICE_CONSTANTS, defaultDeviceConstants, pickConstants } from "./_devices.ts";
+ * const options = { ...defaultDeviceConstants(), cpuGhz: 3 }; // a model's options mix groups
+ * const devices = pickConstants(DEVICE_CONSTANTS, options);
+ * if ("cpuGhz" in devices || devices.pmemReadLatencyNs !== 305) throw new Error("wrong pick");
+ * ```
+ */
+export function pickConstants<K extends string>(
+  specs: Readonly<Record<K, ConstantSpec>>,
+  // Infer the group from `specs` alone: `options` holds the other groups' values too.
+  options: NoInfer<Readonly<Record<K, number>>>,
+): Record<K, number> {
+  const picked = {} as Record<K, number>;
+  for (const key of Object.keys(specs) as K[]) picked[key] = options[key];
+  return picked;
+}
+
+/**
  * Throws `EINVAL` unless `bytes` is a finite number >= 0.
  *
  * @example

@@ -31,6 +31,7 @@ import {
   describeConstants,
   DEVICE_CONSTANTS,
   type DeviceConstants,
+  pickConstants,
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
 import { SERVICE_CONSTANTS, type ServiceConstants } from "./_service.ts";
@@ -83,27 +84,10 @@ export const ipoibLatencyPlugin: PluginDefinition<IpoibOptions, LatencyModel> = 
   description: "Linux IP over 40 Gbps InfiniBand; one-sided access charged as RPC",
   configSchema: IpoibOptionsSchema,
   create(options: IpoibOptions): LatencyModel {
-    const {
-      rpcPoints,
-      cpuGhz,
-      cpuFlopsPerCycle,
-      cpuSocketBandwidthGBps,
-      cpuCoresPerSocket,
-      memoryPageServiceNs,
-      memoryPageBusyNs,
-      memoryCallServiceNs,
-      memoryCallBusyNs,
-      storageServiceNs,
-      ...devices
-    } = options;
-    const service = {
-      memoryPageServiceNs,
-      memoryPageBusyNs,
-      memoryCallServiceNs,
-      memoryCallBusyNs,
-      storageServiceNs,
-    };
-    const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
+    const { rpcPoints } = options;
+    const devices = pickConstants(DEVICE_CONSTANTS, options);
+    const service = pickConstants(SERVICE_CONSTANTS, options);
+    const cpu = pickConstants(CPU_CONSTANTS, options);
     return curveModel({
       name: "ipoib",
       rpc: rpcPoints,

@@ -40,6 +40,7 @@ import {
   describeConstants,
   DEVICE_CONSTANTS,
   type DeviceConstants,
+  pickConstants,
 } from "./_devices.ts";
 import { CPU_CONSTANTS, type CpuConstants } from "./_cpu.ts";
 import { ddioField, describeDdio, RDMA_RPC_CONSTANTS, type RdmaRpcConstants } from "./_rdma_rpc.ts";
@@ -141,35 +142,11 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
       "LegoOS RPC and one-sided RDMA over 40 Gbps InfiniBand (micro figures of SOURCES.md)",
     configSchema: LegoosIbOptionsSchema,
     create(options: LegoosIbOptions): LatencyModel {
-      const {
-        rpcPoints,
-        oneSidedReadPoints,
-        oneSidedWritePoints,
-        linkGbps,
-        cpuGhz,
-        cpuFlopsPerCycle,
-        cpuSocketBandwidthGBps,
-        cpuCoresPerSocket,
-        memoryPageServiceNs,
-        memoryPageBusyNs,
-        memoryCallServiceNs,
-        memoryCallBusyNs,
-        storageServiceNs,
-        connectionlessRpcNs,
-        rpcServerCpuNs,
-        nicOpNs,
-        ddio,
-        ...devices
-      } = options;
-      const service = {
-        memoryPageServiceNs,
-        memoryPageBusyNs,
-        memoryCallServiceNs,
-        memoryCallBusyNs,
-        storageServiceNs,
-      };
-      const rdmaRpc = { connectionlessRpcNs, rpcServerCpuNs, nicOpNs };
-      const cpu = { cpuGhz, cpuFlopsPerCycle, cpuSocketBandwidthGBps, cpuCoresPerSocket };
+      const { rpcPoints, oneSidedReadPoints, oneSidedWritePoints, linkGbps, ddio } = options;
+      const devices = pickConstants(DEVICE_CONSTANTS, options);
+      const service = pickConstants(SERVICE_CONSTANTS, options);
+      const rdmaRpc = pickConstants(RDMA_RPC_CONSTANTS, options);
+      const cpu = pickConstants(CPU_CONSTANTS, options);
       return curveModel({
         name: "legoos-ib",
         rpc: rpcPoints,

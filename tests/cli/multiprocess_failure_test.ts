@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { startComponentProcess } from "../../kernel/component_process.ts";
 import { KernelError } from "../../kernel/errors.ts";
 import { RpcNode } from "../../kernel/rpc.ts";
 import { createStockRegistry } from "../../plugins/stock.ts";
 import { createTcpTransport } from "../../transports/tcp/mod.ts";
+import { startTcpManager } from "../tcp_manager.ts";
 import { within } from "../within.ts";
 
 const entry = decodeURIComponent(new URL("../../mod.ts", import.meta.url).pathname);
@@ -54,23 +54,10 @@ Deno.test("SIGKILL of a component turns its callers' pending requests into unrea
   const registry = createStockRegistry();
   const logs: string[] = [];
   // The manager runs here, booted the way `legoemu component --role manager` boots it.
-  const gm = await startComponentProcess(
-    {
-      cluster: "kill-test",
-      component: {
-        id: "gm",
-        role: "manager",
-        kind: "manager-monitor",
-        plugin: "manager",
-        options: registry.parseOptions("manager-monitor", "manager", {}, "options"),
-      },
-      transport: { kind: "transport", plugin: "tcp", options: { pingIntervalMs: 0 } },
-      latencyModel: { kind: "latency-model", plugin: "legoos-ib", options: {} },
-      manager: { id: "gm" },
-      listen: "127.0.0.1:0",
-      secretFile,
-    },
+  const gm = await startTcpManager(
+    "kill-test",
     registry,
+    secretFile,
     (id, line) => logs.push(`[${id}] ${line}`),
   );
   const manager = `gm@${gm.addresses.tcp}`;

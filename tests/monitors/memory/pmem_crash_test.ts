@@ -10,7 +10,6 @@
  */
 
 import assert from "node:assert/strict";
-import { startComponentProcess } from "../../../kernel/component_process.ts";
 import type { LatencyModel } from "../../../kernel/latency.ts";
 import { PAGE_SIZE } from "../../../kernel/messages.ts";
 import { mulberry32 } from "../../../kernel/prng.ts";
@@ -18,6 +17,7 @@ import { RpcNode } from "../../../kernel/rpc.ts";
 import { type PersistPath, PmemClient } from "../../../monitors/memory/pmem_paths.ts";
 import { createStockRegistry } from "../../../plugins/stock.ts";
 import { createTcpTransport } from "../../../transports/tcp/mod.ts";
+import { startTcpManager } from "../../tcp_manager.ts";
 import { within } from "../../within.ts";
 
 const entry = decodeURIComponent(new URL("../../../mod.ts", import.meta.url).pathname);
@@ -94,25 +94,7 @@ Deno.test("SIGKILL of a PMEM memory component loses no acknowledged write and te
   const secretFile = `${dir}/cluster.secret`;
   await Deno.writeTextFile(secretFile, "0123456789abcdef0123456789abcdef\n", { mode: 0o600 });
   const registry = createStockRegistry();
-  const gm = await startComponentProcess(
-    {
-      cluster: "pmem-crash",
-      component: {
-        id: "gm",
-        role: "manager",
-        kind: "manager-monitor",
-        plugin: "manager",
-        options: registry.parseOptions("manager-monitor", "manager", {}, "options"),
-      },
-      transport: { kind: "transport", plugin: "tcp", options: { pingIntervalMs: 0 } },
-      latencyModel: { kind: "latency-model", plugin: "legoos-ib", options: {} },
-      manager: { id: "gm" },
-      listen: "127.0.0.1:0",
-      secretFile,
-    },
-    registry,
-    () => {},
-  );
+  const gm = await startTcpManager("pmem-crash", registry, secretFile, () => {});
   const model = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
   const pmem = JSON.stringify({ pmem: { path: `${dir}/m0.pmem`, bytes: 1 << 20 } });
   const args = [

@@ -187,11 +187,15 @@ export function parseChaosWriterArgs(args: readonly string[]): ChaosWriterArgs {
         );
     }
   }
+  const { corrupt } = parsed;
   if (
-    parsed.corrupt &&
-    (parsed.corrupt.thread >= parsed.threads || parsed.corrupt.seq >= parsed.records)
+    corrupt &&
+    (corrupt.thread >= parsed.threads || corrupt.seq >= parsed.records ||
+      threadKind(corrupt.thread) !== "m")
   ) {
-    throw new RangeError(`chaos_writer: corrupt names a record that is not written`);
+    throw new RangeError(
+      `chaos_writer: corrupt must name a memory record that is written (an even thread)`,
+    );
   }
   return parsed;
 }

@@ -94,7 +94,8 @@ export class ChaosUsageError extends Error {}
  * ```ts
  * import { parseChaosFlags } from "./chaos.ts";
  * const flags = parseChaosFlags(["--trials", "3", "--seed", "9"]);
- * console.assert(flags?.trials === 3 && flags.seed === 9 && flags.out === "results/chaos.json");
+ * console.assert(flags !== "help" && flags.trials === 3 && flags.seed === 9);
+ * console.assert(flags !== "help" && flags.out === "results/chaos.json");
  * ```
  */
 export function parseChaosFlags(argv: readonly string[]): ChaosFlags | "help" {

@@ -209,10 +209,19 @@ Deno.test("supervisor: a killed component restarts under the same id and address
   });
   try {
     const before = cluster.components.find((c) => c.id === "s0")!;
-    await assert.rejects(cluster.restart("s0"), (e) => (e as KernelError).code === "EBUSY");
-    await assert.rejects(cluster.restart("zz"), (e) => (e as KernelError).code === "ENOENT");
+    await assert.rejects(
+      cluster.restart("s0"),
+      (e) => e instanceof KernelError && e.code === "EBUSY",
+    );
+    await assert.rejects(
+      cluster.restart("zz"),
+      (e) => e instanceof KernelError && e.code === "ENOENT",
+    );
     assert.equal(await cluster.kill("s0", "SIGKILL"), "signal SIGKILL");
-    await assert.rejects(cluster.kill("s0", "SIGKILL"), (e) => (e as KernelError).code === "ESRCH");
+    await assert.rejects(
+      cluster.kill("s0", "SIGKILL"),
+      (e) => e instanceof KernelError && e.code === "ESRCH",
+    );
     assert.equal(cluster.dead.get("s0"), "signal SIGKILL");
     const after = await cluster.restart("s0");
     assert.notEqual(after.pid, before.pid);

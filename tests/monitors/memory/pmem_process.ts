@@ -7,8 +7,18 @@
 
 const entry = decodeURIComponent(new URL("../../../mod.ts", import.meta.url).pathname);
 
+/** A memory component running in its own OS process. */
+export interface MemoryProcess {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** What it printed up to its "up" line. */
+  startup: string;
+  /** Sends SIGKILL (if it still runs) and waits for it to end. */
+  kill(): Promise<void>;
+}
+
 /** `legoemu component ...` in its own process; resolves once it printed its "up" line. */
-export async function spawnMemory(args: string[]) {
+export async function spawnMemory(args: string[]): Promise<MemoryProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", entry, "component", ...args],
     stdin: "null",

@@ -26,7 +26,7 @@ export function replicatedConfig(secondary: boolean): ClusterConfigInput {
         role: "memory",
         options: { dramBytes: 8 << 20, ...(secondary ? { secondary: "m1" } : {}) },
       },
-      { id: "m1", role: "memory", options: { dramBytes: 8 << 20 } },
+      { id: "m1", role: "memory", options: { dramBytes: 8 << 20, replicaBackupMs: 50 } },
       { id: "s0", role: "storage" },
     ],
   };
@@ -68,6 +68,11 @@ Deno.test("a primary memory component killed mid-run fails over to its secondary
     const promoted = (m1.stats().replication as { promotions: { primary: string }[] })
       .promotions;
     assert.deepEqual(promoted.map((p) => p.primary), ["m0"]);
+    // The secondary copied its log to storage in the background meanwhile.
+    const backup = await cluster.rpc.get("p0")!.call("s0", "P2S_STAT", {
+      path: "@replica/m0.log",
+    });
+    assert.ok(backup.size >= 4096 + 16, `backup of ${backup.size} bytes`);
   } finally {
     await cluster.stop();
   }

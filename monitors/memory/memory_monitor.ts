@@ -277,6 +277,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
         homed(pid, async () => (await home.call(pid, (s) => s.mprotect(addr, length, prot)), {})),
       P2M_BRK: ({ pid, addr }) =>
         homed(pid, async () => ({ addr: await home.call(pid, (s) => s.setBrk(addr)) })),
+      // First-touch placement, passed on by the manager.
+      MGR_VREGION_TOUCH: async ({ pid, vregion }) => ({ owner: await home.touch(pid, vregion) }),
 
       // File I/O through the buffer cache.
       P2M_READ: async ({ pid, path, offset, length }) => ({
@@ -381,13 +383,15 @@ export class StockMemoryMonitor implements MemoryMonitor {
 
   /**
    * Control-plane questions: `address-space` (`{ pid }`, a process homed here: VMAs, break,
-   * vRegion owners) and `owned` (`{ pid }`: the VMAs and pages this component owns of it).
+   * vRegion owners), `load` (the figures a heartbeat carries, as of now) and `owned` (`{ pid }`: the VMAs and pages this component owns of it).
    */
   query(what: string, args: Record<string, unknown>): unknown {
     const pid = Number(args.pid);
     switch (what) {
       case "address-space":
         return this.#home.view(pid);
+      case "load":
+        return this.#figures();
       case "replica":
         return this.#replica.stats();
       case "pmem":
@@ -402,7 +406,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       default:
         throw new KernelError(
           "ENOENT",
-          `${this.id} answers no question "${what}" (it knows: address-space, owned, pmem, replica)`,
+          `${this.id} answers no question "${what}" (it knows: address-space, load, owned, pmem, replica)`,
         );
     }
   }
@@ -420,6 +424,11 @@ export class StockMemoryMonitor implements MemoryMonitor {
     metrics.counter("memory_page_flushes_total", "Pages flushed", labels)
       .inc(counters.flushes - this.#reported.flushes);
     this.#reported = { fetches: counters.fetches, flushes: counters.flushes };
+    return this.#figures();
+  }
+
+  /** The load figures placement sees (heartbeat, and the `load` query at decision time). */
+  #figures(): Record<string, unknown> {
     return {
       framesUsed: this.#pool.used,
       framesFree: this.#pool.free,

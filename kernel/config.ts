@@ -113,6 +113,8 @@ export interface ClusterConfigInput {
   plugins?: string[];
   /** Every component of the cluster. */
   components: ComponentConfigInput[];
+  /** Deterministic mode with this seed (see {@link ClusterConfig.seed}). */
+  seed?: number;
 }
 
 /** A cluster config after parsing: defaults filled. */

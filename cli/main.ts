@@ -1166,7 +1166,7 @@ function modelLines(s: Record<string, number>): string[] {
     `  memory stalls  ${ms(stallNs)}${
       stalls.length ? ` (${stalls.map(([kind, ns]) => `${kind} ${ms(ns)}`).join(", ")})` : ""
     }`,
-    `  queueing       ${ms(s["model.queueNs"] ?? 0)} (at busy memory workers, devices)`,
+    `  queueing       ${ms(s["model.queueNs"] ?? 0)} (at busy NICs, memory workers, devices)`,
     ...(s["model.waitNs"]
       ? [`  joins          ${ms(s["model.waitNs"])} (waiting for threads)`]
       : []),

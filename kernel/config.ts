@@ -113,6 +113,8 @@ export interface ClusterConfigInput {
   plugins?: string[];
   /** Every component of the cluster. */
   components: ComponentConfigInput[];
+  /** Deterministic mode with this seed (an integer 0 to 2^32 - 1); free-running without. */
+  seed?: number;
 }
 
 /** A cluster config after parsing: defaults filled. */

@@ -12,18 +12,13 @@
 import { type Cluster, type ClusterConfigInput, startCluster } from "../mod.ts";
 import { clusterControlSource } from "../monitors/manager/control/manager_source.ts";
 import { serveControlPlane } from "../monitors/manager/control/server.ts";
-import type { BenchCase, Metric } from "./harness.ts";
+import { type BenchCase, interleavedMedians, type Metric } from "./harness.ts";
 
 const CONCURRENCY = 8;
 const DURATION_MS = 400;
 const ROUNDS = 7;
 /** A workload that keeps one thread busy on cache hits until it is killed. */
 const WORKLOAD = new URL("../tests/workloads/hot_loop.ts", import.meta.url).href;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /** Requests per second that `CONCURRENCY` fetch loops get from `url` in `DURATION_MS`. */
 async function load(url: string): Promise<number> {
@@ -98,16 +93,15 @@ async function compare(
     );
     const bareUrl = `http://127.0.0.1:${bare.addr.port}/api/cluster`;
     const controlUrl = `${control.url}/api/cluster`;
-    await load(bareUrl); // warm-up
-    await load(controlUrl);
     // Interleaved rounds, medians: a shared 2-core machine drifts within a run.
-    const controlRates: number[] = [];
-    const bareRates: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      controlRates.push(await load(controlUrl));
-      bareRates.push(await load(bareUrl));
-      progress((round + 1) / ROUNDS);
-    }
+    const rates = await interleavedMedians(
+      {
+        control: () => load(controlUrl),
+        bare: () => load(bareUrl),
+      },
+      ROUNDS,
+      progress,
+    );
     if (pid !== undefined) {
       const process = source.snapshot().processes.find((p) => p.pid === pid);
       if (process?.state !== "running") {
@@ -115,8 +109,8 @@ async function compare(
       }
     }
     return {
-      controlRps: median(controlRates),
-      bareRps: median(bareRates),
+      controlRps: rates.control,
+      bareRps: rates.bare,
       components: source.snapshot().components.length,
     };
   } finally {

@@ -82,3 +82,72 @@ export async function timeOps(
   const { ops, ms } = await runFor(minMs);
   return { ops, ms, perSecond: (ops / ms) * 1000, meanUs: (ms * 1000) / ops };
 }
+
+/**
+ * The median of `values` (the upper one of the middle two for an even count).
+ *
+ * @example
+ * ```ts
+ * import { median } from "./harness.ts";
+ * console.assert(median([3, 1, 2]) === 2);
+ * ```
+ */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Keeps `inFlight` calls of `call` outstanding for `ms` milliseconds; returns the calls
+ * completed and the milliseconds that really passed.
+ *
+ * @example
+ * ```ts
+ * import { callLoop } from "./harness.ts";
+ * const { ops } = await callLoop(() => Promise.resolve(), 2, 5);
+ * console.assert(ops > 0);
+ * ```
+ */
+export async function callLoop(
+  call: () => Promise<unknown>,
+  inFlight: number,
+  ms: number,
+): Promise<{ ops: number; ms: number }> {
+  let ops = 0;
+  const start = performance.now();
+  const stopAt = start + ms;
+  await Promise.all(Array.from({ length: inFlight }, async () => {
+    while (performance.now() < stopAt) {
+      await call();
+      ops++;
+    }
+  }));
+  return { ops, ms: performance.now() - start };
+}
+
+/**
+ * Runs each named measurement once as a warm-up, then `rounds` rounds of all of them in
+ * turn (so a drift of the shared machine hits each alike), and returns each one's median.
+ *
+ * @example
+ * ```ts
+ * import { interleavedMedians } from "./harness.ts";
+ * let n = 0;
+ * const m = await interleavedMedians({ count: () => Promise.resolve(++n) }, 3, () => {});
+ * console.assert(m.count === 3); // rounds gave 2, 3, 4 after the warm-up's 1
+ * ```
+ */
+export async function interleavedMedians(
+  measures: Record<string, () => Promise<number>>,
+  rounds: number,
+  progress: (fraction: number) => void,
+): Promise<Record<string, number>> {
+  const names = Object.keys(measures);
+  for (const name of names) await measures[name]();
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) samples[name].push(await measures[name]());
+    progress((round + 1) / rounds);
+  }
+  return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
+}

@@ -40,7 +40,7 @@ import { buildLoopback, loopbackMissing } from "../transports/rdma/loopback/buil
 import { PinnedMemory, VerbsContext } from "../transports/rdma/verbs.ts";
 import { createTcpTransport } from "../transports/tcp/mod.ts";
 import type { Transport } from "../kernel/transport.ts";
-import type { BenchCase, Metric } from "./harness.ts";
+import { type BenchCase, callLoop, interleavedMedians, median, type Metric } from "./harness.ts";
 
 const PAYLOAD = 4096;
 const IN_FLIGHT = 16;
@@ -48,39 +48,6 @@ const ROUNDS = 5;
 const ROUND_MS = 250;
 const PEERS = [1, 16, 256];
 const self = decodeURIComponent(new URL("rdma_bench.ts", import.meta.url).pathname);
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-async function callLoop(call: () => Promise<unknown>, inFlight: number, ms: number) {
-  let ops = 0;
-  const start = performance.now();
-  const stopAt = start + ms;
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (performance.now() < stopAt) {
-      await call();
-      ops++;
-    }
-  }));
-  return { ops, ms: performance.now() - start };
-}
-
-/** Medians of `measures`, taken in alternating rounds after one warm-up round. */
-async function interleaved(
-  measures: Record<string, () => Promise<number>>,
-  progress: (fraction: number) => void,
-): Promise<Record<string, number>> {
-  const names = Object.keys(measures);
-  for (const name of names) await measures[name]();
-  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const name of names) samples[name].push(await measures[name]());
-    progress((round + 1) / ROUNDS);
-  }
-  return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
-}
 
 /** An echo RPC pair (server and client endpoint) on `transport`. */
 async function echoPair(transport: Transport, payload = PAYLOAD) {
@@ -107,12 +74,16 @@ async function rpcLatency(progress: (f: number) => void): Promise<Record<string,
   const rc = await echoPair(createRdmaTransport({ mode: "connected" }));
   const us = (r: { ops: number; ms: number }) => (r.ms * 1000) / r.ops;
   try {
-    const m = await interleaved({
-      tcp: async () => us(await callLoop(tcp.call, 1, ROUND_MS)),
-      ud: async () => us(await callLoop(rdma.call, 1, ROUND_MS)),
-      rc: async () => us(await callLoop(rc.call, 1, ROUND_MS)),
-      rc128: async () => us(await callLoop(rc.call128, 1, ROUND_MS)),
-    }, progress);
+    const m = await interleavedMedians(
+      {
+        tcp: async () => us(await callLoop(tcp.call, 1, ROUND_MS)),
+        ud: async () => us(await callLoop(rdma.call, 1, ROUND_MS)),
+        rc: async () => us(await callLoop(rc.call, 1, ROUND_MS)),
+        rc128: async () => us(await callLoop(rc.call128, 1, ROUND_MS)),
+      },
+      ROUNDS,
+      progress,
+    );
     const note = (mode: string) =>
       `mean round trip of RpcNode.call(SYS_PING) with ${PAYLOAD} B each way, 1 in flight, ` +
       `both endpoints in one process, over the rdma transport (${mode}) divided by the same ` +
@@ -189,10 +160,14 @@ async function pageFetch(progress: (f: number) => void): Promise<Record<string, 
   const rdma = await pageFetchCluster({ plugin: "rdma" });
   const perSecond = (r: { ops: number; ms: number }) => (r.ops / r.ms) * 1000;
   try {
-    const m = await interleaved({
-      tcp: async () => perSecond(await callLoop(tcp.fetch, IN_FLIGHT, ROUND_MS)),
-      rdma: async () => perSecond(await callLoop(rdma.fetch, IN_FLIGHT, ROUND_MS)),
-    }, progress);
+    const m = await interleavedMedians(
+      {
+        tcp: async () => perSecond(await callLoop(tcp.fetch, IN_FLIGHT, ROUND_MS)),
+        rdma: async () => perSecond(await callLoop(rdma.fetch, IN_FLIGHT, ROUND_MS)),
+      },
+      ROUNDS,
+      progress,
+    );
     return {
       "rdma.pagefetch.kiops": {
         value: m.rdma / 1000,

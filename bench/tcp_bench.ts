@@ -22,7 +22,7 @@
 
 import { RpcNode } from "../kernel/rpc.ts";
 import { createTcpTransport } from "../transports/tcp/mod.ts";
-import type { BenchCase, Metric } from "./harness.ts";
+import { type BenchCase, callLoop, interleavedMedians, type Metric } from "./harness.ts";
 
 const PAYLOAD = 4096;
 const IN_FLIGHT = 16;
@@ -117,48 +117,8 @@ async function rawEchoClient(port: number) {
   return { run, close: () => conn.close() };
 }
 
-/** Keeps `inFlight` calls outstanding for `ms`; returns completed calls and elapsed ms. */
-async function callLoop(
-  call: () => Promise<unknown>,
-  inFlight: number,
-  ms: number,
-): Promise<{ ops: number; ms: number }> {
-  let ops = 0;
-  const start = performance.now();
-  const stopAt = start + ms;
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (performance.now() < stopAt) {
-      await call();
-      ops++;
-    }
-  }));
-  return { ops, ms: performance.now() - start };
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
 const usPerOp = (t: { ops: number; ms: number }) => (t.ms * 1000) / t.ops;
 const perSecond = (t: { ops: number; ms: number }) => (t.ops / t.ms) * 1000;
-
-/**
- * Alternates `measure` rounds of each named measurement `ROUNDS` times (after one
- * warm-up round of each) and returns the median of each.
- */
-async function interleaved(
-  measures: Record<string, () => Promise<number>>,
-  progress: (fraction: number) => void,
-): Promise<Record<string, number>> {
-  const names = Object.keys(measures);
-  for (const name of names) await measures[name]();
-  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const name of names) samples[name].push(await measures[name]());
-    progress((round + 1) / ROUNDS);
-  }
-  return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
-}
 
 /**
  * The TCP benchmark cases.
@@ -187,12 +147,16 @@ export const benchmarks: BenchCase[] = [
         );
         const data = new Uint8Array(PAYLOAD).fill(1);
         const call = () => client.call("srv", "SYS_PING", { data });
-        const m = await interleaved({
-          rawUs: async () => usPerOp(await raw.run(1, ROUND_MS)),
-          rpcUs: async () => usPerOp(await callLoop(call, 1, ROUND_MS)),
-          rawOps: async () => perSecond(await raw.run(IN_FLIGHT, ROUND_MS)),
-          rpcOps: async () => perSecond(await callLoop(call, IN_FLIGHT, ROUND_MS)),
-        }, progress);
+        const m = await interleavedMedians(
+          {
+            rawUs: async () => usPerOp(await raw.run(1, ROUND_MS)),
+            rpcUs: async () => usPerOp(await callLoop(call, 1, ROUND_MS)),
+            rawOps: async () => perSecond(await raw.run(IN_FLIGHT, ROUND_MS)),
+            rpcOps: async () => perSecond(await callLoop(call, IN_FLIGHT, ROUND_MS)),
+          },
+          ROUNDS,
+          progress,
+        );
         await client.close();
         const setup = `127.0.0.1, server in another process, cluster secret on, median of ` +
           `${ROUNDS} interleaved ${ROUND_MS} ms rounds`;
@@ -275,11 +239,15 @@ export const benchmarks: BenchCase[] = [
             pid: 1,
             vaddr: addr + (next++ % pages) * PAYLOAD,
           });
-        const m = await interleaved({
-          rawOps: async () => perSecond(await raw.run(IN_FLIGHT, ROUND_MS)),
-          fetchOps: async () => perSecond(await callLoop(fetch, IN_FLIGHT, ROUND_MS)),
-          fetchUs: async () => usPerOp(await callLoop(fetch, 1, ROUND_MS)),
-        }, progress);
+        const m = await interleavedMedians(
+          {
+            rawOps: async () => perSecond(await raw.run(IN_FLIGHT, ROUND_MS)),
+            fetchOps: async () => perSecond(await callLoop(fetch, IN_FLIGHT, ROUND_MS)),
+            fetchUs: async () => usPerOp(await callLoop(fetch, 1, ROUND_MS)),
+          },
+          ROUNDS,
+          progress,
+        );
         await client.close();
         return {
           "tcp.pagefetch.kiops": {

@@ -268,8 +268,21 @@ export const MESSAGE_KINDS = {
     request: { threads: "u32" },
     reply: { pid: "u32", processor: "str", home: "str" },
   },
+  // The owner of a vRegion, placed by the vRegion policy on the first request. `touch`: a
+  // page of it is reaching memory now. With the manager's `vregionPlacementAt` set to
+  // "first-touch", a request without `touch` (the home's, at mmap) gets `owner` "" (not
+  // placed yet), and a processor's touch is passed to the process's home
+  // (`MGR_VREGION_TOUCH`), which places it and tells the owner its VMAs.
   MGR_PLACE_VREGION: {
     code: 0x0504,
+    request: { pid: "u32", vregion: "u32", touch: "bool" },
+    reply: { owner: "str" },
+  },
+  // The manager asks a process's home to place a vRegion that is being touched (first-touch
+  // placement): the home asks for its owner (`MGR_PLACE_VREGION` with `touch`), sets its
+  // VMAs there and answers the owner; `EFAULT` when no VMA of the process is in it.
+  MGR_VREGION_TOUCH: {
+    code: 0x050b,
     request: { pid: "u32", vregion: "u32" },
     reply: { owner: "str" },
   },

@@ -15,6 +15,13 @@
  * may be a period old). Policies may keep state (a round-robin cursor); they must not
  * throw for any list of candidates the manager hands them.
  *
+ * A vRegion policy that needs figures as of the decision sets `figures: "current"` (or the
+ * manager's `vregionFigures` option does): the manager then asks every memory candidate
+ * for its load (`MGR_QUERY` `load`) right before calling it, and `load` holds the answer
+ * (a candidate that does not answer within a heartbeat period keeps its heartbeat figures).
+ * When a vRegion is placed — at the `mmap` that first maps it, or at the first touch of
+ * one of its pages — is the manager's `vregionPlacementAt` option ({@link PlacementTime}).
+ *
  * @example
  * ```ts
  * import { z } from "npm:zod@4.6.7";
@@ -117,6 +124,19 @@ export interface ProcessPlacementPolicy {
 }
 
 /**
+ * When the GMM places a vRegion: `"mmap"` — when the home first maps memory in it;
+ * `"first-touch"` — when a page of it first reaches memory (a miss fetches it, or a dirty
+ * line is written back), so the policy sees the cluster as it is then.
+ */
+export type PlacementTime = "mmap" | "first-touch";
+
+/**
+ * Which load figures a policy sees: `"heartbeat"` — each candidate's latest heartbeat (up to
+ * a period old, no extra message); `"current"` — asked of every candidate at decision time.
+ */
+export type PlacementFigures = "heartbeat" | "current";
+
+/**
  * A GMM policy (`vregion-placement` plugin instance).
  *
  * @example
@@ -139,6 +159,11 @@ export interface VregionPlacementPolicy {
     request: VregionPlacementRequest,
     candidates: readonly PlacementCandidate[],
   ): ComponentId;
+  /**
+   * The figures this policy needs (default: the manager's `vregionFigures` option, itself
+   * `"heartbeat"` by default). A capacity-aware policy sets `"current"`.
+   */
+  readonly figures?: PlacementFigures;
   /**
    * The home memory component of a new process. Without it the manager picks the
    * candidate homing the fewest running processes.

@@ -10,6 +10,18 @@
  * is idempotent where it must be: a vRegion or a file asked about twice stays where it
  * was first placed, even when its component went down since (its data lives there).
  *
+ * vRegions are placed when first mapped (`vregionPlacementAt: "mmap"`) or when a page of
+ * them first reaches memory (`"first-touch"`): then the home's request at `mmap` is
+ * answered "not yet", and a processor's first miss or write-back there is passed to the
+ * process's home (`MGR_VREGION_TOUCH`), which asks for the owner and tells it its VMAs.
+ * The vRegion policy sees heartbeat figures, or — with `vregionFigures: "current"` or a
+ * policy that declares `figures: "current"` — figures asked of every memory component at
+ * decision time (`MGR_QUERY` `load`). Asked, not kept from allocation replies: frames are
+ * taken and freed by owners serving flushes and `munmap`s the manager never sees, so only
+ * the components know their figures; placements are rare (once per vRegion), so one small
+ * query per candidate each time is cheap, and a candidate that does not answer within a
+ * heartbeat period (at most 1 s) keeps its heartbeat figures.
+ *
  * @module
  */
 
@@ -28,6 +40,8 @@ import type {
   FilePlacementPolicy,
   PlacementCandidate,
   PlacementContext,
+  PlacementFigures,
+  PlacementTime,
   ProcessPlacementPolicy,
   VregionPlacementPolicy,
 } from "../../kernel/placement.ts";
@@ -59,6 +73,17 @@ export interface ManagerOptions {
   processPlacement: PolicySelection;
   /** GMM policy, a `vregion-placement` plugin (default `round-robin`). */
   vregionPlacement: PolicySelection;
+  /**
+   * When a vRegion gets its owner: when first mapped (`"mmap"`, the default) or when a page
+   * of it first reaches memory (`"first-touch"`). Fixed for the manager's life.
+   */
+  vregionPlacementAt: PlacementTime;
+  /**
+   * The load figures the vRegion policy sees, for vRegions and homes: the latest heartbeat's
+   * (`"heartbeat"`, the default) or asked of every memory component at decision time
+   * (`"current"`). A policy declaring `figures: "current"` always gets current ones.
+   */
+  vregionFigures: PlacementFigures;
   /** GSM policy, a `file-placement` plugin (default `fewest-files`). */
   filePlacement: PolicySelection;
   /** How many recent events a snapshot carries (default 100). */
@@ -121,6 +146,14 @@ export const ManagerOptionsSchema: Schema<ManagerOptions> = z.strictObject({
     .default(2 ** 30),
   processPlacement: policySelection("fewest-threads"),
   vregionPlacement: policySelection("round-robin"),
+  vregionPlacementAt: z.enum(["mmap", "first-touch"]).default("mmap").describe(
+    "When a vRegion gets its owner: at the mmap that first maps it, or when a page of it " +
+      "first reaches memory (a miss fetches it or a dirty line is written back).",
+  ),
+  vregionFigures: z.enum(["heartbeat", "current"]).default("heartbeat").describe(
+    "Load figures the vRegion policy sees: the latest heartbeat's, or asked of every memory " +
+      'component at decision time (a policy declaring figures: "current" always gets these).',
+  ),
   filePlacement: policySelection("fewest-files"),
   snapshotEvents: z.number().int().min(0).max(10_000).default(100),
   seed: z.number().int().default(1),
@@ -254,7 +287,9 @@ export class StockManager implements ManagerMonitor {
         return {};
       },
       MGR_PLACE_PROCESS: (body) => this.placeProcess(body.threads),
-      MGR_PLACE_VREGION: (body) => ({ owner: this.placeVregion(body.pid, body.vregion) }),
+      MGR_PLACE_VREGION: async ({ pid, vregion, touch }, call) => ({
+        owner: await this.#placeVregionRequest(pid, vregion, touch, call.from),
+      }),
       MGR_PLACE_FILE: (body) => ({ storage: this.placeFile(body.path) }),
       MGR_FILE_CHANGED: (body, call) => {
         this.#fileChanged(call.from, body.change, body.path, body.to);
@@ -351,15 +386,16 @@ export class StockManager implements ManagerMonitor {
    * (or on `processor`, when given: it must be up), with a home memory component picked
    * by the GMM policy.
    */
-  placeProcess(threads: number, processor?: ComponentId): Promise<ProcessPlacement> {
-    try {
-      return Promise.resolve(this.#placeProcess(threads, processor));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async placeProcess(threads: number, processor?: ComponentId): Promise<ProcessPlacement> {
+    const loads = this.#wantsCurrentFigures() ? await this.#currentLoads("memory") : undefined;
+    return this.#placeProcess(threads, processor, loads);
   }
 
-  #placeProcess(threads: number, forced?: ComponentId): ProcessPlacement {
+  #placeProcess(
+    threads: number,
+    forced: ComponentId | undefined,
+    loads: ReadonlyMap<ComponentId, Record<string, unknown>> | undefined,
+  ): ProcessPlacement {
     if (!Number.isInteger(threads) || threads < 1) {
       throw new KernelError("EINVAL", `threads must be an integer >= 1, got ${threads}`);
     }
@@ -388,6 +424,7 @@ export class StockManager implements ManagerMonitor {
       gmm.name,
       "memory",
       (c) => gmm.pickHome ? gmm.pickHome(request, c) : fewestHomes(c),
+      loads,
     );
     this.#nextPid++;
     this.state.addProcess({
@@ -409,9 +446,14 @@ export class StockManager implements ManagerMonitor {
 
   /**
    * GMM: the owner of vRegion `vregion` of process `pid`, placed by the vRegion policy on
-   * the first request and the same ever after (until the process exits).
+   * the first request and the same ever after (until the process exits). The policy sees
+   * the heartbeat figures, or `loads` (figures by component id) where given.
    */
-  placeVregion(pid: number, vregion: number): ComponentId {
+  placeVregion(
+    pid: number,
+    vregion: number,
+    loads?: ReadonlyMap<ComponentId, Record<string, unknown>>,
+  ): ComponentId {
     const known = this.state.vregionOwner(pid, vregion);
     if (known) return known;
     const home = this.state.processes.get(pid)?.home;
@@ -422,6 +464,7 @@ export class StockManager implements ManagerMonitor {
       policy.name,
       "memory",
       (c) => policy.pickOwner(request, c),
+      loads,
     );
     this.state.setVregionOwner(pid, vregion, owner);
     this.#counts.placements++;
@@ -430,6 +473,68 @@ export class StockManager implements ManagerMonitor {
       data: { what: "vregion", pid, vregion, owner, policy: policy.name },
     });
     return owner;
+  }
+
+  /**
+   * `MGR_PLACE_VREGION` from `from`: the owner, or "" for a vRegion left to its first touch.
+   * With first-touch placement a touch reported by anyone but the process's home is passed
+   * to the home, which places the vRegion (asking here, with `from` the home) and sets its
+   * VMAs on the owner before anyone is told the owner.
+   */
+  async #placeVregionRequest(
+    pid: number,
+    vregion: number,
+    touch: boolean,
+    from: ComponentId,
+  ): Promise<ComponentId> {
+    const known = this.state.vregionOwner(pid, vregion);
+    if (known) return known;
+    if (this.#options.vregionPlacementAt === "first-touch") {
+      if (!touch) return "";
+      const home = this.state.processes.get(pid)?.home;
+      if (home !== undefined && home !== from) {
+        const { owner } = await this.#context.rpc.call(home, "MGR_VREGION_TOUCH", {
+          pid,
+          vregion,
+        });
+        return owner;
+      }
+    }
+    const loads = this.#wantsCurrentFigures() ? await this.#currentLoads("memory") : undefined;
+    return this.placeVregion(pid, vregion, loads);
+  }
+
+  /** Whether the vRegion policy is to see current figures. */
+  #wantsCurrentFigures(): boolean {
+    return (this.#vregion?.figures ?? this.#options.vregionFigures) === "current";
+  }
+
+  /**
+   * The load of every candidate of `role`, asked now (`MGR_QUERY` `load`); also kept as the
+   * component's latest figures. A candidate that does not answer within a heartbeat period
+   * (at most 1 s), or answers no `load` question, is left out: it keeps its heartbeat's.
+   */
+  async #currentLoads(role: Role): Promise<Map<ComponentId, Record<string, unknown>>> {
+    const loads = new Map<ComponentId, Record<string, unknown>>();
+    const timeoutMs = Math.min(this.#options.heartbeatMs, 1000);
+    await Promise.all(
+      this.state.candidates(role).map(async ({ id }) => {
+        try {
+          const { result } = await this.#context.rpc.call(id, "MGR_QUERY", {
+            what: "load",
+            args: {},
+          }, { timeoutMs });
+          const load = asRecord(result);
+          if (Object.keys(load).length === 0) return;
+          loads.set(id, load);
+          const record = this.state.components.get(id);
+          if (record) record.load = load;
+        } catch {
+          // No answer in time, or no such question: its heartbeat figures stand.
+        }
+      }),
+    );
+    return loads;
   }
 
   /** GSM: the storage component that holds `path`, placed by the file policy on first request. */
@@ -568,6 +673,16 @@ export class StockManager implements ManagerMonitor {
     if (typeof p.name !== "string") {
       throw new KernelError("EINVAL", `a ${kind} plugin must create an object with a name`);
     }
+    if (kind === "vregion-placement" && p.figures !== undefined) {
+      if (p.figures !== "heartbeat" && p.figures !== "current") {
+        throw new KernelError(
+          "EINVAL",
+          `vregion-placement plugin "${p.name}" declares figures ${
+            JSON.stringify(p.figures)
+          }; expected "heartbeat" or "current"`,
+        );
+      }
+    }
     if (kind === "process-placement") this.#process = policy as ProcessPlacementPolicy;
     else if (kind === "vregion-placement") this.#vregion = policy as VregionPlacementPolicy;
     else this.#file = policy as FilePlacementPolicy;
@@ -582,8 +697,12 @@ export class StockManager implements ManagerMonitor {
     name: string,
     role: Role,
     pick: (candidates: readonly PlacementCandidate[]) => ComponentId,
+    loads?: ReadonlyMap<ComponentId, Record<string, unknown>>,
   ): ComponentId {
-    const candidates = this.state.candidates(role);
+    const candidates = this.state.candidates(role).map((c) => {
+      const load = loads?.get(c.id);
+      return load ? { ...c, load } : c;
+    });
     if (candidates.length === 0) {
       const up = this.state.up(role).length;
       throw new KernelError(

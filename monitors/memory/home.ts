@@ -12,6 +12,13 @@
  * owner to owner (`M2M_PAGES_COPY` inside one owner, `M2M_PAGES_READ` + `M2M_PAGES_WRITE`
  * across two). One process's calls run one at a time, in arrival order.
  *
+ * With first-touch placement (the manager answers "" at `mmap`: not placed yet) a vRegion
+ * has no owner until a page of it first reaches memory: the manager then passes the
+ * processor's touch here (`MGR_VREGION_TOUCH`, see {@link Home.touch}), and the home asks
+ * for the owner (`MGR_PLACE_VREGION` with `touch`) and sets the vRegion's VMAs there before
+ * answering. Until then calls change only the home's copy; a `fork` or `mremap` that
+ * carries pages into an unplaced vRegion places it then.
+ *
  * Home and owners stay consistent whatever fails. When an owner call fails part-way, the
  * steps already sent (and the failed one, which may have been applied with only its reply
  * lost) are undone in reverse order (old VMAs set again, moved pages moved back) and the
@@ -97,6 +104,8 @@ export class Home {
   vregionBytes: number = 2 ** 30;
   readonly #options: HomeOptions;
   readonly #procs = new Map<number, HomedProcess>();
+  /** The manager places vRegions at first touch (it answered "" at an `mmap`). */
+  #deferring = false;
 
   /** A home with no process. */
   constructor(options: HomeOptions) {
@@ -314,10 +323,27 @@ export class Home {
     }
   }
 
-  /** The owner of vRegion `vregion` of `pid` (placed by the manager on first use). */
-  async #ownerOf(pid: number, proc: HomedProcess, vregion: number): Promise<ComponentId> {
+  /**
+   * The owner of vRegion `vregion` of `pid` (placed by the manager on first use), or
+   * `undefined` while the manager leaves it to its first touch.
+   */
+  async #ownerOf(
+    pid: number,
+    proc: HomedProcess,
+    vregion: number,
+  ): Promise<ComponentId | undefined> {
     const known = proc.owners.get(vregion);
-    if (known !== undefined) return known;
+    if (known !== undefined || this.#deferring) return known;
+    const owner = await this.#askOwner(pid, vregion, false);
+    if (owner === "") {
+      this.#deferring = true;
+      return undefined;
+    }
+    proc.owners.set(vregion, owner);
+    return owner;
+  }
+
+  async #askOwner(pid: number, vregion: number, touch: boolean): Promise<ComponentId> {
     if (vregion > 0xffffffff) {
       throw new KernelError(
         "EINVAL",
@@ -327,7 +353,63 @@ export class Home {
     const { owner } = await this.#options.rpc.call(this.#options.manager, "MGR_PLACE_VREGION", {
       pid,
       vregion,
+      touch,
     });
+    return owner;
+  }
+
+  /**
+   * First-touch placement: the owner of vRegion `vregion` of `pid`, placed now if it has
+   * none yet (the manager picks it; its VMAs are set there before this resolves). `EFAULT`
+   * when the process maps nothing in that vRegion; `ESRCH` when it is not homed here.
+   */
+  touch(pid: number, vregion: number): Promise<ComponentId> {
+    const proc = this.#proc(pid);
+    return proc.serial.run(async () => {
+      if (this.#procs.get(pid) !== proc) {
+        throw new KernelError("ESRCH", `process ${pid} has exited`);
+      }
+      return await this.#place(pid, proc, vregion, proc.space);
+    });
+  }
+
+  /**
+   * Places vRegion `vregion` of `pid` (if not yet placed) and sets the VMAs `space` has
+   * there on its owner. With `old`, records in `undo` how to set `old`'s VMAs there again.
+   */
+  async #place(
+    pid: number,
+    proc: HomedProcess,
+    vregion: number,
+    space: AddressSpace,
+    undo?: Undo[],
+    old?: AddressSpace,
+  ): Promise<ComponentId> {
+    const known = proc.owners.get(vregion);
+    if (known !== undefined) return known;
+    const start = vregion * this.vregionBytes;
+    const end = start + this.vregionBytes;
+    const vmas = space.vmas.slice(start, end);
+    if (vmas.length === 0) {
+      throw new KernelError(
+        "EFAULT",
+        `segmentation fault: pid ${pid} maps nothing in vRegion ${vregion} ` +
+          `(0x${start.toString(16)}-0x${end.toString(16)})`,
+      );
+    }
+    const owner = await this.#askOwner(pid, vregion, true);
+    const link = this.#options.link(owner);
+    if (old) {
+      undo!.push(async () => {
+        try {
+          await link.setVmas(pid, this.#options.id, start, end, false, old.vmas.slice(start, end));
+        } catch (e) {
+          proc.inDoubt.push([start, end]);
+          throw e;
+        }
+      });
+    }
+    await link.setVmas(pid, this.#options.id, start, end, true, vmas);
     proc.owners.set(vregion, owner);
     return owner;
   }
@@ -348,6 +430,9 @@ export class Home {
     const vb = this.vregionBytes;
     for (const step of steps) {
       if (step.kind === "copy") {
+        // Pages moving into a vRegion with no owner yet place it first, so that taking the
+        // move back (below) runs before taking its VMAs back.
+        await this.#placeTargets(pid, proc, step.from, step.to, step.length, space, undo, old);
         if (old) {
           // A move is taken back by moving the pages home again (before the target's own
           // VMAs are taken back, which comes later in the reverse order).
@@ -366,6 +451,7 @@ export class Home {
       }
       await inParallel(chunks, PARALLEL_OWNER_CALLS, async ([start, end]) => {
         const owner = await this.#ownerOf(pid, proc, Math.floor(start / vb));
+        if (owner === undefined) return; // not placed yet: its VMAs go with the placement
         const link = this.#options.link(owner);
         if (old) {
           undo.push(async () => {
@@ -397,8 +483,37 @@ export class Home {
   }
 
   /**
+   * First-touch placement of the vRegions of `[to, to + length)` that pages of
+   * `[from, from + length)` will be copied into (those whose source has an owner).
+   */
+  async #placeTargets(
+    pid: number,
+    proc: HomedProcess,
+    from: number,
+    to: number,
+    length: number,
+    space: AddressSpace,
+    undo: Undo[],
+    old?: AddressSpace,
+  ): Promise<void> {
+    if (!this.#deferring) return;
+    const vb = this.vregionBytes;
+    for (let done = 0; done < length;) {
+      const a = from + done;
+      const b = to + done;
+      const n = Math.min(length - done, vb - (a % vb), vb - (b % vb));
+      if (proc.owners.has(Math.floor(a / vb))) {
+        await this.#place(pid, proc, Math.floor(b / vb), space, undo, old);
+      }
+      done += n;
+    }
+  }
+
+  /**
    * Copies (or moves) the pages of `[from, from + length)` of `srcPid` to `to` of
-   * `dstPid`, piece by piece so that each piece has one owner on each side.
+   * `dstPid`, piece by piece so that each piece has one owner on each side. A source
+   * vRegion with no owner yet holds no pages; a target one is placed (with the VMAs of
+   * `dst.space`).
    */
   async #copyPages(
     srcPid: number,
@@ -416,7 +531,12 @@ export class Home {
       const b = to + done;
       const n = Math.min(length - done, vb - (a % vb), vb - (b % vb));
       const srcOwner = await this.#ownerOf(srcPid, src, Math.floor(a / vb));
-      const dstOwner = await this.#ownerOf(dstPid, dst, Math.floor(b / vb));
+      if (srcOwner === undefined) {
+        done += n;
+        continue;
+      }
+      const dstOwner = await this.#ownerOf(dstPid, dst, Math.floor(b / vb)) ??
+        await this.#place(dstPid, dst, Math.floor(b / vb), dst.space);
       if (srcOwner === dstOwner) {
         await this.#options.link(srcOwner).copyPages(srcPid, a, dstPid, b, n, move);
       } else {

@@ -230,6 +230,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
         await home.call(pid, (s) => s.mprotect(addr, length, prot)), {}
       ),
       P2M_BRK: async ({ pid, addr }) => ({ addr: await home.call(pid, (s) => s.setBrk(addr)) }),
+      // First-touch placement, passed on by the manager.
+      MGR_VREGION_TOUCH: async ({ pid, vregion }) => ({ owner: await home.touch(pid, vregion) }),
 
       // File I/O through the buffer cache.
       P2M_READ: async ({ pid, path, offset, length }) => ({
@@ -330,13 +332,15 @@ export class StockMemoryMonitor implements MemoryMonitor {
 
   /**
    * Control-plane questions: `address-space` (`{ pid }`, a process homed here: VMAs, break,
-   * vRegion owners) and `owned` (`{ pid }`: the VMAs and pages this component owns of it).
+   * vRegion owners), `load` (the figures a heartbeat carries, as of now) and `owned` (`{ pid }`: the VMAs and pages this component owns of it).
    */
   query(what: string, args: Record<string, unknown>): unknown {
     const pid = Number(args.pid);
     switch (what) {
       case "address-space":
         return this.#home.view(pid);
+      case "load":
+        return this.#figures();
       case "pmem":
         if (!this.#pmem) throw new KernelError("ENOENT", `${this.id} is not in PMEM mode`);
         return this.#pmem.info();
@@ -349,7 +353,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       default:
         throw new KernelError(
           "ENOENT",
-          `${this.id} answers no question "${what}" (it knows: address-space, owned, pmem)`,
+          `${this.id} answers no question "${what}" (it knows: address-space, load, owned, pmem)`,
         );
     }
   }
@@ -367,6 +371,11 @@ export class StockMemoryMonitor implements MemoryMonitor {
     metrics.counter("memory_page_flushes_total", "Pages flushed", labels)
       .inc(counters.flushes - this.#reported.flushes);
     this.#reported = { fetches: counters.fetches, flushes: counters.flushes };
+    return this.#figures();
+  }
+
+  /** The load figures placement sees (heartbeat, and the `load` query at decision time). */
+  #figures(): Record<string, unknown> {
     return {
       framesUsed: this.#pool.used,
       framesFree: this.#pool.free,

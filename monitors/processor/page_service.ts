@@ -351,9 +351,11 @@ export class PageService {
     let lookup = p.ownerLookups.get(vregion);
     if (!lookup) {
       const { context, messenger } = this.#host;
+      // A miss or a write-back is a touch: with first-touch placement it places the vRegion.
       lookup = messenger.call(t, context.manager, "MGR_PLACE_VREGION", {
         pid: p.pid,
         vregion,
+        touch: true,
       }, { request: 8, reply: 16 }).then(
         ({ owner }) => owner,
         (e) => {

@@ -103,6 +103,7 @@ Deno.test("GMM round-robin hands out vRegions in turn and keeps each where it wa
     const { owner } = await r.rpc("m0").call("gm", "MGR_PLACE_VREGION", {
       pid: 100,
       vregion: 2,
+      touch: false,
     });
     assert.equal(owner, "m2");
   } finally {

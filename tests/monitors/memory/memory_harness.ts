@@ -228,7 +228,11 @@ export class FakeProcess {
     const vregion = Math.floor(vaddr / this.#vregionBytes);
     let owner = this.#owners.get(vregion);
     if (owner === undefined) {
-      ({ owner } = await this.#client.call("gm", "MGR_PLACE_VREGION", { pid: this.pid, vregion }));
+      ({ owner } = await this.#client.call("gm", "MGR_PLACE_VREGION", {
+        pid: this.pid,
+        vregion,
+        touch: true,
+      }));
       this.#owners.set(vregion, owner);
     }
     return owner;

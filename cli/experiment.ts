@@ -43,6 +43,8 @@ const HELP = `deno task experiment [options]
   --scale X           working set (and sizes) × X (default 1: the paper's 0.9 GB for cnn)
   --quick             scale ${QUICK_SCALE} (unless --scale is given): the whole experiment in minutes
   --jobs N            runs side by side (default 2)
+  --free-running      leave deterministic mode off: threads interleave as the host runs
+                      them, so a seed no longer fixes the counters and model time (faster)
   --no-sensitivity    skip the 0.5x/2x compute and RPC runs
   --out DIR           where results.json, table.md and plot.svg go (default results/)
 `;
@@ -67,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
         quick: { type: "boolean", default: false },
         jobs: { type: "string", default: "2" },
         "no-sensitivity": { type: "boolean", default: false },
+        "free-running": { type: "boolean", default: false },
         out: { type: "string", default: "results" },
         help: { type: "boolean", default: false },
       },
@@ -142,13 +145,24 @@ async function main(argv: string[]): Promise<number> {
       else skipped.push(v);
     }
   }
+  const deterministic = !values["free-running"];
   const plans: Plan[] = [];
   for (const variant of variants) {
     const latencyOptions = latencyOptionsFor(variant)!;
     for (const seed of seeds) {
       const add = (system: RunSystem, cacheBytes: number) =>
         plans.push({
-          spec: { workload, system, cacheBytes, scale, threads, seed, variant, latencyOptions },
+          spec: {
+            workload,
+            system,
+            cacheBytes,
+            scale,
+            threads,
+            seed,
+            deterministic,
+            variant,
+            latencyOptions,
+          },
           label: `${system} ${
             (cacheBytes / MiB).toFixed(cacheBytes < 10 * MiB ? 1 : 0)
           } MiB s${seed}${variant === "base" ? "" : ` ${variant}`}`,
@@ -162,7 +176,8 @@ async function main(argv: string[]): Promise<number> {
       (workingSet / MiB).toFixed(1)
     } MiB (scale ${scale}), ` +
       `sizes ${sizesBytes.map((b) => (b / MiB).toFixed(2)).join("/")} MiB, ${threads} threads, ` +
-      `seeds ${seeds.join(",")}, ${plans.length} runs, ${jobs} at a time` +
+      `seeds ${seeds.join(",")}${deterministic ? " (deterministic)" : " (free-running)"}, ` +
+      `${plans.length} runs, ${jobs} at a time` +
       (skipped.length ? ` (no ${skipped.join(", ")}: the latency model has no such constant)` : ""),
   );
 
@@ -252,6 +267,7 @@ async function main(argv: string[]): Promise<number> {
     workingSetBytes: workingSet,
     threads,
     seeds,
+    deterministic,
     sizesBytes,
     referenceBytes,
     systems,

@@ -113,7 +113,7 @@ export interface ClusterConfigInput {
   plugins?: string[];
   /** Every component of the cluster. */
   components: ComponentConfigInput[];
-  /** Deterministic mode with this seed (an integer 0 to 2^32 - 1); free-running without. */
+  /** Deterministic mode with this seed (see {@link ClusterConfig.seed}). */
   seed?: number;
 }
 

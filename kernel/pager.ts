@@ -59,12 +59,50 @@ export interface PagerCall {
   readonly nowNs: number;
 }
 
+/** A page of a process: its pid and page-aligned address. */
+export interface PageRef {
+  /** The process. */
+  readonly pid: number;
+  /** The page-aligned virtual address. */
+  readonly vaddr: number;
+}
+
+/**
+ * Something that happens to a page of a monolithic machine without a message, which the
+ * processor reports to its pager:
+ * - `first-touch`: an anonymous page never written out was zero-filled (Linux: a minor
+ *   fault through `do_anonymous_page`);
+ * - `evict`: reclaim took the page out of memory; a `dirty` one is then written out with a
+ *   `P2M_PAGE_FLUSH` call, a clean one is dropped;
+ * - `swap-cache-hit`: the first touch of a page the pager read ahead (a minor fault).
+ */
+export interface PageEvent extends PageRef {
+  /** What happened. */
+  readonly kind: "first-touch" | "evict" | "swap-cache-hit";
+  /** For `evict`: whether the page was dirty. */
+  readonly dirty?: boolean;
+  /** The model time of the thread it happened to [ns]. */
+  readonly nowNs: number;
+}
+
 /** Prices a monolithic machine's paging and system calls. */
 export interface Pager {
   /** The plugin name, shown in reports. */
   readonly name: string;
   /** Model time the calling thread spends on `call` [ns]; also updates the pager's state. */
   callNs(call: PagerCall): number;
+  /**
+   * Model time the thread spends on `event` [ns] (the fault path's or reclaim's software),
+   * also updating the pager's state. Optional: without it, these events cost what they
+   * cost on a LegoOS processor.
+   */
+  pageEventNs?(event: PageEvent): number;
+  /**
+   * The pages the last fault read ahead, which the processor then brings into memory (each
+   * occupying a line, evicting like any page) without touching them: the fetch call of
+   * each costs nothing more (the fault's device read paid for it). Returns each page once.
+   */
+  takeReadahead?(): PageRef[];
   /** Counters (major and minor faults, readahead pages and hits, swap-outs, ...). */
   stats(): Record<string, number>;
   /** Every constant the pager charges, with unit and source. */

@@ -51,8 +51,13 @@ export interface RunSpec {
   scale: number;
   /** Threads. */
   threads: number;
-  /** Seed of the workload (and of the cluster, where it takes one). */
+  /** Seed of the workload, and of the cluster's deterministic mode when that is on. */
   seed: number;
+  /**
+   * Deterministic mode (default on): threads reach the system in model-time order, ties
+   * ordered by `seed`, so one seed gives one run — the same counters and model time.
+   */
+  deterministic?: boolean;
   /** Model variant. */
   variant: Variant;
   /** Latency-model options of this variant. */
@@ -184,6 +189,7 @@ export async function runOnce(spec: RunSpec): Promise<RunRecord> {
   const config: ClusterConfigInput = {
     name: `experiment-${spec.system}`,
     transport: { plugin: "memory" },
+    ...(spec.deterministic === false ? {} : { seed: spec.seed }),
     latencyModel: { plugin: "legoos-ib", options: spec.latencyOptions },
     components: [
       { id: "gm", role: "manager" },

@@ -189,6 +189,11 @@ export class ExCache {
     Atomics.or(this.views.state, slot, bits);
   }
 
+  /** Clears state bits of a resident line, returning the bits it had before. */
+  clearState(slot: number, bits: number): number {
+    return Atomics.and(this.views.state, slot, ~bits);
+  }
+
   /** Registers a thread's TLB as a pin holder. */
   addHolder(holder: PinHolder): void {
     this.#holders.set(holder, false);
@@ -338,15 +343,25 @@ export class ExCache {
     }
   }
 
-  /** Fills a held slot with line `key`: `data`, or zeros when null; `bits` are STATE_* bits. */
-  install(slot: number, key: number, data: Uint8Array | null, bits: number): void {
+  /**
+   * Fills a held slot with line `key`: `data`, or zeros when null; `bits` are STATE_* bits.
+   * A line filled for an access counts as used now; one filled ahead of any access
+   * (`accessed` false: a page read ahead) has never been used (last use 0).
+   */
+  install(
+    slot: number,
+    key: number,
+    data: Uint8Array | null,
+    bits: number,
+    accessed = true,
+  ): void {
     const { u8, keys, state, epoch } = this.views;
     const base = slot * LINE_BYTES;
     if (data) u8.set(data.subarray(0, LINE_BYTES), base);
     else u8.fill(0, base, base + LINE_BYTES);
     keys[slot] = key;
-    this.views.referenced[slot] = 1; // filled for an access
-    this.#fillStamp[slot] = (Atomics.add(epoch, 0, 1) + 1) * EPOCH_SPAN;
+    this.views.referenced[slot] = accessed ? 1 : 0;
+    this.#fillStamp[slot] = accessed ? (Atomics.add(epoch, 0, 1) + 1) * EPOCH_SPAN : 0;
     for (const stamps of this.#stampArrays) stamps[slot] = 0; // they described the old line
     Atomics.store(state, slot, bits | STATE_VALID);
     this.#index.set(key, slot);

@@ -40,6 +40,12 @@ export const STATE_DIRTY = 2;
 export const STATE_WRITABLE = 4;
 /** Line state bit: the line was zero-filled locally; memory has never seen it. */
 export const STATE_PLOCAL = 8;
+/**
+ * Line state bit: the line is resident but not mapped yet, so the first access still
+ * faults to the monitor (a page a Linux baseline read ahead into its swap cache: touching
+ * it is a minor fault).
+ */
+export const STATE_UNMAPPED = 16;
 
 /** Tag of an empty slot. */
 export const NO_KEY = -1;

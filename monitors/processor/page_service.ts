@@ -30,6 +30,7 @@ import { PROT_WRITE } from "../../kernel/abi.ts";
 import { KernelError, RemoteError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
+import type { Pager } from "../../kernel/pager.ts";
 import type { EvictedLine, ExCache } from "./excache.ts";
 import {
   keyLine,
@@ -39,6 +40,7 @@ import {
   RESPONSE,
   STATE_DIRTY,
   STATE_PLOCAL,
+  STATE_UNMAPPED,
   STATE_WRITABLE,
   TLB_ENTRIES,
 } from "./layout.ts";
@@ -65,6 +67,11 @@ export interface PageServiceHost {
   readonly context: MonitorContext;
   /** Sends messages on behalf of threads. */
   readonly messenger: Messenger;
+  /**
+   * The pager of a monolithic machine (a Linux baseline), when this processor is one: it
+   * prices first touches and reclaim, and its readahead fills lines (see `kernel/pager.ts`).
+   */
+  readonly pager?: Pager;
   /** A running process by pid. */
   process(pid: number): ProcessRecord | undefined;
   /** The cluster's vRegion size in bytes. */
@@ -167,6 +174,15 @@ export class PageService {
           await this.cache.progress(1); // being written back or evicted right now
           continue;
         }
+        if ((this.cache.stateAt(slot) & STATE_UNMAPPED) !== 0) {
+          // A page a Linux baseline read ahead, touched for the first time: a minor fault.
+          this.cache.clearState(slot, STATE_UNMAPPED);
+          this.#chargePage(t, "minor-fault", "swap-cache-hit", p.pid, vline, false);
+          if (write) this.cache.addState(slot, STATE_WRITABLE | STATE_DIRTY);
+          Atomics.store(t.announce, vline & TLB_MASK, slot);
+          t.counters.misses++;
+          return RESPONSE.MISS;
+        }
         if (write) this.cache.addState(slot, STATE_WRITABLE | STATE_DIRTY);
         Atomics.store(t.announce, vline & TLB_MASK, slot);
         if (readyAtNs < 0) {
@@ -200,6 +216,7 @@ export class PageService {
       try {
         const ns = await this.#fill(t, p, vline, key, range, write, generation);
         settle(ns);
+        if (this.#host.pager?.takeReadahead) await this.#readAhead(t);
         return RESPONSE.MISS;
       } catch (e) {
         if (!(e instanceof StaleFill)) {
@@ -223,6 +240,7 @@ export class PageService {
     range: MirroredRange | undefined,
     write: boolean,
     generation: number,
+    ahead = false,
   ): Promise<number> {
     const { context, messenger } = this.#host;
     const startNs = t.modelNs();
@@ -235,6 +253,8 @@ export class PageService {
       if (victim) {
         t.counters.evictions++;
         this.#keepVictim(victim);
+        const [pid, line] = [keyPid(victim.key), keyLine(victim.key)];
+        this.#chargePage(t, "reclaim", "evict", pid, line, victim.dirty);
       }
       const plocal = range !== undefined && !range.file && !p.flushed.has(vline);
       const kept = plocal ? undefined : this.#victims?.take(key);
@@ -242,9 +262,13 @@ export class PageService {
       if (plocal || kept) {
         if (plocal) {
           t.counters.pLocalZeroFills++;
-          const ns = context.latency.deviceNs("dram", "write", LINE_BYTES);
-          t.clock.advance(ns);
-          t.chargeStall("zero-fill", ns);
+          if (this.#host.pager?.pageEventNs) {
+            this.#chargePage(t, "zero-fill", "first-touch", p.pid, vline, false); // a minor fault
+          } else {
+            const ns = context.latency.deviceNs("dram", "write", LINE_BYTES);
+            t.clock.advance(ns);
+            t.chargeStall("zero-fill", ns);
+          }
         } else {
           data = kept!;
           t.counters.victimHits++;
@@ -311,13 +335,15 @@ export class PageService {
         slot,
         key,
         data,
-        (writable ? STATE_WRITABLE : 0) | (write ? STATE_DIRTY : 0) | (plocal ? STATE_PLOCAL : 0),
+        (writable ? STATE_WRITABLE : 0) | (write ? STATE_DIRTY : 0) | (plocal ? STATE_PLOCAL : 0) |
+          (ahead ? STATE_UNMAPPED : 0),
+        !ahead,
       );
-      Atomics.store(t.announce, vline & TLB_MASK, slot);
+      if (!ahead) Atomics.store(t.announce, vline & TLB_MASK, slot);
       this.#readyNs[slot] = t.modelNs();
       this.#fillNs[slot] = t.modelNs() - startNs;
       this.cache.release(slot);
-      t.counters.misses++;
+      if (!ahead) t.counters.misses++;
       return t.modelNs();
     } catch (e) {
       if (victim?.dirty && !victimSaved) {
@@ -341,6 +367,62 @@ export class PageService {
     } finally {
       gate?.done();
     }
+  }
+
+  /**
+   * Brings in the pages the pager's last fault read ahead (a Linux baseline's swap
+   * readahead): each takes a line like any page (evicting a victim if it must), untouched
+   * and unmapped, so its first access is a minor fault and reclaim may take it unused. A
+   * page that is already in, on its way, or no longer mapped is skipped, and one that
+   * cannot be brought in is left on the device.
+   */
+  async #readAhead(t: ThreadRecord): Promise<void> {
+    for (const { pid, vaddr } of this.#host.pager!.takeReadahead!()) {
+      const p = this.#host.process(pid);
+      if (!p || p.ending || p.addressSpaceChanging) continue;
+      const vline = Math.floor(vaddr / LINE_BYTES);
+      const key = lineKey(pid, vline);
+      if (this.cache.slotOf(key) >= 0 || this.#fills.has(key) || this.#flushes.has(key)) continue;
+      const range = p.vmas.find(vaddr);
+      if (range === undefined || range.prot === 0) continue;
+      let settle!: (ns: number) => void;
+      const filling = new Promise<number>((resolve) => settle = resolve);
+      this.#fills.set(key, filling);
+      try {
+        settle(
+          await this.#fill(t, p, vline, key, range, false, p.addressSpaceGeneration, true),
+        );
+      } catch {
+        settle(0); // not brought in: a later access faults it in as usual
+      } finally {
+        if (this.#fills.get(key) === filling) this.#fills.delete(key);
+      }
+    }
+  }
+
+  /**
+   * Charges thread `t` what the pager says a page event costs (as `stall`), on a Linux
+   * baseline; nothing on a LegoOS processor, which has no pager.
+   */
+  #chargePage(
+    t: ChargedThread,
+    stall: string,
+    kind: "first-touch" | "evict" | "swap-cache-hit",
+    pid: number,
+    vline: number,
+    dirty: boolean,
+  ): void {
+    const pager = this.#host.pager;
+    if (!pager?.pageEventNs) return;
+    const ns = pager.pageEventNs({
+      kind,
+      pid,
+      vaddr: vline * LINE_BYTES,
+      dirty,
+      nowNs: t.modelNs(),
+    });
+    t.clock.advance(ns);
+    t.chargeStall(stall, ns);
   }
 
   /** The memory component owning `vline` of process `p` (its vRegion's owner). */

@@ -204,6 +204,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     this.#pages = new PageService(this.#cache, victims, {
       context,
       messenger: this.#messenger,
+      ...(this.#pager ? { pager: this.#pager } : {}),
       process: (pid) => this.#processes.get(pid),
       vregionBytes: () => this.#vregionBytes,
     });

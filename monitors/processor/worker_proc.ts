@@ -44,6 +44,7 @@ import {
   REQUEST,
   RESPONSE,
   STATE_DIRTY,
+  STATE_UNMAPPED,
   STATE_VALID,
   STATE_WRITABLE,
   type ThreadInit,
@@ -437,7 +438,8 @@ export class WorkerProc extends ThreadStart implements Proc {
     Atomics.store(this.#announce, i, slot);
     if (Atomics.load(this.#evicting, slot) === 0 && this.#keys[slot] === key) {
       const state = Atomics.load(this.#state, slot);
-      if ((state & STATE_VALID) !== 0 && (!write || (state & STATE_WRITABLE) !== 0)) {
+      const mapped = (state & (STATE_VALID | STATE_UNMAPPED)) === STATE_VALID;
+      if (mapped && (!write || (state & STATE_WRITABLE) !== 0)) {
         if (write && (state & STATE_DIRTY) === 0) Atomics.or(this.#state, slot, STATE_DIRTY);
         this.#fillEntry(i, vline, slot, write || (state & STATE_DIRTY) !== 0, state);
         return true;

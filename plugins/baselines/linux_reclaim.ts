@@ -14,7 +14,8 @@
  *
  * The accessed bit is the cache's recency stamp: a page is referenced when its `lastUse`
  * is newer than when reclaim last cleared it. The access that faulted a page in counts,
- * as the faulting access sets the PTE's accessed bit in Linux. Pages the cache cannot
+ * as the faulting access sets the PTE's accessed bit in Linux; a page read ahead into the
+ * swap cache (last use 0) is not referenced until it is touched. Pages the cache cannot
  * evict right now (pinned or busy) are rotated to the inactive head, as the kernel rotates
  * pages it cannot isolate.
  *
@@ -129,7 +130,9 @@ export function createLinuxReclaim(
     filled(set, way) {
       const slot = set * ways + way;
       if (list[slot] !== NONE) unlink(set, slot);
-      cleared[slot] = -Infinity; // the faulting access sets the accessed bit
+      // A fill for an access has a last use after 0 (the faulting access sets the accessed
+      // bit); a page read ahead has last use 0: not referenced until something touches it.
+      cleared[slot] = 0;
       pushHead(set, slot, INACTIVE);
     },
     removed(set, way) {

@@ -3,23 +3,27 @@
  * with the `linux-reclaim` reclaim policy) is backed by a swap device — the baselines of the
  * LegoOS paper. A `"pager"` plugin: the processor prices every call through it.
  *
- * - **Major fault** (a page that was swapped out and is not in the swap cache): one read
- *   of the readahead window around the page's swap slot from the device
- *   (`swap_readahead.ts`); the window's other pages enter the swap cache.
- * - **Minor fault** (a page read ahead and still in the swap cache, or a page never
- *   swapped out, which the fault zero-fills): the fault path's software cost alone.
+ * - **Major fault** (a page that was swapped out and is not in memory): one read of the
+ *   readahead window around the page's swap slot from the device (`swap_readahead.ts`),
+ *   counting only the window's pages not in memory already. The window's other pages are
+ *   handed to the processor ({@link Pager.takeReadahead}), which brings each into a line of
+ *   memory, untouched and unmapped, where it is reclaimed like any page.
+ * - **Minor fault**: the first touch of a page read ahead (a swap-cache hit), or of an
+ *   anonymous page never swapped out, which the fault zero-fills (`do_anonymous_page`):
+ *   the fault path's software cost alone.
+ * - **Reclaim** of a page: the reclaim path's software cost per page, charged to the
+ *   thread that needed the room (direct reclaim). A clean page whose swap copy is still
+ *   valid (it was swapped in and not written since) is dropped with no I/O, as Linux
+ *   drops it; a dirty one is then swapped out.
  * - **Swap-out** of a dirty page: a new swap slot, allocated in order (as the kernel's
  *   cluster allocator hands them out), and the page write; by default the faulting thread
  *   waits for it (`writeBack: "sync"`: under sustained pressure, direct reclaim cannot
  *   free the page before its write-back ends); with `"async"` the write overlaps.
- *   A page written after it was swapped in loses its old slot (its copy is stale), a clean
- *   page dropped from memory keeps it and is read back from there.
+ *   A page written after it was swapped in loses its old slot (Linux frees it at the write
+ *   fault, `reuse_swap_page`); a clean page dropped from memory keeps it and is read back
+ *   from there.
  * - Every other call (mmap, brk, files, process start and exit) is a system call on the
  *   same machine: a memory copy of its payload (the latency model's loopback cost).
- *
- * Readahead pages are tracked in model time only: the swap cache is a set of page keys,
- * bounded by the inactive list's share of memory (`lines / (1 + inactiveRatio)`), oldest
- * forgotten first, rather than lines occupying the emulated cache.
  *
  * @example
  * ```ts
@@ -42,7 +46,7 @@
 import { z } from "npm:zod@4.6.7";
 import { KernelError } from "../../kernel/errors.ts";
 import type { LatencyConstant } from "../../kernel/latency.ts";
-import type { Pager, PagerCall, PagerContext } from "../../kernel/pager.ts";
+import type { PageEvent, Pager, PagerCall, PagerContext, PageRef } from "../../kernel/pager.ts";
 import { definePlugin, type PluginDefinition } from "../../kernel/plugins.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
 import {
@@ -57,11 +61,29 @@ import { SwapReadahead } from "./swap_readahead.ts";
 const PAGE = 4096;
 const VLINES = 2 ** 35; // lines of a 47-bit address space
 
-/** The fault path's software cost when no I/O is needed (the default of `minorFaultNs`). */
+/**
+ * The fault path's software cost when no I/O is needed: the first touch of an anonymous
+ * page (the default of `minorFaultNs`), also taken for a swap-cache hit (which does not
+ * zero the page, so it is an upper bound there).
+ */
 export const MINOR_FAULT: LatencyConstant = {
   value: 1e9 / 1_040e3,
   unit: "ns",
-  source: "A2 derived: 1e9 / 1040 KIOPS (Linux first-touch faults, 1 thread, Fig. 8)",
+  source: "A2 derived: 1e9 / 1040 KIOPS (Linux first-touch faults, 1 thread, Fig. 8); " +
+    "for a swap-cache hit an upper bound (UNCONFIRMED: no zeroing there)",
+};
+
+/**
+ * Reclaim's software cost per page taken out of memory (the default of `reclaimPageNs`):
+ * isolating it from the LRU, checking its references, unmapping it, and adding it to or
+ * deleting it from the swap cache. No published figure gives it directly; the proxy is the
+ * software share of the swap-in path of the same kernel objects.
+ */
+export const RECLAIM_PAGE: LatencyConstant = {
+  value: 0.7 * 1_840,
+  unit: "ns",
+  source: "L1 derived: > 70% of 1.84 us (zram swap-in through the swap cache) is software; " +
+    "UNCONFIRMED as reclaim's own per-page cost",
 };
 
 /** Options of `linux-swap`. */
@@ -72,10 +94,10 @@ export interface LinuxSwapOptions {
   pageCluster: number;
   /** Whether the faulting thread waits for a dirty page's write-back (default `sync`). */
   writeBack: "sync" | "async";
-  /** Inactive:active ratio of reclaim, for the swap cache's bound (default 1). */
-  inactiveRatio: number;
   /** The fault path's software cost without I/O [ns] (A2 derived). */
   minorFaultNs: number;
+  /** Reclaim's software cost per page taken out of memory [ns] (L1 derived, UNCONFIRMED). */
+  reclaimPageNs: number;
   /** InfiniSwap page-in [ns]. */
   infiniswapPageInNs: number;
   /** InfiniSwap further readahead page [ns]. */
@@ -91,9 +113,11 @@ export const LinuxSwapOptionsSchema: Schema<LinuxSwapOptions> = z.strictObject({
     "log2 of the swap readahead window's maximum (L2: vm.page-cluster, default 3)",
   ),
   writeBack: z.enum(["sync", "async"]).default("sync"),
-  inactiveRatio: z.number().int().min(1).max(64).default(1),
   minorFaultNs: z.number().nonnegative().default(MINOR_FAULT.value).describe(
     `fault path without I/O [ns] (${MINOR_FAULT.source})`,
+  ),
+  reclaimPageNs: z.number().nonnegative().default(RECLAIM_PAGE.value).describe(
+    `reclaim's software per page [ns] (${RECLAIM_PAGE.source})`,
   ),
   infiniswapPageInNs: z.number().positive().default(
     INFINISWAP_CONSTANTS.infiniswapPageInNs.value,
@@ -129,10 +153,11 @@ export function createLinuxSwapPager(
     infiniswapPageOutNs: o.infiniswapPageOutNs,
   });
   const readahead = new SwapReadahead(1 << o.pageCluster);
-  const swapCacheBound = Math.max(1, Math.floor(context.lines / (1 + o.inactiveRatio)));
   const slotOf = new Map<number, number>(); // page key → swap slot
   const pageAt = new Map<number, number>(); // swap slot → page key
-  const swapCache = new Map<number, true>(); // pages read ahead, oldest first
+  const resident = new Set<number>(); // pages in memory, as the processor reports them
+  let readAhead: number[] = []; // pages the last fault read, not yet handed over
+  const installing = new Set<number>(); // handed over: their fetch is already paid for
   let nextSlot = 1; // slot 0 is the swap header
   const stats = {
     majorFaults: 0,
@@ -142,34 +167,40 @@ export function createLinuxSwapPager(
     readaheadHits: 0,
     swapOuts: 0,
     pagesRead: 0,
+    reclaimed: 0,
+    cleanDrops: 0,
     syscalls: 0,
   };
   const keyOf = (pid: number, vaddr: number) => pid * VLINES + Math.floor(vaddr / PAGE);
+  const refOf = (key: number): PageRef => ({
+    pid: Math.floor(key / VLINES),
+    vaddr: (key % VLINES) * PAGE,
+  });
 
   const fault = (pid: number, vaddr: number): number => {
     const key = keyOf(pid, vaddr);
-    if (swapCache.delete(key)) {
-      readahead.hit();
-      stats.readaheadHits++;
-      stats.minorFaults++;
-      return o.minorFaultNs;
+    if (installing.delete(key)) {
+      resident.add(key); // a page read ahead, brought in: the fault's read paid for it
+      return 0;
     }
+    resident.add(key);
     const slot = slotOf.get(key);
     if (slot === undefined) {
       stats.zeroFills++;
       stats.minorFaults++;
       return o.minorFaultNs;
     }
+    installing.clear(); // pages of an earlier window the processor did not take
     const window = readahead.window(slot);
     let pages = 0;
     for (let s = window.first; s <= window.last; s++) {
       const page = pageAt.get(s);
       if (page === undefined) continue; // a free slot: nothing to read
+      if (page !== key && resident.has(page)) continue; // in memory already: no I/O
       pages++;
-      if (page === key || swapCache.has(page)) continue;
-      swapCache.set(page, true);
+      if (page === key) continue;
+      readAhead.push(page);
       stats.readaheadPages++;
-      if (swapCache.size > swapCacheBound) swapCache.delete(swapCache.keys().next().value!);
     }
     stats.majorFaults++;
     stats.pagesRead += pages;
@@ -183,9 +214,32 @@ export function createLinuxSwapPager(
     slotOf.set(key, nextSlot);
     pageAt.set(nextSlot, key);
     nextSlot++;
-    swapCache.delete(key);
+    resident.delete(key);
     stats.swapOuts++;
     return o.writeBack === "sync" ? device.writeNs() : 0;
+  };
+
+  const pageEventNs = (event: PageEvent): number => {
+    const key = keyOf(event.pid, event.vaddr);
+    switch (event.kind) {
+      case "first-touch":
+        resident.add(key);
+        stats.zeroFills++;
+        stats.minorFaults++;
+        return o.minorFaultNs;
+      case "swap-cache-hit":
+        readahead.hit();
+        stats.readaheadHits++;
+        stats.minorFaults++;
+        return o.minorFaultNs;
+      case "evict":
+        resident.delete(key);
+        stats.reclaimed++;
+        // A clean page with a valid swap copy is dropped without I/O; a dirty one's
+        // swap-out follows as a flush call.
+        if (!event.dirty && slotOf.has(key)) stats.cleanDrops++;
+        return o.reclaimPageNs;
+    }
   };
 
   return {
@@ -207,12 +261,22 @@ export function createLinuxSwapPager(
       stats.syscalls++;
       return context.latency.messageNs(call.requestBytes + call.replyBytes, "loopback");
     },
+    pageEventNs,
+    takeReadahead(): PageRef[] {
+      const pages = readAhead.filter((key) => !resident.has(key));
+      readAhead = [];
+      for (const key of pages) installing.add(key);
+      return pages.map(refOf);
+    },
     stats: () => ({ ...stats }),
     describe: () => ({
       ...device.describe(),
       minorFaultNs: o.minorFaultNs === MINOR_FAULT.value
         ? { ...MINOR_FAULT }
         : { value: o.minorFaultNs, unit: "ns", source: "options.minorFaultNs" },
+      reclaimPageNs: o.reclaimPageNs === RECLAIM_PAGE.value
+        ? { ...RECLAIM_PAGE }
+        : { value: o.reclaimPageNs, unit: "ns", source: "options.reclaimPageNs" },
       readaheadMaxPages: {
         value: 1 << o.pageCluster,
         unit: "pages",

@@ -114,3 +114,45 @@ Deno.test("LRU: a larger cache never gives more misses on the same trace", async
     }
   }
 });
+
+Deno.test("experiment cell, deterministic mode: one seed gives identical counters and model time, another seed differs", async () => {
+  const { runOnce } = await import("../../bench/experiment/runner.ts");
+  const { WORKLOADS } = await import("../../bench/experiment/workloads.ts");
+  const tmpDir = await Deno.makeTempDir({ prefix: "legoemu-experiment-seed-" });
+  // What a run counted, without the wall clock (the only thing allowed to differ).
+  const modelled = (r: Awaited<ReturnType<typeof runOnce>>) => ({
+    modelNs: r.modelNs,
+    counters: Object.fromEntries(
+      Object.entries(r.counters).filter(([key]) => !key.endsWith("wallNs")),
+    ),
+    pager: Object.fromEntries(
+      Object.entries(r.processor).filter(([key]) => key.startsWith("pager.")),
+    ),
+  });
+  try {
+    for (const system of ["legoos", "linux-ssd"] as const) {
+      const run = (seed: number) =>
+        runOnce({
+          workload: WORKLOADS.cnn,
+          system,
+          cacheBytes: 256 * 1024,
+          scale: 0.002,
+          threads: 4,
+          seed,
+          deterministic: true,
+          variant: "base",
+          latencyOptions: {},
+          tmpDir,
+        });
+      const first = await run(1);
+      const again = await run(1);
+      const other = await run(2);
+      for (const r of [first, again, other]) assert.equal(r.exitCode, 0, r.error);
+      assert.ok(first.counters.misses > 0 && first.counters.evictions > 0, system);
+      assert.deepEqual(modelled(again), modelled(first), `${system}: seed 1 twice`);
+      assert.notDeepEqual(modelled(other), modelled(first), `${system}: seed 2 vs seed 1`);
+    }
+  } finally {
+    await Deno.remove(tmpDir, { recursive: true });
+  }
+});

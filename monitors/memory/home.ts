@@ -26,6 +26,14 @@
  * again on its owners before the process's next call, which fails rather than go on while
  * an owner may disagree.
  *
+ * With a `persist` hook (PMEM mode) every committed change of a process's state — a call,
+ * a fork, a first-touch placement, an exit — is made durable before it is answered, and
+ * {@link Home.restore} brings the processes back after a restart. A call that was under
+ * way at the crash was not answered; its owners may have applied it while the home's state
+ * is the one before it, so every placed vRegion of a restored process is in doubt and set
+ * again on its owner before the process's next call (pages a `mremap` was moving may then
+ * be lost, as the call never returned).
+ *
  * @module
  */
 
@@ -37,7 +45,7 @@ import { AddressSpace, type SpaceResult, type SpaceStep } from "./address_space.
 import { MAX_PAGES_PER_READ } from "./page_owner.ts";
 import type { OwnerLink } from "./owner_link.ts";
 import { Serial } from "./serial.ts";
-import { permsOf } from "./vma.ts";
+import { permsOf, type Vma, VmaList } from "./vma.ts";
 
 /** Most vRegions one call may touch (a guard against tiny vRegions and huge ranges). */
 export const MAX_VREGIONS_PER_CALL = 65536;
@@ -53,6 +61,20 @@ interface HomedProcess {
   readonly inDoubt: [number, number][];
 }
 
+/** One process's state as the home persists it ({@link HomeOptions.persist}). */
+export interface HomeState {
+  /** Where the heap starts. */
+  startBrk: number;
+  /** The program break. */
+  brk: number;
+  /** The VMAs, ascending. */
+  vmas: Vma[];
+  /** vRegion index → owner, for the vRegions placed so far. */
+  owners: [number, ComponentId][];
+  /** The vRegion size the indices are in. */
+  vregionBytes: number;
+}
+
 /** Work that takes a step back, recorded before the step is sent. */
 type Undo = () => Promise<void>;
 
@@ -66,6 +88,11 @@ export interface HomeOptions {
   manager: ComponentId;
   /** A link to the owner `id` (local calls for this component, messages otherwise). */
   link(id: ComponentId): OwnerLink;
+  /**
+   * Makes the state of `pid` durable (`null`: no longer homed here); each change is
+   * answered only once this resolves. Without it the home keeps its state in memory only.
+   */
+  persist?: (pid: number, state: HomeState | null) => Promise<void>;
 }
 
 /** One process's address space as a control-plane query shows it. */
@@ -117,6 +144,51 @@ export class Home {
     return this.#procs.size;
   }
 
+  /**
+   * Homes the processes of `states` again (persisted before a restart). Their placed
+   * vRegions are in doubt: set again on their owners before each process's next call.
+   * Throws `EIO` naming the process when a state does not make sense.
+   */
+  restore(states: ReadonlyMap<number, unknown>): void {
+    for (const [pid, value] of states) {
+      const state = value as HomeState;
+      try {
+        const vmas = new VmaList(state.vmas.map((v) => ({ ...v })));
+        const space = new AddressSpace(state.startBrk, vmas, state.brk);
+        const owners = new Map(state.owners);
+        const vb = state.vregionBytes;
+        if (![space.startBrk, space.brk, vb].every(Number.isSafeInteger)) {
+          throw new Error("bad numbers");
+        }
+        const inDoubt: [number, number][] = [...owners.keys()].sort((a, b) => a - b)
+          .map((v) => [v * vb, (v + 1) * vb]);
+        this.#procs.set(pid, { space, owners, serial: new Serial(), inDoubt });
+      } catch (e) {
+        throw new KernelError(
+          "EIO",
+          `the persisted home state of process ${pid} does not apply: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /** Makes the state of `pid` durable (when persisting). */
+  async #persist(pid: number, proc: HomedProcess | undefined): Promise<void> {
+    if (!this.#options.persist) return;
+    await this.#options.persist(
+      pid,
+      proc
+        ? {
+          startBrk: proc.space.startBrk,
+          brk: proc.space.brk,
+          vmas: proc.space.vmas.vmas,
+          owners: [...proc.owners],
+          vregionBytes: this.vregionBytes,
+        }
+        : null,
+    );
+  }
+
   /** Every vRegion owner known for processes homed here. */
   vregions(): { pid: number; vregion: number; owner: ComponentId }[] {
     const out: { pid: number; vregion: number; owner: ComponentId }[] = [];
@@ -160,12 +232,14 @@ export class Home {
     }
     if (this.#procs.has(pid)) throw new KernelError("EEXIST", `process ${pid} already exists`);
     if (parentPid === 0) {
-      this.#procs.set(pid, {
+      const proc: HomedProcess = {
         space: new AddressSpace(),
         owners: new Map(),
         serial: new Serial(),
         inDoubt: [],
-      });
+      };
+      this.#procs.set(pid, proc);
+      await proc.serial.run(() => this.#persist(pid, proc));
       return;
     }
     const parent = this.#procs.get(parentPid);
@@ -203,6 +277,7 @@ export class Home {
               false,
             );
           }
+          await this.#persist(pid, child);
         });
       } catch (e) {
         await this.#release(pid, child).catch(() => {});
@@ -235,6 +310,7 @@ export class Home {
         throw e;
       }
       proc.space = next;
+      await this.#persist(pid, proc);
       if (result.error) throw result.error;
       return result.addr;
     });
@@ -275,7 +351,9 @@ export class Home {
     const proc = this.#proc(pid);
     return await proc.serial.run(async () => {
       this.#procs.delete(pid);
-      return await this.#release(pid, proc);
+      const freed = await this.#release(pid, proc);
+      await this.#persist(pid, undefined);
+      return freed;
     });
   }
 
@@ -369,7 +447,10 @@ export class Home {
       if (this.#procs.get(pid) !== proc) {
         throw new KernelError("ESRCH", `process ${pid} has exited`);
       }
-      return await this.#place(pid, proc, vregion, proc.space);
+      if (proc.owners.has(vregion)) return proc.owners.get(vregion)!;
+      const owner = await this.#place(pid, proc, vregion, proc.space);
+      await this.#persist(pid, proc);
+      return owner;
     });
   }
 

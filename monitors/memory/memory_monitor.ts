@@ -159,8 +159,9 @@ export class StockMemoryMonitor implements MemoryMonitor {
       writeShared: (path: string, offset: number, page: Uint8Array) =>
         this.#cache.writeMapped(path, offset, page),
     };
+    let persistent: PersistentOwner | undefined;
     if (pmem) {
-      const owner = new PersistentOwner(ownerOptions);
+      const owner = persistent = new PersistentOwner(ownerOptions);
       this.#owner = owner;
       this.#pmem = new PmemService(context, owner, pmem);
     } else {
@@ -172,6 +173,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
       rpc: context.rpc,
       manager: context.manager,
       link: (id) => this.#link(id),
+      // PMEM mode: the address spaces homed here persist beside the pages.
+      persist: persistent && ((pid, state) => persistent.persistHome(pid, state)),
     });
     this.#cache = new BufferCache(this.#storage, options.bufferCacheBytes);
   }
@@ -181,7 +184,18 @@ export class StockMemoryMonitor implements MemoryMonitor {
     const owner = this.#owner;
     const home = this.#home;
     const cache = this.#cache;
-    if (this.#pmem) this.#context.rpc.handle(this.#charged(await this.#pmem.start()));
+    if (this.#pmem) {
+      this.#context.rpc.handle(this.#charged(await this.#pmem.start()));
+      try {
+        home.restore((owner as PersistentOwner).homeStates());
+      } catch (e) {
+        // Refused like a damaged file: no checkpoint, nothing written.
+        throw new KernelError(
+          "EIO",
+          `PMEM file "${this.#options.pmem!.path}": ${(e as Error).message}`,
+        );
+      }
+    }
     this.#context.rpc.handle(this.#charged({
       // Page service: served by the owner of the page's vRegion.
       P2M_PAGE_FETCH: ({ pid, vaddr }) => {

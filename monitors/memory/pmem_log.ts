@@ -40,6 +40,12 @@ export const RecordKind = {
   EXIT: 3,
   /** Pages copied or moved inside this owner (payload: JSON of the copy's arguments). */
   COPY: 4,
+  /**
+   * The home's state of process `pid` (its address space and vRegion owners), JSON, or
+   * `null` once it exited. A state longer than one record is split over consecutive
+   * records: `addr` counts the records still to come (0 on the last).
+   */
+  HOME: 5,
 } as const;
 
 /** A record kind's number. */

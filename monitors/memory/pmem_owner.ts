@@ -7,6 +7,11 @@
  * acknowledged change is back; a change whose record was not yet durable may be lost,
  * but records are checked whole, so none comes back torn.
  *
+ * The home's side (see `home.ts`) persists here too: after every address-space call it
+ * commits, the home's state of that process — VMAs, program break, vRegion owners — is
+ * logged whole as a `HOME` record and acknowledged once durable, and the last state of every
+ * process homed here is handed back to the home at start ({@link PersistentOwner.homeStates}).
+ *
  * The DRAM frame pool is the working copy the page service reads from; the file is what
  * survives. Frame numbers are not persisted: the allocator's state (which frames are
  * taken) is rebuilt by the replay, which takes a frame for every page it installs.
@@ -18,11 +23,12 @@
  * @module
  */
 
+import { PROT_READ, PROT_WRITE } from "../../kernel/abi.ts";
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
 import { PageOwner, type PageOwnerOptions } from "./page_owner.ts";
-import { type PmemRecord, RecordKind } from "./pmem_log.ts";
+import { MAX_RECORD_PAYLOAD, type PmemRecord, RecordKind } from "./pmem_log.ts";
 import type { PmemPool, RecoveryReport } from "./pmem_pool.ts";
 import type { Vma } from "./vma.ts";
 
@@ -38,6 +44,19 @@ function jsonRecord(kind: PmemRecord["kind"], pid: number, value: unknown): Pmem
 
 function writeRecord(pid: number, addr: number, payload: Uint8Array): PmemRecord {
   return { kind: RecordKind.WRITE, flags: 0, pid, addr, payload };
+}
+
+/** `HOME` records carrying `json`, split so that each fits a record. */
+function homeRecords(pid: number, json: string): PmemRecord[] {
+  const bytes = encoder.encode(json);
+  const parts = Math.max(1, Math.ceil(bytes.length / MAX_RECORD_PAYLOAD));
+  return Array.from({ length: parts }, (_, i) => ({
+    kind: RecordKind.HOME,
+    flags: 0,
+    pid,
+    addr: parts - 1 - i,
+    payload: bytes.subarray(i * MAX_RECORD_PAYLOAD, (i + 1) * MAX_RECORD_PAYLOAD),
+  }));
 }
 
 /**
@@ -58,6 +77,10 @@ export class PersistentOwner extends PageOwner {
   #idle: (() => void)[] = [];
   #replaying = false;
   #writes: Promise<unknown> = Promise.resolve();
+  /** The home's last durable state of each process homed here, as JSON. */
+  readonly #homes = new Map<number, string>();
+  /** `HOME` record parts read so far in a replay, per process. */
+  readonly #homeParts = new Map<number, Uint8Array[]>();
   /** How the last start went. */
   report: RecoveryReport | undefined;
 
@@ -98,7 +121,34 @@ export class PersistentOwner extends PageOwner {
     } finally {
       this.#replaying = false;
     }
+    if (this.#homeParts.size > 0) {
+      const pid = [...this.#homeParts.keys()][0];
+      this.#homeParts.clear();
+      throw new KernelError(
+        "EIO",
+        `PMEM file "${this.#pmem.path}": the home state of process ${pid} is cut short`,
+      );
+    }
     this.report = report;
+  }
+
+  #setHome(pid: number, json: string): void {
+    if (json === "null") this.#homes.delete(pid);
+    else this.#homes.set(pid, json);
+  }
+
+  /** The home's last durable state of every process homed here (as `persistHome` got it). */
+  homeStates(): Map<number, unknown> {
+    return new Map([...this.#homes].map(([pid, json]) => [pid, JSON.parse(json)]));
+  }
+
+  /**
+   * Makes `state` the home's state of process `pid` (`null`: it is homed here no more);
+   * resolves once durable.
+   */
+  persistHome(pid: number, state: unknown): Promise<void> {
+    const json = JSON.stringify(state ?? null);
+    return this.#mutate(homeRecords(pid, json), () => this.#setHome(pid, json));
   }
 
   async #apply(record: PmemRecord): Promise<void> {
@@ -117,6 +167,19 @@ export class PersistentOwner extends PageOwner {
       case RecordKind.COPY: {
         const v = JSON.parse(decoder.decode(record.payload));
         await super.copyPages(record.pid, v.from, v.toPid, v.to, v.length, v.move);
+        return;
+      }
+      case RecordKind.HOME: {
+        const parts = this.#homeParts.get(record.pid) ?? [];
+        parts.push(record.payload.slice());
+        if (record.addr > 0) {
+          this.#homeParts.set(record.pid, parts);
+          return;
+        }
+        this.#homeParts.delete(record.pid);
+        const json = decoder.decode(concatBytes(parts));
+        JSON.parse(json); // a state that does not parse does not apply
+        this.#setHome(record.pid, json);
         return;
       }
       default:
@@ -180,18 +243,21 @@ export class PersistentOwner extends PageOwner {
     return this.#checkpoint;
   }
 
-  /** The whole state as records: each process's VMAs, then its pages. */
+  /** The whole state as records: the home's processes, then each owned process's VMAs and pages. */
   async #snapshot(): Promise<PmemRecord[]> {
     const records: PmemRecord[] = [];
+    for (const [pid, json] of this.#homes) records.push(...homeRecords(pid, json));
     const homes = new Map<number, ComponentId>();
     for (const v of this.ownedVregions()) homes.set(v.pid, v.home);
     for (const [pid, home] of homes) {
+      const vmas = this.vmasOf(pid);
+      const all = { home, start: 0, end: ADDRESS_SPACE_END };
+      // Pages are replayed as writes, which a read-only VMA would refuse: the image maps
+      // every VMA writable for them, then sets the real protections (dropping nothing).
       records.push(jsonRecord(RecordKind.VMAS, pid, {
-        home,
-        start: 0,
-        end: ADDRESS_SPACE_END,
+        ...all,
         discard: true,
-        vmas: this.vmasOf(pid),
+        vmas: vmas.map((v) => ({ ...v, prot: v.prot | PROT_READ | PROT_WRITE })),
       }));
       for (let at = 0; at < ADDRESS_SPACE_END;) {
         const { addrs, data, next } = await this.readPages(pid, at, ADDRESS_SPACE_END, 256);
@@ -199,6 +265,9 @@ export class PersistentOwner extends PageOwner {
           records.push(writeRecord(pid, addr, data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)))
         );
         at = next;
+      }
+      if (vmas.some((v) => (v.prot & PROT_WRITE) === 0 || (v.prot & PROT_READ) === 0)) {
+        records.push(jsonRecord(RecordKind.VMAS, pid, { ...all, discard: false, vmas }));
       }
     }
     return records;
@@ -322,4 +391,15 @@ export class PersistentOwner extends PageOwner {
     };
     return this.#mutate([record], () => super.exit(pid));
   }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

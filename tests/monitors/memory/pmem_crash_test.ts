@@ -19,8 +19,8 @@ import { createStockRegistry } from "../../../plugins/stock.ts";
 import { createTcpTransport } from "../../../transports/tcp/mod.ts";
 import { startTcpManager } from "../../tcp_manager.ts";
 import { within } from "../../within.ts";
+import { spawnMemory } from "./pmem_process.ts";
 
-const entry = decodeURIComponent(new URL("../../../mod.ts", import.meta.url).pathname);
 const ROUNDS = Number(Deno.env.get("LEGOEMU_PMEM_CRASH_ROUNDS") ?? 4);
 const PID = 3;
 const BASE = 0x40000000;
@@ -42,40 +42,6 @@ function slots(): { vaddr: number; size: number }[] {
     out.push({ vaddr: BASE + page * PAGE_SIZE + offset, size });
     offset += size;
   }
-}
-
-/** `legoemu component ...` in its own process; resolves once it printed its "up" line. */
-async function spawnMemory(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", entry, "component", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/ up on \S+/.test(text)) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`memory component exited: ${text}\n${await stderr}`);
-    text += value;
-  }
-  const drained = (async () => {
-    while (!(await lines.read()).done) { /* keep the pipe flowing */ }
-  })();
-  return {
-    child,
-    startup: text,
-    kill: async () => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await child.status;
-      await drained;
-      await stderr;
-    },
-  };
 }
 
 interface Slot {

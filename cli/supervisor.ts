@@ -18,10 +18,17 @@
  * the cluster end by itself. Children also stop by themselves when their standard input
  * closes, so they never outlive a supervisor that was killed.
  *
+ * A component that died can be started again under the same id and on the same address
+ * ({@link SupervisedCluster.restart}): the others reconnect to it there, and a restarted
+ * manager learns the cluster again as each component's next heartbeat is refused and it
+ * re-joins. {@link SupervisedCluster.kill} sends a signal to one component and waits for
+ * its exit (what `deno task chaos` does).
+ *
  * @module
  */
 
 import {
+  componentTransport,
   ConfigError,
   managerTransport,
   type ResolvedClusterConfig,
@@ -126,7 +133,7 @@ export interface SupervisedComponent {
 export interface SupervisedCluster {
   /** The manager as clients name it: `id@host:port`. */
   readonly manager: string;
-  /** Every component, in start order. */
+  /** Every component, in start order (a restarted one with its new process id). */
   readonly components: readonly SupervisedComponent[];
   /**
    * Resolves once the cluster has stopped (on request, or when every component is gone):
@@ -135,6 +142,18 @@ export interface SupervisedCluster {
   readonly done: Promise<number>;
   /** Components that died while the cluster ran → how they ended (`signal SIGKILL`). */
   readonly dead: ReadonlyMap<ComponentId, string>;
+  /**
+   * Sends `signal` to component `id`; resolves once its process has exited, with how it
+   * ended (`signal SIGKILL`). Rejects with `ENOENT` for an unknown id and `ESRCH` when it
+   * has already exited.
+   */
+  kill(id: ComponentId, signal: Deno.Signal): Promise<string>;
+  /**
+   * Starts component `id` again after its process exited, under the same id and listening
+   * on the same address; resolves once it reports ready. Rejects with `EBUSY` while it
+   * still runs, `ENOENT` for an unknown id, and as starting does when it fails to start.
+   */
+  restart(id: ComponentId): Promise<SupervisedComponent>;
   /** Stops every component. Idempotent; resolves once all have exited. */
   stop(): Promise<void>;
 }
@@ -295,12 +314,15 @@ export async function startSupervisedCluster(
   };
 
   let manager = "";
+  const startArgs = (c: ResolvedComponentConfig) => {
+    const args = baseArgs(c);
+    if (c.role !== "manager") args.push("--manager", manager);
+    return args;
+  };
   try {
     for (const stage of STAGES) {
       const starting = config.components.filter((c) => stage.includes(c.role)).map((c) => {
-        const args = baseArgs(c);
-        if (c.role !== "manager") args.push("--manager", manager);
-        const child = new Child(c, args, options, onExit);
+        const child = new Child(c, startArgs(c), options, onExit);
         children.push(child);
         return child;
       });
@@ -327,16 +349,57 @@ export async function startSupervisedCluster(
     await stop();
     throw e;
   }
+  const find = (id: ComponentId) => {
+    const index = children.findIndex((c) => c.id === id);
+    if (index < 0) throw new KernelError("ENOENT", `no component "${id}" in this cluster`);
+    return index;
+  };
+  const describe = (c: Child): SupervisedComponent => ({
+    id: c.id,
+    role: c.role,
+    pid: c.process.pid,
+    addresses: c.report?.addresses ?? {},
+  });
   return {
     manager,
-    components: children.map((c) => ({
-      id: c.id,
-      role: c.role,
-      pid: c.process.pid,
-      addresses: c.report?.addresses ?? {},
-    })),
+    get components() {
+      return children.map(describe);
+    },
     done,
     dead,
+    async kill(id, name) {
+      const child = children[find(id)];
+      if (child.exited) throw new KernelError("ESRCH", `${id} has already exited`);
+      signal(child.process, name);
+      return describeExit(await child.process.status);
+    },
+    async restart(id) {
+      const index = find(id);
+      const old = children[index];
+      if (!old.exited) throw new KernelError("EBUSY", `${id} is still running`);
+      if (stopping) throw new KernelError("ESHUTDOWN", `the cluster is stopping`);
+      await old.pumps;
+      const component = config.components.find((c) => c.id === id)!;
+      const args = startArgs(component);
+      // The same address, so that those who know it (everyone, for the manager) reach it there.
+      const address = old.report?.addresses[componentTransport(config, component).plugin] ??
+        Object.values(old.report?.addresses ?? {})[0];
+      if (address) args.push("--listen", address);
+      const child = new Child(component, args, options, onExit);
+      children[index] = child;
+      try {
+        await withTimeout(child.ready, readyTimeoutMs, id, options.signal);
+      } catch (e) {
+        await child.terminate(graceMs);
+        throw e;
+      }
+      dead.delete(id);
+      options.err(
+        `legoemu: ${id} restarted (pid ${child.process.pid}` +
+          `${address ? `, on ${address}` : ""})`,
+      );
+      return describe(child);
+    },
     stop,
   };
 }

@@ -1,0 +1,337 @@
+/**
+ * `deno task chaos [--trials N] [--seed S] [--out FILE]`: kills components of a running
+ * cluster of real OS processes over TCP with SIGKILL and checks LegoOS's promise — no
+ * acknowledged write is lost — and how long the cluster takes to serve again.
+ *
+ * Each trial (see `cli/chaos_trial.ts`) boots a fresh supervised cluster, runs the
+ * 4-thread chaos write workload (`examples/workloads/chaos_writer.ts`), kills the
+ * scenario's component after a number of acknowledged writes drawn from the trial's
+ * seed, restarts it when the scenario says so, and, once the workload has read every
+ * record back, counts the acknowledged writes that did not read back intact.
+ *
+ * Recovery time, per trial: from the moment the SIGKILL is sent to the return of the
+ * first acknowledged write that needs the killed component and whose successful attempt
+ * began after the killed process was gone (the driver saw it exit) (a memory record's `msync` for `memory` and `manager` — each
+ * memory record is in a vRegion of its own, so its first write-back asks the manager
+ * where it lives — a file record's `fsync` for `storage`). It includes detecting the
+ * death (failover) or restarting the process (storage, manager), and is at most one
+ * write longer than the outage itself.
+ *
+ * One `--seed` derives every trial's seed; it is printed, with each trial's. A line per
+ * trial, then a table; the table's rows go as JSON to `--out` (default
+ * `results/chaos.json`). Exit status 0 only when no acknowledged write was lost and
+ * every trial that ran completed.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { createStockRegistry } from "../plugins/stock.ts";
+import { percentile } from "./chaos_check.ts";
+import {
+  runTrial,
+  type ScenarioName,
+  SCENARIOS,
+  scenarioUnavailable,
+  type TrialResult,
+} from "./chaos_trial.ts";
+
+const HELP = `deno task chaos [options]
+
+  --trials N       trials per scenario (default 20)
+  --seed S         seed of the whole run, an integer 0..4294967295 (default 1); every
+                   trial's seed is derived from it
+  --out FILE       where the table goes as JSON (default results/chaos.json)
+  --scenarios LIST of ${SCENARIOS.join(", ")}, comma-separated (default: all)
+  --records N      records each of the 4 writer threads writes (2 threads to memory, 2 to
+                   files; default 200)
+  --help           this text
+`;
+
+/** One row of the table (and of the JSON). */
+export interface ChaosRow {
+  /** The scenario. */
+  scenario: ScenarioName;
+  /** Trials run (0 when skipped). */
+  trials: number;
+  /** Writes acknowledged, over all trials. */
+  acknowledgedWrites: number;
+  /** Acknowledged writes that did not read back intact, over all trials. */
+  lostWrites: number;
+  /** Median recovery time, ms (`null` when none was measured). */
+  recoveryMsP50: number | null;
+  /** 99th-percentile recovery time, ms (`null` when none was measured). */
+  recoveryMsP99: number | null;
+  /** Trials that did not complete (no recovery, workload gave up...). */
+  failedTrials: number;
+  /** The run's seed. */
+  seed: number;
+  /** Why the scenario was skipped, if it was. */
+  skipped?: string;
+}
+
+/** Parsed flags. */
+export interface ChaosFlags {
+  /** Trials per scenario. */
+  trials: number;
+  /** The run's seed. */
+  seed: number;
+  /** JSON output file. */
+  out: string;
+  /** Scenarios to run. */
+  scenarios: ScenarioName[];
+  /** Records per writer thread. */
+  records: number;
+}
+
+/** A bad flag: its message is printed as is. */
+export class ChaosUsageError extends Error {}
+
+/**
+ * Parses the command line; throws a {@link ChaosUsageError} naming the bad flag.
+ *
+ * @example
+ * ```ts
+ * import { parseChaosFlags } from "./chaos.ts";
+ * const flags = parseChaosFlags(["--trials", "3", "--seed", "9"]);
+ * console.assert(flags !== "help" && flags.trials === 3 && flags.seed === 9);
+ * console.assert(flags !== "help" && flags.out === "results/chaos.json");
+ * ```
+ */
+export function parseChaosFlags(argv: readonly string[]): ChaosFlags | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        trials: { type: "string" },
+        seed: { type: "string" },
+        out: { type: "string" },
+        scenarios: { type: "string" },
+        records: { type: "string" },
+        help: { type: "boolean" },
+      },
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new ChaosUsageError(`${(e as Error).message} (see --help)`);
+  }
+  if (values.help) return "help";
+  const integer = (
+    flag: string,
+    text: string | undefined,
+    fallback: number,
+    min: number,
+    max: number,
+  ) => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) {
+      throw new ChaosUsageError(`--${flag} must be an integer in ${min}..${max}, got "${text}"`);
+    }
+    return n;
+  };
+  const scenarios = values.scenarios === undefined
+    ? [...SCENARIOS]
+    : values.scenarios.split(",").map((name) => {
+      if (!(SCENARIOS as readonly string[]).includes(name)) {
+        throw new ChaosUsageError(
+          `--scenarios: unknown scenario "${name}" (${SCENARIOS.join(", ")})`,
+        );
+      }
+      return name as ScenarioName;
+    });
+  if (values.out === "") throw new ChaosUsageError("--out needs a file name");
+  return {
+    trials: integer("trials", values.trials, 20, 1, 100_000),
+    seed: integer("seed", values.seed, 1, 0, 0xffffffff),
+    out: values.out ?? "results/chaos.json",
+    scenarios: [...new Set(scenarios)],
+    records: integer("records", values.records, 200, 1, 100_000),
+  };
+}
+
+/**
+ * The seed of trial `trial` of scenario number `scenario` in a run seeded with `seed`.
+ *
+ * @example
+ * ```ts
+ * import { trialSeed } from "./chaos.ts";
+ * console.assert(trialSeed(1, 0, 0) === trialSeed(1, 0, 0));
+ * console.assert(trialSeed(1, 0, 0) !== trialSeed(1, 0, 1));
+ * ```
+ */
+export function trialSeed(seed: number, scenario: number, trial: number): number {
+  let h = (seed ^ Math.imul(scenario + 1, 0x9e3779b1) ^ Math.imul(trial + 1, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Folds the trials of one scenario into its row. */
+export function summarize(
+  scenario: ScenarioName,
+  seed: number,
+  results: readonly TrialResult[],
+): ChaosRow {
+  const recoveries = results.flatMap((r) => r.recoveryMs === undefined ? [] : [r.recoveryMs]);
+  return {
+    scenario,
+    trials: results.length,
+    acknowledgedWrites: results.reduce((n, r) => n + r.verdict.acknowledged, 0),
+    lostWrites: results.reduce((n, r) => n + r.verdict.lost, 0),
+    recoveryMsP50: percentile(recoveries, 50),
+    recoveryMsP99: percentile(recoveries, 99),
+    failedTrials: results.filter((r) => r.failure !== undefined).length,
+    seed,
+  };
+}
+
+/** The table the run ends with. */
+export function formatTable(rows: readonly ChaosRow[]): string {
+  const header = [
+    "scenario",
+    "trials",
+    "acknowledged writes",
+    "lost writes",
+    "recovery ms p50",
+    "recovery ms p99",
+    "failed trials",
+  ];
+  const cells = rows.map((r) =>
+    r.skipped ? [r.scenario, "skipped", r.skipped, "", "", "", ""] : [
+      r.scenario,
+      String(r.trials),
+      String(r.acknowledgedWrites),
+      String(r.lostWrites),
+      r.recoveryMsP50 === null ? "-" : String(r.recoveryMsP50),
+      r.recoveryMsP99 === null ? "-" : String(r.recoveryMsP99),
+      String(r.failedTrials),
+    ]
+  );
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...cells.filter((c) => c[3] !== "" || i < 2).map((c) => c[i].length))
+  );
+  const line = (c: string[]) =>
+    c[1] === "skipped"
+      ? `${c[0].padEnd(widths[0])}  skipped: ${c[2]}`
+      : c.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join("  ");
+  return [line(header), ...cells.map(line)].join("\n");
+}
+
+/** One progress line for a finished trial. */
+export function formatTrial(r: TrialResult, index: number, trials: number): string {
+  const recovery = r.recoveryMs === undefined
+    ? "no recovery"
+    : `recovery ${r.recoveryMs} ms (${r.recoveryWrite})`;
+  const restart = r.restartMs === undefined ? "" : ` (restarted after ${r.restartMs} ms)`;
+  return `chaos: ${r.scenario} ${index + 1}/${trials} seed ${r.seed}: SIGKILL ${r.victim} after ` +
+    `${r.killedAfterAcks} acks, gone ${
+      r.deathMs ?? "?"
+    } ms later${restart}; ${r.verdict.acknowledged} acknowledged, ` +
+    `${r.verdict.lost} lost${
+      r.verdict.lost ? ` (${r.verdict.lostExamples.join(" ")})` : ""
+    }, ${recovery}, ${r.acksDuringOutage} acked meanwhile` +
+    (r.failure ? `; FAILED: ${r.failure}` : "");
+}
+
+/** What a run needs from its surroundings. */
+export interface ChaosIo {
+  /** Standard output lines. */
+  out: (line: string) => void;
+  /** Standard error lines. */
+  err: (line: string) => void;
+  /** The CLI entry the components run (absolute path of `mod.ts`). */
+  entry: string;
+}
+
+/** Runs the chaos trials of `flags`; resolves with the table's rows. */
+export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow[]> {
+  const registry = createStockRegistry();
+  const rows: ChaosRow[] = [];
+  for (const scenario of flags.scenarios) {
+    const skipped = scenarioUnavailable(scenario, registry);
+    if (skipped) {
+      io.out(`chaos: ${scenario} scenario SKIPPED: ${skipped}`);
+      rows.push({
+        scenario,
+        trials: 0,
+        acknowledgedWrites: 0,
+        lostWrites: 0,
+        recoveryMsP50: null,
+        recoveryMsP99: null,
+        failedTrials: 0,
+        seed: flags.seed,
+        skipped,
+      });
+      continue;
+    }
+    const results: TrialResult[] = [];
+    const index = SCENARIOS.indexOf(scenario);
+    for (let trial = 0; trial < flags.trials; trial++) {
+      const tail: string[] = [];
+      const result = await runTrial({
+        scenario,
+        seed: trialSeed(flags.seed, index, trial),
+        records: flags.records,
+        entry: io.entry,
+        registry,
+        log: (line) => {
+          tail.push(line);
+          if (tail.length > 30) tail.shift();
+        },
+      });
+      results.push(result);
+      io.out(formatTrial(result, trial, flags.trials));
+      if (result.failure) { for (const line of tail) io.err(`  | ${line}`); }
+    }
+    rows.push(summarize(scenario, flags.seed, results));
+  }
+  return rows;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseChaosFlags(argv);
+  } catch (e) {
+    if (!(e instanceof ChaosUsageError)) throw e;
+    console.error(`chaos: ${e.message}`);
+    return 2;
+  }
+  if (flags === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  const load = () =>
+    Deno.readTextFile("/proc/loadavg").then((t) => t.split(" ").slice(0, 3).join(" "), () => "?");
+  console.log(
+    `chaos: seed ${flags.seed}, ${flags.trials} trial(s) per scenario (${
+      flags.scenarios.join(", ")
+    }), ${flags.records} records per thread; load average ${await load()}`,
+  );
+  const started = performance.now();
+  const rows = await runChaos(flags, {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+    entry: decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname),
+  });
+  console.log("");
+  console.log(formatTable(rows));
+  console.log(
+    `chaos: seed ${flags.seed}; ${((performance.now() - started) / 1000).toFixed(0)} s; ` +
+      `load average ${await load()}; recovery = SIGKILL sent → first acknowledged write that ` +
+      `needs the killed component and began after its process was gone`,
+  );
+  await Deno.mkdir(new URL(".", `file://${absolute(flags.out)}`), { recursive: true });
+  await Deno.writeTextFile(flags.out, JSON.stringify(rows, null, 2) + "\n");
+  console.log(`chaos: wrote ${flags.out}`);
+  const ok = rows.every((r) => r.lostWrites === 0 && r.failedTrials === 0);
+  return ok ? 0 : 1;
+}
+
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -19,8 +19,8 @@
  *
  * One `--seed` derives every trial's seed; it is printed, with each trial's. A line per
  * trial, then a table; the table's rows go as JSON to `--out` (default
- * `results/chaos.json`). Exit status 0 only when no acknowledged write was lost and
- * every trial that ran completed.
+ * `results/chaos.json`). Exit status 0 only when every acknowledged write was read back
+ * intact and every trial that ran completed.
  *
  * @module
  */
@@ -62,6 +62,8 @@ export interface ChaosRow {
   recoveryMsP50: number | null;
   /** 99th-percentile recovery time, ms (`null` when none was measured). */
   recoveryMsP99: number | null;
+  /** Acknowledged writes that were never read back (their trial failed first). */
+  unverifiedWrites: number;
   /** Trials that did not complete (no recovery, workload gave up...). */
   failedTrials: number;
   /** The run's seed. */
@@ -180,6 +182,7 @@ export function summarize(
     trials: results.length,
     acknowledgedWrites: results.reduce((n, r) => n + r.verdict.acknowledged, 0),
     lostWrites: results.reduce((n, r) => n + r.verdict.lost, 0),
+    unverifiedWrites: results.reduce((n, r) => n + r.verdict.unverified, 0),
     recoveryMsP50: percentile(recoveries, 50),
     recoveryMsP99: percentile(recoveries, 99),
     failedTrials: results.filter((r) => r.failure !== undefined).length,
@@ -196,16 +199,18 @@ export function formatTable(rows: readonly ChaosRow[]): string {
     "lost writes",
     "recovery ms p50",
     "recovery ms p99",
+    "unverified",
     "failed trials",
   ];
   const cells = rows.map((r) =>
-    r.skipped ? [r.scenario, "skipped", r.skipped, "", "", "", ""] : [
+    r.skipped ? [r.scenario, "skipped", r.skipped, "", "", "", "", ""] : [
       r.scenario,
       String(r.trials),
       String(r.acknowledgedWrites),
       String(r.lostWrites),
       r.recoveryMsP50 === null ? "-" : String(r.recoveryMsP50),
       r.recoveryMsP99 === null ? "-" : String(r.recoveryMsP99),
+      String(r.unverifiedWrites),
       String(r.failedTrials),
     ]
   );
@@ -229,8 +234,8 @@ export function formatTrial(r: TrialResult, index: number, trials: number): stri
     `${r.killedAfterAcks} acks, gone ${
       r.deathMs ?? "?"
     } ms later${restart}; ${r.verdict.acknowledged} acknowledged, ` +
-    `${r.verdict.lost} lost${
-      r.verdict.lost ? ` (${r.verdict.lostExamples.join(" ")})` : ""
+    `${r.verdict.lost} lost${r.verdict.lost ? ` (${r.verdict.lostExamples.join(" ")})` : ""}${
+      r.verdict.unverified ? `, ${r.verdict.unverified} unverified` : ""
     }, ${recovery}, ${r.acksDuringOutage} acked meanwhile` +
     (r.failure ? `; FAILED: ${r.failure}` : "");
 }
@@ -258,6 +263,7 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
         trials: 0,
         acknowledgedWrites: 0,
         lostWrites: 0,
+        unverifiedWrites: 0,
         recoveryMsP50: null,
         recoveryMsP99: null,
         failedTrials: 0,
@@ -326,7 +332,9 @@ async function main(argv: string[]): Promise<number> {
   await Deno.mkdir(new URL(".", `file://${absolute(flags.out)}`), { recursive: true });
   await Deno.writeTextFile(flags.out, JSON.stringify(rows, null, 2) + "\n");
   console.log(`chaos: wrote ${flags.out}`);
-  const ok = rows.every((r) => r.lostWrites === 0 && r.failedTrials === 0);
+  const ok = rows.every((r) =>
+    r.lostWrites === 0 && r.unverifiedWrites === 0 && r.failedTrials === 0
+  );
   return ok ? 0 : 1;
 }
 

@@ -276,7 +276,8 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
       }),
     );
     if (spec.replica) {
-      // Nothing is placed on the secondary: the whole process lives on the primary.
+      // Nothing is placed on the secondary: the whole process lives on the primary (and
+      // the workload maps all it needs before it writes: nothing is placed after the kill).
       await rpc.call("gm", "MGR_DRAIN", { id: "m1", drained: true }, { timeoutMs: 30_000 });
     }
     const args = [
@@ -333,7 +334,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
   try {
     if (hooks.corruptFile) await corruptFileRecord(root, hooks.corruptFile);
     const hostBad = await hostCheck(root, chaos, seed);
-    const verdict = checkTrial(chaos, hostBad);
+    const verdict = checkTrial(chaos, hostBad, true);
     const recovered = killedAt === undefined || deadAt === undefined
       ? undefined
       : recovery(chaos, spec.kind, killedAt, deadAt);
@@ -342,7 +343,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
     } else if (!hooks.noKill && recovered === undefined) {
       failure ??= `no write that needs ${spec.victim} was acknowledged after the kill`;
     }
-    if (verdict.unverified) failure ??= verdict.unverified;
+    if (verdict.unverifiedWhy) failure ??= verdict.unverifiedWhy;
     let acksDuringOutage = 0;
     if (killedAt !== undefined && recovered !== undefined) {
       for (const ack of chaos.acks.values()) {

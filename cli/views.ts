@@ -85,7 +85,12 @@ export function formatStatus(snapshot: ClusterSnapshot, now: number = Date.now()
   const rows = sorted.map((c) => [
     c.id,
     c.role,
-    c.drained ? `${c.state},drained` : c.state,
+    (c.drained ? `${c.state},drained` : c.state) +
+    (c.successor
+      ? ` (failed over to ${c.successor})`
+      : c.secondary
+      ? ` (replica ${c.secondary})`
+      : ""),
     c.state === "up" ? formatDuration(c.uptimeMs ?? now - c.upSince) : "-",
     c.lastSeenAt ? `${formatDuration(now - c.lastSeenAt)} ago` : "-",
     address(c.addresses ?? {}),

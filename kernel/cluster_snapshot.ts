@@ -42,6 +42,10 @@ export interface ComponentRecord {
   load: Record<string, unknown>;
   /** What the managers placed on it (running threads and processes, homes, vRegions, files). */
   assigned: AssignedCounts;
+  /** A memory component's secondary, while replication to it is on. */
+  secondary?: ComponentId;
+  /** The memory component that took over this one's vRegions and processes (a failover). */
+  successor?: ComponentId;
 }
 
 /** A component as a snapshot shows it: its record plus figures derived at that moment. */

@@ -293,6 +293,19 @@ function clusterRuleProblems(config: ClusterConfig): IssueLine[] {
       })`,
     });
   }
+  // Replication: a memory component's `secondary` is another memory component.
+  const memoryIds = new Set(config.components.filter((c) => c.role === "memory").map((c) => c.id));
+  config.components.forEach((c, i) => {
+    const secondary = c.role === "memory" ? c.options?.secondary : undefined;
+    if (secondary === undefined) return;
+    if (typeof secondary !== "string" || !memoryIds.has(secondary) || secondary === c.id) {
+      problems.push({
+        path: `$.components[${i}].options.secondary`,
+        message: `the secondary of ${c.id} must be another memory component of the cluster, ` +
+          `got ${JSON.stringify(secondary)} (memory components: ${[...memoryIds].join(", ")})`,
+      });
+    }
+  });
   for (const role of ["processor", "memory", "storage"] as const) {
     if (byRole(role).length === 0) {
       problems.push({

@@ -174,6 +174,14 @@ export const MESSAGE_KINDS = {
     reply: empty,
   },
 
+  // Replication: the copy of a dirty flush a processor sends to the secondary of `primary`,
+  // in parallel with the flush itself (acknowledged to the thread once both have it).
+  P2M_PAGE_REPLICATE: {
+    code: 0x0110,
+    request: { primary: "str", pid: "u32", vaddr: "u64", page: "page" },
+    reply: empty,
+  },
+
   // P2S: the processor asks a storage component (stateless: full path every time).
   P2S_OPEN: {
     code: 0x0201,
@@ -256,6 +264,11 @@ export const MESSAGE_KINDS = {
   // The process exited: the owner frees its pages and VMAs.
   M2M_PROCESS_EXIT: { code: 0x0408, request: { pid: "u32" }, reply: { pagesFreed: "u32" } },
 
+  // Replication: a primary tells its secondary what changed its state besides page flushes
+  // (VMAs set, pages copied or written, a process's address space, an exit): `op` a JSON
+  // record (see monitors/memory/replica_store.ts), `data` the pages it carries.
+  M2M_REPLICA_APPLY: { code: 0x0409, request: { op: "json", data: "bytes" }, reply: empty },
+
   // MGR: components and the global managers (GPM, GMM, GSM).
   MGR_JOIN: {
     code: 0x0501,
@@ -333,6 +346,22 @@ export const MESSAGE_KINDS = {
     request: { change: "str", path: "str", to: "str" },
     reply: empty,
   },
+  // Failover: the manager tells a secondary to take over `primary`'s memory and processes.
+  MGR_PROMOTE: {
+    code: 0x0512,
+    request: { primary: "str" },
+    reply: { pages: "u32", processes: "u32", vmas: "u32" },
+  },
+  // Where memory component `id`'s work is: its state, its live secondary ("" when none),
+  // its successor after a failover ("" when none), and the home of process `pid` (0: none).
+  MGR_REPLICA_INFO: {
+    code: 0x0513,
+    request: { id: "str", pid: "u32" },
+    reply: { state: "str", secondary: "str", successor: "str", home: "str" },
+  },
+  // The manager announces that memory component `id` is gone and its work is now at
+  // `successor` ("": nowhere, it had no replica), so callers waiting on it retry there.
+  MGR_FAILOVER: { code: 0x0514, request: { id: "str", successor: "str" }, reply: empty },
   // Drain a component (no new placements) or undrain it.
   MGR_DRAIN: { code: 0x0511, request: { id: "str", drained: "bool" }, reply: empty },
 } as const satisfies Record<string, KindSpec>;

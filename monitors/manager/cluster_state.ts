@@ -296,6 +296,29 @@ export class ClusterState {
     return n;
   }
 
+  /**
+   * Moves the vRegions `from` owns and the running processes it homes to `to` (a
+   * failover). Returns how many of each moved.
+   */
+  moveWork(from: ComponentId, to: ComponentId): { vregions: number; processes: number } {
+    let vregions = 0;
+    for (const [key, owner] of [...this.vregionOwners]) {
+      if (owner !== from) continue;
+      const [pid, vregion] = key.split(":").map(Number);
+      this.setVregionOwner(pid, vregion, to);
+      vregions++;
+    }
+    let processes = 0;
+    for (const record of this.processes.values()) {
+      if (record.home !== from || record.state !== "running") continue;
+      this.#bump(from, "homes", -1);
+      record.home = to;
+      this.#bump(to, "homes", +1);
+      processes++;
+    }
+    return { vregions, processes };
+  }
+
   /** Records (or moves) the storage component holding `path`. */
   setFileLocation(path: string, storage: ComponentId): void {
     const old = this.fileLocations.get(path);

@@ -50,6 +50,7 @@ import type { Schema } from "../../kernel/zod_issues.ts";
 import { mulberry32 } from "../../kernel/prng.ts";
 import { type ClusterCensus, ClusterState, type CompleteClusterSnapshot } from "./cluster_state.ts";
 import { FailureDetector } from "./failure_detector.ts";
+import { Replication } from "./replication.ts";
 import { managerControlSource } from "./control/manager_source.ts";
 import { type ControlServer, serveControlPlane } from "./control/server.ts";
 
@@ -199,6 +200,7 @@ export class StockManager implements ManagerMonitor {
   #options: ManagerOptions;
   #nextPid = 1;
   #detector: FailureDetector;
+  #replication: Replication;
   #prng: () => number;
   #process: ProcessPlacementPolicy | undefined;
   #vregion: VregionPlacementPolicy | undefined;
@@ -214,6 +216,13 @@ export class StockManager implements ManagerMonitor {
     this.id = context.id;
     this.#prng = mulberry32(options.seed);
     this.state = new ClusterState({ heartbeatMs: options.heartbeatMs });
+    this.#replication = new Replication({
+      self: this.id,
+      state: this.state,
+      rpc: context.rpc,
+      events: context.events,
+      log: (line) => context.log(line),
+    });
     this.#detector = new FailureDetector(this.state, {
       heartbeatMs: options.heartbeatMs,
       missedHeartbeats: options.missedHeartbeats,
@@ -226,6 +235,7 @@ export class StockManager implements ManagerMonitor {
           data: { role: record.role, missedHeartbeats: missed, lastSeenAt: record.lastSeenAt },
         });
         context.log(`${id} declared down after ${missed} missed heartbeats`);
+        this.#replication.down(id);
       },
       onSuspect: (id, missed) =>
         context.events.emit("component.suspect", {
@@ -244,19 +254,22 @@ export class StockManager implements ManagerMonitor {
     }
     this.state.join(this.id, "manager", {}, {});
     ctx.rpc.handle({
-      MGR_JOIN: (body, call) => {
+      MGR_JOIN: async (body, call) => {
         if (!isRole(body.role)) {
           throw new KernelError("EINVAL", `${call.from} announced unknown role "${body.role}"`);
         }
         if (body.role === "manager" || call.from === this.id) {
           throw new KernelError("EINVAL", `${call.from} cannot join as a second manager`);
         }
+        // A restarted primary is failed over before it may serve again.
+        await this.#replication.beforeJoin(call.from, body.role);
         const { rejoined } = this.state.join(
           call.from,
           body.role,
           asRecord(body.capacity),
           asRecord(body.addresses),
         );
+        this.#replication.joined(call.from, asRecord(body.capacity));
         this.#counts.joins++;
         ctx.events.emit("component.up", {
           component: call.from,
@@ -296,6 +309,7 @@ export class StockManager implements ManagerMonitor {
         return {};
       },
       MGR_DRAIN: async ({ id, drained }) => (await this.drain(id, drained), {}),
+      MGR_REPLICA_INFO: ({ id, pid }) => this.#replication.info(id, pid),
       MGR_LOOKUP: ({ id }) => {
         const record = this.state.components.get(id);
         if (!record) throw new KernelError("ENOENT", `no component "${id}" has joined`);
@@ -627,6 +641,7 @@ export class StockManager implements ManagerMonitor {
     const components = [...this.state.components.values()];
     return {
       ...this.#counts,
+      failovers: this.#replication.failovers,
       componentsUp: components.filter((c) => c.state === "up").length,
       componentsDown: components.filter((c) => c.state === "down").length,
       processes: this.state.processes.size,

@@ -40,7 +40,7 @@
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { RpcNode } from "../../kernel/rpc.ts";
-import { AddressSpace, type SpaceResult, type SpaceStep } from "./address_space.ts";
+import { AddressSpace, HEAP_START, type SpaceResult, type SpaceStep } from "./address_space.ts";
 import { MAX_PAGES_PER_READ } from "./page_owner.ts";
 import type { OwnerLink } from "./owner_link.ts";
 import { Serial } from "./serial.ts";
@@ -284,6 +284,28 @@ export class Home {
         throw e;
       }
     });
+  }
+
+  /**
+   * Starts homing `pid` with the VMAs and break a replica kept of it (a failover made this
+   * component its home); its vRegion owners are asked of the manager afresh. No-op when
+   * `pid` is homed here already.
+   */
+  adopt(pid: number, vmas: readonly Vma[], brk: number): void {
+    if (this.#procs.has(pid)) return;
+    this.#procs.set(pid, {
+      space: new AddressSpace(HEAP_START, new VmaList([...vmas]), brk),
+      owners: new Map(),
+      serial: new Serial(),
+      inDoubt: [],
+    });
+  }
+
+  /** Every vRegion owned by `from` is now `to`'s (`from` failed over to `to`). */
+  reassign(from: ComponentId, to: ComponentId): void {
+    for (const proc of this.#procs.values()) {
+      for (const [vregion, owner] of proc.owners) if (owner === from) proc.owners.set(vregion, to);
+    }
   }
 
   /**

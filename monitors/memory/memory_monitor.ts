@@ -27,6 +27,7 @@ import { BufferCache } from "./buffer_cache.ts";
 import { FramePool } from "./frame_pool.ts";
 import { Home } from "./home.ts";
 import { type OnFull, PageOwner } from "./page_owner.ts";
+import { ReplicaService } from "./replica_service.ts";
 import { localOwnerLink, type OwnerLink, remoteOwnerLink } from "./owner_link.ts";
 import { PersistentOwner } from "./pmem_owner.ts";
 import {
@@ -73,6 +74,13 @@ export interface MemoryOptions {
    * configuration of LegoOS's Fig. 8 throughput figures).
    */
   workers: number;
+  /**
+   * Replication: the memory component that keeps a replica of this one and takes over its
+   * vRegions and processes when it fails (see `replica_service.ts`). Not with `pmem`.
+   */
+  secondary?: string;
+  /** Period of the replica backup rounds to storage, ms (default 1000; 0: no backup). */
+  replicaBackupMs: number;
 }
 
 /** Validates {@link MemoryOptions}, filling defaults. */
@@ -86,6 +94,11 @@ export const MemoryOptionsSchema: Schema<MemoryOptions> = z.strictObject({
   bufferCacheBytes: z.number().int().min(PAGE_SIZE).max(2 ** 36).default(8 * 1024 * 1024),
   pmem: pmemOptionsObject.optional(),
   workers: z.number().int().min(1).max(64).default(1),
+  secondary: z.string().min(1).max(16).optional(),
+  replicaBackupMs: z.number().int().min(0).max(3_600_000).default(1000),
+}).refine((o) => !(o.secondary && o.pmem), {
+  message: "secondary (replication) cannot be combined with pmem (PMEM is already durable)",
+  path: ["secondary"],
 });
 
 const vmaSchema = z.strictObject({
@@ -123,6 +136,9 @@ export class StockMemoryMonitor implements MemoryMonitor {
   readonly #cache: BufferCache;
   readonly #links = new Map<ComponentId, OwnerLink>();
   readonly #pmem: PmemService | undefined;
+  readonly #replica: ReplicaService;
+  /** Until the manager answered the join, requests are refused (a restart must not serve). */
+  #joined = false;
   /** The worker threads in model time: requests queue for them. */
   readonly #workers: BusyResource;
   #membership: Membership | undefined;
@@ -168,13 +184,25 @@ export class StockMemoryMonitor implements MemoryMonitor {
       this.#owner = new PageOwner(ownerOptions);
     }
     this.#links.set(context.id, localOwnerLink(context.id, this.#owner));
+    if (options.secondary === context.id) {
+      throw new KernelError("EINVAL", `${context.id} cannot be its own secondary`);
+    }
     this.#home = new Home({
       id: context.id,
       rpc: context.rpc,
       manager: context.manager,
-      link: (id) => this.#link(id),
+      link: (id) => this.#replica.link(id),
       // PMEM mode: the address spaces homed here persist beside the pages.
       persist: persistent && ((pid, state) => persistent.persistHome(pid, state)),
+    });
+    this.#replica = new ReplicaService({
+      context,
+      owner: this.#owner,
+      home: this.#home,
+      storage: this.#storage,
+      secondary: options.secondary,
+      backupMs: options.replicaBackupMs ?? 1000,
+      rawLink: (id) => this.#link(id),
     });
     this.#cache = new BufferCache(this.#storage, options.bufferCacheBytes);
   }
@@ -184,6 +212,19 @@ export class StockMemoryMonitor implements MemoryMonitor {
     const owner = this.#owner;
     const home = this.#home;
     const cache = this.#cache;
+    const replica = this.#replica;
+    const local = replica.localLink();
+    // A process's address space after each call goes to the secondary (a no-op without one).
+    const homed = async <T>(pid: number, run: () => Promise<T>): Promise<T> => {
+      try {
+        return await run();
+      } finally {
+        await replica.afterHomeCall(pid);
+      }
+    };
+    const { MGR_PROMOTE, MGR_FAILOVER, ...replication } = replica.handlers();
+    this.#context.rpc.handle({ MGR_PROMOTE, MGR_FAILOVER });
+    this.#context.rpc.handle(this.#charged(replication));
     if (this.#pmem) {
       this.#context.rpc.handle(this.#charged(await this.#pmem.start()));
       try {
@@ -214,36 +255,42 @@ export class StockMemoryMonitor implements MemoryMonitor {
       },
 
       // Address space: served by the process's home.
-      P2M_FORK: async ({ pid, parentPid }) => (await home.fork(pid, parentPid), {}),
-      P2M_EXIT: async ({ pid }) => {
-        // Files first: the exiting process's writes must reach storage.
-        await cache.exitProcess(pid).catch((e) =>
-          this.#context.log(
-            `process ${pid}: file write-back at exit failed: ${(e as Error).message}`,
-          )
-        );
-        return { pagesFreed: await home.exit(pid) };
-      },
-      P2M_MMAP: async ({ pid, addr, length, prot, flags, path, offset }) => {
-        if (path !== "" && !(flags & 0x20)) {
-          // The file must exist, and what was written through the cache must be seen.
-          await cache.flushPath(path);
-          await this.#storage.attributes(path);
-        }
-        return {
-          addr: await home.call(pid, (s) => s.mmap(addr, length, prot, flags, path, offset)),
-        };
-      },
-      P2M_MUNMAP: async ({ pid, addr, length }) => (
-        await home.call(pid, (s) => s.munmap(addr, length)), {}
-      ),
-      P2M_MREMAP: async ({ pid, oldAddr, oldLength, newLength, flags, newAddr }) => ({
-        addr: await home.call(pid, (s) => s.mremap(oldAddr, oldLength, newLength, flags, newAddr)),
-      }),
-      P2M_MPROTECT: async ({ pid, addr, length, prot }) => (
-        await home.call(pid, (s) => s.mprotect(addr, length, prot)), {}
-      ),
-      P2M_BRK: async ({ pid, addr }) => ({ addr: await home.call(pid, (s) => s.setBrk(addr)) }),
+      P2M_FORK: ({ pid, parentPid }) =>
+        homed(pid, async () => (await home.fork(pid, parentPid), {})),
+      P2M_EXIT: ({ pid }) =>
+        homed(pid, async () => {
+          // Files first: the exiting process's writes must reach storage.
+          await cache.exitProcess(pid).catch((e) =>
+            this.#context.log(
+              `process ${pid}: file write-back at exit failed: ${(e as Error).message}`,
+            )
+          );
+          return { pagesFreed: await home.exit(pid) };
+        }),
+      P2M_MMAP: ({ pid, addr, length, prot, flags, path, offset }) =>
+        homed(pid, async () => {
+          if (path !== "" && !(flags & 0x20)) {
+            // The file must exist, and what was written through the cache must be seen.
+            await cache.flushPath(path);
+            await this.#storage.attributes(path);
+          }
+          return {
+            addr: await home.call(pid, (s) => s.mmap(addr, length, prot, flags, path, offset)),
+          };
+        }),
+      P2M_MUNMAP: ({ pid, addr, length }) =>
+        homed(pid, async () => (await home.call(pid, (s) => s.munmap(addr, length)), {})),
+      P2M_MREMAP: ({ pid, oldAddr, oldLength, newLength, flags, newAddr }) =>
+        homed(pid, async () => ({
+          addr: await home.call(
+            pid,
+            (s) => s.mremap(oldAddr, oldLength, newLength, flags, newAddr),
+          ),
+        })),
+      P2M_MPROTECT: ({ pid, addr, length, prot }) =>
+        homed(pid, async () => (await home.call(pid, (s) => s.mprotect(addr, length, prot)), {})),
+      P2M_BRK: ({ pid, addr }) =>
+        homed(pid, async () => ({ addr: await home.call(pid, (s) => s.setBrk(addr)) })),
       // First-touch placement, passed on by the manager.
       MGR_VREGION_TOUCH: async ({ pid, vregion }) => ({ owner: await home.touch(pid, vregion) }),
 
@@ -259,7 +306,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
 
       // From homes to this owner.
       M2M_VMA_SET: async ({ pid, home: from, start, end, discard, vmas }) => ({
-        pagesFreed: await owner.setVmas(
+        pagesFreed: await local.setVmas(
           pid,
           from,
           start,
@@ -275,15 +322,15 @@ export class StockMemoryMonitor implements MemoryMonitor {
       M2M_PAGES_WRITE: async ({ pid, addrs, data }) => {
         const parsed = addrsSchema.safeParse(addrs);
         if (!parsed.success) throw new KernelError("EINVAL", "addrs must be an array of addresses");
-        await owner.writePages(pid, parsed.data, data);
+        await local.writePages(pid, parsed.data, data);
         return {};
       },
       M2M_PAGES_COPY: async ({ pid, from, toPid, to, length, move }) => {
         checkRange(from, from + length);
         checkRange(to, to + length);
-        return { pages: await owner.copyPages(pid, from, toPid, to, length, move) };
+        return { pages: await local.copyPages(pid, from, toPid, to, length, move) };
       },
-      M2M_PROCESS_EXIT: async ({ pid }) => ({ pagesFreed: await owner.exit(pid) }),
+      M2M_PROCESS_EXIT: async ({ pid }) => ({ pagesFreed: await local.exit(pid) }),
     }));
     this.#membership = await joinCluster(
       this.#context,
@@ -292,9 +339,11 @@ export class StockMemoryMonitor implements MemoryMonitor {
         frames: this.#pool.frames,
         onFull: this.#options.onFull,
         bufferCacheBytes: this.#options.bufferCacheBytes,
+        ...(this.#options.secondary ? { secondary: this.#options.secondary } : {}),
       },
       () => this.#load(),
     );
+    this.#joined = true;
     owner.vregionBytes = this.#membership.vregionBytes;
     home.vregionBytes = this.#membership.vregionBytes;
   }
@@ -303,6 +352,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
   async stop(): Promise<void> {
     this.#membership?.leave();
     this.#membership = undefined;
+    this.#replica.stop();
     await this.#pmem?.stop();
     const swap = this.#swap;
     if (swap && swap.highWater > 0) {
@@ -341,6 +391,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       vregions: this.#home.vregions(),
       ownedVregions: this.#owner.ownedVregions(),
       ...(this.#pmem ? { pmem: this.#pmem.info() } : {}),
+      replication: this.#replica.stats(),
     };
   }
 
@@ -355,6 +406,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
         return this.#home.view(pid);
       case "load":
         return this.#figures();
+      case "replica":
+        return this.#replica.stats();
       case "pmem":
         if (!this.#pmem) throw new KernelError("ENOENT", `${this.id} is not in PMEM mode`);
         return this.#pmem.info();
@@ -367,7 +420,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       default:
         throw new KernelError(
           "ENOENT",
-          `${this.id} answers no question "${what}" (it knows: address-space, load, owned, pmem)`,
+          `${this.id} answers no question "${what}" (it knows: address-space, load, owned, pmem, replica)`,
         );
     }
   }
@@ -411,6 +464,9 @@ export class StockMemoryMonitor implements MemoryMonitor {
       const service: ServiceKind = kind.startsWith("P2M_PAGE_") ? "page" : "call";
       const run = handler as (body: never, ctx: CallContext) => unknown;
       charged[kind] = (body: never, ctx: CallContext) => {
+        if (!this.#joined) {
+          throw new KernelError("EAGAIN", `${this.id} has not joined the cluster yet`);
+        }
         const cost = latency.service(service);
         occupy(this.#workers, cost.busyNs, "service", cost.latencyNs);
         return run(body, ctx);

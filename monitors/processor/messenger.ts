@@ -29,6 +29,7 @@ export function stallOf(kind: MessageKind): string {
     case "P2M_PAGE_FLUSH_FETCH":
       return "fetch";
     case "P2M_PAGE_FLUSH":
+    case "P2M_PAGE_REPLICATE":
       return "flush";
     default:
       return kind.startsWith("MGR_") ? "placement" : "syscall";

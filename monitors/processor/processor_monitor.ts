@@ -45,6 +45,7 @@ import {
   VADDR_LIMIT,
 } from "./layout.ts";
 import { createMessenger, type Messenger } from "./messenger.ts";
+import { FailoverMessenger } from "./replica_route.ts";
 import { PageService } from "./page_service.ts";
 import {
   newCounters,
@@ -173,7 +174,11 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     if (this.#lines % this.#ways !== 0) {
       throw new KernelError("EINVAL", `${this.#lines} lines do not split into ${this.#ways} ways`);
     }
-    this.#messenger = createMessenger(context);
+    // Replicated flushes and failover routing (see replica_route.ts).
+    this.#messenger = new FailoverMessenger(createMessenger(context), {
+      context,
+      processes: () => this.#processes.values(),
+    });
   }
 
   /** Builds the ExCache, serves `MGR_EXEC` and joins the cluster. */
@@ -220,6 +225,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       context.latency.roofline(),
       `latency model ${context.latency.name}`,
     );
+    if (this.#messenger instanceof FailoverMessenger) {
+      context.rpc.handle(this.#messenger.handlers());
+    }
     context.rpc.handle({
       MGR_EXEC: async ({ pid, home, workload, args }) => {
         if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
@@ -346,6 +354,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       replacement: this.#cache?.policy.name,
       ...this.#pages?.stats,
       ...(this.#pager ? prefixed("pager.", this.#pager.stats()) : {}),
+      ...(this.#messenger instanceof FailoverMessenger
+        ? { replication: { ...this.#messenger.stats } }
+        : {}),
     };
   }
 

@@ -281,8 +281,11 @@ export interface ProcessOutcome {
 export class ProcessRecord {
   /** Process id. */
   readonly pid: number;
-  /** Home memory component (address-space calls, file reads and writes). */
-  readonly home: ComponentId;
+  /**
+   * Home memory component (address-space calls, file reads and writes); rewritten when it
+   * fails over to its secondary.
+   */
+  home: ComponentId;
   /** Workload module URL. */
   readonly workload: string;
   /** Arguments. */

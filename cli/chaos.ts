@@ -248,6 +248,8 @@ export interface ChaosIo {
   err: (line: string) => void;
   /** The CLI entry the components run (absolute path of `mod.ts`). */
   entry: string;
+  /** Aborting it ends the run after the current trial, which ends early. */
+  signal?: AbortSignal;
 }
 
 /** Runs the chaos trials of `flags`; resolves with the table's rows. */
@@ -274,7 +276,7 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
     }
     const results: TrialResult[] = [];
     const index = SCENARIOS.indexOf(scenario);
-    for (let trial = 0; trial < flags.trials; trial++) {
+    for (let trial = 0; trial < flags.trials && !io.signal?.aborted; trial++) {
       const tail: string[] = [];
       const result = await runTrial({
         scenario,
@@ -282,6 +284,7 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
         records: flags.records,
         entry: io.entry,
         registry,
+        signal: io.signal,
         log: (line) => {
           tail.push(line);
           if (tail.length > 30) tail.shift();
@@ -292,6 +295,7 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
       if (result.failure) { for (const line of tail) io.err(`  | ${line}`); }
     }
     rows.push(summarize(scenario, flags.seed, results));
+    if (io.signal?.aborted) break;
   }
   return rows;
 }
@@ -317,13 +321,29 @@ async function main(argv: string[]): Promise<number> {
     }), ${flags.records} records per thread; load average ${await load()}`,
   );
   const started = performance.now();
-  const rows = await runChaos(flags, {
-    out: (line) => console.log(line),
-    err: (line) => console.error(line),
-    entry: decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname),
-  });
+  const interrupt = new AbortController();
+  const onInterrupt = () => {
+    console.error("chaos: interrupted; stopping the current trial's cluster");
+    interrupt.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let rows;
+  try {
+    rows = await runChaos(flags, {
+      out: (line) => console.log(line),
+      err: (line) => console.error(line),
+      entry: decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname),
+      signal: interrupt.signal,
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
   console.log("");
   console.log(formatTable(rows));
+  if (interrupt.signal.aborted) {
+    console.log(`chaos: interrupted: ${flags.out} not written`);
+    return 130;
+  }
   console.log(
     `chaos: seed ${flags.seed}; ${((performance.now() - started) / 1000).toFixed(0)} s; ` +
       `load average ${await load()}; recovery = SIGKILL sent → first acknowledged write that ` +

@@ -45,6 +45,8 @@ const HELP = `deno task chaos [options]
   --scenarios LIST of ${SCENARIOS.join(", ")}, comma-separated (default: all)
   --records N      records each of the 4 writer threads writes (2 threads to memory, 2 to
                    files; default 200)
+  --merge          keep the rows of other scenarios already in --out (same seed, trials and
+                   records): one scenario can be run again, or the scenarios one at a time
   --help           this text
 `;
 
@@ -68,6 +70,8 @@ export interface ChaosRow {
   failedTrials: number;
   /** The run's seed. */
   seed: number;
+  /** Records each writer thread wrote per trial. */
+  recordsPerThread: number;
   /** Why the scenario was skipped, if it was. */
   skipped?: string;
 }
@@ -84,6 +88,8 @@ export interface ChaosFlags {
   scenarios: ScenarioName[];
   /** Records per writer thread. */
   records: number;
+  /** Keep the rows of other scenarios already in `out`. */
+  merge: boolean;
 }
 
 /** A bad flag: its message is printed as is. */
@@ -111,6 +117,7 @@ export function parseChaosFlags(argv: readonly string[]): ChaosFlags | "help" {
         out: { type: "string" },
         scenarios: { type: "string" },
         records: { type: "string" },
+        merge: { type: "boolean" },
         help: { type: "boolean" },
       },
       allowPositionals: false,
@@ -150,6 +157,7 @@ export function parseChaosFlags(argv: readonly string[]): ChaosFlags | "help" {
     out: values.out ?? "results/chaos.json",
     scenarios: [...new Set(scenarios)],
     records: integer("records", values.records, 200, 1, 100_000),
+    merge: values.merge === true,
   };
 }
 
@@ -173,7 +181,7 @@ export function trialSeed(seed: number, scenario: number, trial: number): number
 /** Folds the trials of one scenario into its row. */
 export function summarize(
   scenario: ScenarioName,
-  seed: number,
+  flags: Pick<ChaosFlags, "seed" | "records">,
   results: readonly TrialResult[],
 ): ChaosRow {
   const recoveries = results.flatMap((r) => r.recoveryMs === undefined ? [] : [r.recoveryMs]);
@@ -186,7 +194,8 @@ export function summarize(
     recoveryMsP50: percentile(recoveries, 50),
     recoveryMsP99: percentile(recoveries, 99),
     failedTrials: results.filter((r) => r.failure !== undefined).length,
-    seed,
+    seed: flags.seed,
+    recordsPerThread: flags.records,
   };
 }
 
@@ -270,6 +279,7 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
         recoveryMsP99: null,
         failedTrials: 0,
         seed: flags.seed,
+        recordsPerThread: flags.records,
         skipped,
       });
       continue;
@@ -294,7 +304,7 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
       io.out(formatTrial(result, trial, flags.trials));
       if (result.failure) { for (const line of tail) io.err(`  | ${line}`); }
     }
-    rows.push(summarize(scenario, flags.seed, results));
+    rows.push(summarize(scenario, flags, results));
     if (io.signal?.aborted) break;
   }
   return rows;
@@ -312,6 +322,14 @@ async function main(argv: string[]): Promise<number> {
   if (flags === "help") {
     console.log(HELP);
     return 0;
+  }
+  let kept: ChaosRow[] = [];
+  try {
+    if (flags.merge) kept = await rowsToKeep(flags);
+  } catch (e) {
+    if (!(e instanceof ChaosUsageError)) throw e;
+    console.error(`chaos: ${e.message}`);
+    return 2;
   }
   const load = () =>
     Deno.readTextFile("/proc/loadavg").then((t) => t.split(" ").slice(0, 3).join(" "), () => "?");
@@ -350,12 +368,41 @@ async function main(argv: string[]): Promise<number> {
       `needs the killed component and began after its process was gone`,
   );
   await Deno.mkdir(new URL(".", `file://${absolute(flags.out)}`), { recursive: true });
-  await Deno.writeTextFile(flags.out, JSON.stringify(rows, null, 2) + "\n");
+  const order = (r: ChaosRow) => SCENARIOS.indexOf(r.scenario);
+  const written = [...kept, ...rows].sort((a, b) => order(a) - order(b));
+  await Deno.writeTextFile(flags.out, JSON.stringify(written, null, 2) + "\n");
   console.log(`chaos: wrote ${flags.out}`);
   const ok = rows.every((r) =>
     r.lostWrites === 0 && r.unverifiedWrites === 0 && r.failedTrials === 0
   );
   return ok ? 0 : 1;
+}
+
+/**
+ * The rows of `flags.out` to keep with `--merge`: those of the scenarios this run does not
+ * run, from a run with the same seed, trials and records. Throws naming the mismatch when
+ * the file holds rows of another run.
+ */
+async function rowsToKeep(flags: ChaosFlags): Promise<ChaosRow[]> {
+  let old: ChaosRow[];
+  try {
+    old = JSON.parse(await Deno.readTextFile(flags.out));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new ChaosUsageError(`--merge: cannot read ${flags.out}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(old)) throw new ChaosUsageError(`--merge: ${flags.out} is not an array`);
+  const kept = old.filter((r) => !flags.scenarios.includes(r.scenario));
+  for (const r of kept) {
+    const trials = r.skipped ? flags.trials : r.trials;
+    if (r.seed !== flags.seed || trials !== flags.trials || r.recordsPerThread !== flags.records) {
+      throw new ChaosUsageError(
+        `--merge: ${flags.out} has ${r.scenario} from another run (seed ${r.seed}, ${r.trials} ` +
+          `trials, ${r.recordsPerThread} records); run it again with the same flags`,
+      );
+    }
+  }
+  return kept;
 }
 
 function absolute(path: string): string {

@@ -102,6 +102,7 @@ Deno.test("chaos flags: defaults, one seed derives every trial's seed, bad flags
     recoveryMsP99: 420,
     failedTrials: 0,
     seed: 1,
+    recordsPerThread: 200,
   }];
   assert.match(formatTable(rows), /^storage\s+2\s+800\s+0\s+300\s+420\s+0\s+0$/m);
 });
@@ -162,6 +163,19 @@ Deno.test("deno task chaos: a short run of every scenario over real processes lo
       assert.match(text, new RegExp(`^chaos: ${row.scenario} 1/1 seed \\d+: SIGKILL`, "m"));
     }
     assert.match(text, /^scenario\s+trials\s+acknowledged writes\s+lost writes/m);
+
+    // --merge keeps only rows of the same run: another seed is refused before any trial.
+    const other = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", chaosCli, "--merge", "--scenarios", "storage", "--trials", "1"]
+        .concat(["--records", "40", "--seed", "8", "--out", out]),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(other.code, 2);
+    assert.match(
+      new TextDecoder().decode(other.stderr),
+      /--merge: .* has memory from another run \(seed 7, 1 trials, 40 records\)/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

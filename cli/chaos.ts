@@ -29,6 +29,8 @@ import { parseArgs } from "node:util";
 import { createStockRegistry } from "../plugins/stock.ts";
 import { percentile } from "./chaos_check.ts";
 import {
+  HEARTBEAT_MS,
+  MISSED_HEARTBEATS,
   runTrial,
   type ScenarioName,
   SCENARIOS,
@@ -68,6 +70,14 @@ export interface ChaosRow {
   unverifiedWrites: number;
   /** Trials that did not complete (no recovery, workload gave up...). */
   failedTrials: number;
+  /**
+   * Median and 99th percentile of the time from the SIGKILL until the restarted process
+   * reported ready, ms (`null` when the scenario restarts nothing): the floor under its
+   * recovery, spent starting a Deno process on this machine.
+   */
+  restartMsP50: number | null;
+  /** See {@link ChaosRow.restartMsP50}. */
+  restartMsP99: number | null;
   /** The run's seed. */
   seed: number;
   /** Records each writer thread wrote per trial. */
@@ -185,6 +195,7 @@ export function summarize(
   results: readonly TrialResult[],
 ): ChaosRow {
   const recoveries = results.flatMap((r) => r.recoveryMs === undefined ? [] : [r.recoveryMs]);
+  const restarts = results.flatMap((r) => r.restartMs === undefined ? [] : [r.restartMs]);
   return {
     scenario,
     trials: results.length,
@@ -194,6 +205,8 @@ export function summarize(
     recoveryMsP50: percentile(recoveries, 50),
     recoveryMsP99: percentile(recoveries, 99),
     failedTrials: results.filter((r) => r.failure !== undefined).length,
+    restartMsP50: percentile(restarts, 50),
+    restartMsP99: percentile(restarts, 99),
     seed: flags.seed,
     recordsPerThread: flags.records,
   };
@@ -210,9 +223,11 @@ export function formatTable(rows: readonly ChaosRow[]): string {
     "recovery ms p99",
     "unverified",
     "failed trials",
+    "restart ms p50",
+    "restart ms p99",
   ];
   const cells = rows.map((r) =>
-    r.skipped ? [r.scenario, "skipped", r.skipped, "", "", "", "", ""] : [
+    r.skipped ? [r.scenario, "skipped", r.skipped, "", "", "", "", "", "", ""] : [
       r.scenario,
       String(r.trials),
       String(r.acknowledgedWrites),
@@ -221,6 +236,8 @@ export function formatTable(rows: readonly ChaosRow[]): string {
       r.recoveryMsP99 === null ? "-" : String(r.recoveryMsP99),
       String(r.unverifiedWrites),
       String(r.failedTrials),
+      r.restartMsP50 === null ? "-" : String(r.restartMsP50),
+      r.restartMsP99 === null ? "-" : String(r.restartMsP99),
     ]
   );
   const widths = header.map((h, i) =>
@@ -278,6 +295,8 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
         recoveryMsP50: null,
         recoveryMsP99: null,
         failedTrials: 0,
+        restartMsP50: null,
+        restartMsP99: null,
         seed: flags.seed,
         recordsPerThread: flags.records,
         skipped,
@@ -366,6 +385,12 @@ async function main(argv: string[]): Promise<number> {
     `chaos: seed ${flags.seed}; ${((performance.now() - started) / 1000).toFixed(0)} s; ` +
       `load average ${await load()}; recovery = SIGKILL sent → first acknowledged write that ` +
       `needs the killed component and began after its process was gone`,
+  );
+  console.log(
+    `chaos: floors under recovery: a restart (storage, manager) waits for a new Deno process ` +
+      `(restart ms columns); a failover (memory) waits for the manager to declare the primary ` +
+      `down, ${MISSED_HEARTBEATS} missed heartbeats of ${HEARTBEAT_MS} ms = ` +
+      `${MISSED_HEARTBEATS * HEARTBEAT_MS} ms`,
   );
   await Deno.mkdir(new URL(".", `file://${absolute(flags.out)}`), { recursive: true });
   const order = (r: ChaosRow) => SCENARIOS.indexOf(r.scenario);

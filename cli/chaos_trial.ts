@@ -68,9 +68,13 @@ const SCENARIO: Record<ScenarioName, Scenario> = {
 const CACHE_BYTES = 1 << 20;
 /** vRegion size in a trial: the smallest whose indexes fit a u32 for any user address. */
 const VREGION_BYTES = 1 << 16;
-/** Manager heartbeat period (ms) and heartbeats missed before a component is down. */
-const HEARTBEAT_MS = 100;
-const MISSED_HEARTBEATS = 8;
+/**
+ * Manager heartbeat period (ms) and heartbeats missed before a component is down: their
+ * product is how long a dead memory component goes unnoticed, the floor of its failover.
+ */
+export const HEARTBEAT_MS = 100;
+/** See {@link HEARTBEAT_MS}. */
+export const MISSED_HEARTBEATS = 8;
 /** How long a workload write is retried before the workload gives up (ms). */
 const PATIENCE_MS = 30_000;
 

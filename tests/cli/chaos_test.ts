@@ -101,10 +101,12 @@ Deno.test("chaos flags: defaults, one seed derives every trial's seed, bad flags
     recoveryMsP50: 300,
     recoveryMsP99: 420,
     failedTrials: 0,
+    restartMsP50: 250,
+    restartMsP99: 380,
     seed: 1,
     recordsPerThread: 200,
   }];
-  assert.match(formatTable(rows), /^storage\s+2\s+800\s+0\s+300\s+420\s+0\s+0$/m);
+  assert.match(formatTable(rows), /^storage\s+2\s+800\s+0\s+300\s+420\s+0\s+0\s+250\s+380$/m);
 });
 
 Deno.test("deno task chaos: a short run of every scenario over real processes loses no acknowledged write", async () => {

@@ -8,12 +8,16 @@
 import { type RunningComponent, startComponentProcess } from "../kernel/component_process.ts";
 import type { PluginRegistry } from "../kernel/plugins.ts";
 
-/** Starts manager `gm` of cluster `cluster`, proving `secretFile` to its peers. */
+/**
+ * Starts manager `gm` of cluster `cluster`, proving `secretFile` to its peers; `options`
+ * are the manager's (e.g. a short `heartbeatMs` for failure tests).
+ */
 export function startTcpManager(
   cluster: string,
   registry: PluginRegistry,
   secretFile: string,
   log: (id: string, line: string) => void,
+  options: Record<string, unknown> = {},
 ): Promise<RunningComponent> {
   return startComponentProcess(
     {
@@ -23,7 +27,7 @@ export function startTcpManager(
         role: "manager",
         kind: "manager-monitor",
         plugin: "manager",
-        options: registry.parseOptions("manager-monitor", "manager", {}, "options"),
+        options: registry.parseOptions("manager-monitor", "manager", options, "options"),
       },
       transport: { kind: "transport", plugin: "tcp", options: { pingIntervalMs: 0 } },
       latencyModel: { kind: "latency-model", plugin: "legoos-ib", options: {} },

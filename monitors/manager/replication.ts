@@ -13,6 +13,9 @@
  * the sign that the failover is complete. A restarted primary's join is answered only
  * then, so it never serves what it no longer has.
  *
+ * A drained secondary (kept free so that the primary holds everything) is undrained when it
+ * takes over: it is the primary now, and the processes it serves need new vRegions placed.
+ *
  * A replica is used once: after a failover, or once its secondary is declared down, the
  * pair no longer counts as replicated (the successor may have a secondary of its own).
  *
@@ -182,6 +185,14 @@ export class Replication {
     }
     pair!.ended = true;
     const moved = state.moveWork(id, secondary);
+    const successor = state.components.get(secondary);
+    if (successor?.drained) {
+      // It was kept free for the primary's work; now it is the primary, and new vRegions of
+      // the processes it took over must be placed somewhere.
+      successor.drained = false;
+      events.emit("custom.drain", { component: secondary, data: { drained: false } });
+      log(`${secondary} undrained: it took over ${id}`);
+    }
     const record = state.components.get(id);
     if (record) {
       record.successor = secondary;

@@ -13,6 +13,12 @@
  *   (`kernel/failover.ts`), and the processes' cached routes (vRegion owners, home) are
  *   rewritten, so running processes go on without an error.
  *
+ * File data is not replicated: a home's buffer cache holds what a process wrote until
+ * `fsync` (or `close`) sends it to storage. When a home fails over, the files a process
+ * wrote through it and had not synced since may have lost those writes, so their next
+ * `fsync` or `close` — at the new home, or the one that was in flight — fails with `EIO`
+ * (as Linux reports a lost write-back once), never a false success.
+ *
  * A memory component without a secondary cannot fail over: requests to it go straight
  * through, at no extra cost.
  *
@@ -20,7 +26,7 @@
  */
 
 import { ModelClock } from "../../kernel/clock.ts";
-import { RemoteError } from "../../kernel/errors.ts";
+import { KernelError, RemoteError } from "../../kernel/errors.ts";
 import { FailoverWatch, followFailover, isUnreachable } from "../../kernel/failover.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import {
@@ -71,6 +77,10 @@ export class FailoverMessenger implements Messenger {
   /** Memory component → its secondary ("" when none), once the manager said. */
   readonly #secondary = new Map<ComponentId, string>();
   readonly #asking = new Map<ComponentId, Promise<string>>();
+  /** pid → path → the home its writes since the last sync went to. */
+  readonly #unsynced = new Map<number, Map<string, ComponentId>>();
+  /** pid → paths whose unsynced writes died with their home: the next sync fails. */
+  readonly #lost = new Map<number, Set<string>>();
 
   /** Wraps `inner`. */
   constructor(inner: Messenger, host: RouteHost) {
@@ -79,6 +89,7 @@ export class FailoverMessenger implements Messenger {
     this.watch.listen((id, successor) => {
       this.stats.failovers++;
       if (successor !== "") this.#moved(id, successor);
+      this.#homeGone(id);
       // Pairs changed: ask again.
       this.#secondary.clear();
     });
@@ -108,6 +119,14 @@ export class FailoverMessenger implements Messenger {
   ): Promise<ReplyOf<K>> {
     if (!kind.startsWith("P2M_")) return this.#inner.call(thread, to, kind, body, size);
     const known = this.#secondary.get(to);
+    if (kind === "P2M_EXIT") {
+      const pid = (body as { pid: number }).pid;
+      this.#unsynced.delete(pid);
+      this.#lost.delete(pid);
+    }
+    if (known !== "" && (kind === "P2M_WRITE" || kind === "P2M_FSYNC" || kind === "P2M_CLOSE")) {
+      return this.#fileCall(thread, to, kind, body, size);
+    }
     if (known === "") return this.#inner.call(thread, to, kind, body, size);
     const { context } = this.#host;
     return followFailover({
@@ -124,6 +143,75 @@ export class FailoverMessenger implements Messenger {
         this.#moved(from, next);
       },
     });
+  }
+
+  /**
+   * A file call: `P2M_WRITE` remembers what awaits a sync; `P2M_FSYNC` and `P2M_CLOSE`
+   * fail with `EIO` when writes they should make durable died with a failed home.
+   */
+  async #fileCall<K extends MessageKind>(
+    thread: ChargedThread,
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+    size: CallSize,
+  ): Promise<ReplyOf<K>> {
+    const { pid, path } = body as { pid: number; path: string };
+    const sync = kind !== "P2M_WRITE";
+    const lostWrites = () => {
+      this.#lost.get(pid)?.delete(path);
+      this.#unsynced.get(pid)?.delete(path);
+      return new KernelError(
+        "EIO",
+        `writes to "${path}" that were not yet synced were lost with memory component ` +
+          `${to}, the process's home, which failed; write them again`,
+      );
+    };
+    if (sync && this.#lost.get(pid)?.has(path)) throw lostWrites();
+    const { context } = this.#host;
+    const reply = await followFailover({
+      rpc: context.rpc,
+      manager: context.manager,
+      watch: this.watch,
+      pid,
+      to,
+      attempt: (dest) => {
+        const lost = this.#lost.get(pid)?.has(path) ||
+          (dest !== to && this.#unsynced.get(pid)?.has(path));
+        if (sync && lost) {
+          return Promise.reject(lostWrites());
+        }
+        return this.#inner.call(thread, dest, kind, body, size);
+      },
+      moved: (from, next) => {
+        this.stats.rerouted++;
+        this.#moved(from, next);
+        this.#homeGone(from);
+      },
+    }).catch((e) => {
+      if (sync && this.#lost.get(pid)?.has(path)) throw lostWrites();
+      throw e;
+    });
+    if (sync) this.#unsynced.get(pid)?.delete(path);
+    else {
+      let paths = this.#unsynced.get(pid);
+      if (!paths) this.#unsynced.set(pid, paths = new Map());
+      paths.set(path, to);
+    }
+    return reply;
+  }
+
+  /** Home `id` failed: unsynced file writes through it are lost. */
+  #homeGone(id: ComponentId): void {
+    for (const [pid, paths] of this.#unsynced) {
+      for (const [path, home] of paths) {
+        if (home !== id) continue;
+        paths.delete(path);
+        let lost = this.#lost.get(pid);
+        if (!lost) this.#lost.set(pid, lost = new Set());
+        lost.add(path);
+      }
+    }
   }
 
   async #attempt<K extends MessageKind>(

@@ -133,3 +133,44 @@ Deno.test("a request to a failed primary is retried at its successor and the rou
     /full/,
   );
 });
+
+Deno.test("file writes not yet synced through a home that fails over make the next fsync fail with EIO, once", async () => {
+  const sent: string[] = [];
+  const inner: Messenger = {
+    call: (_t, to, kind) => {
+      sent.push(`${kind}->${to}`);
+      return Promise.resolve((kind === "P2M_WRITE" ? { written: 64 } : {}) as never);
+    },
+  };
+  const process = { pid: 1, home: "m0", owners: new Map() } as unknown as ProcessRecord;
+  const messenger = new FailoverMessenger(inner, {
+    context: manager(() => ({ state: "up", secondary: "m1", successor: "" })),
+    processes: () => [process],
+  });
+  const file = { pid: 1, path: "a.dat" };
+  await messenger.call(thread(), "m0", "P2M_WRITE", {
+    ...file,
+    offset: 0,
+    data: new Uint8Array(64),
+  }, { request: 80 });
+  await messenger.call(thread(), "m0", "P2M_WRITE", {
+    pid: 1,
+    path: "b.dat",
+    offset: 0,
+    data: new Uint8Array(64),
+  }, { request: 80 });
+  await messenger.call(thread(), "m0", "P2M_FSYNC", { pid: 1, path: "b.dat" }, { request: 16 });
+  messenger.watch.notify("m0", "m1"); // the manager's announcement
+  assert.equal(process.home, "m1");
+  await assert.rejects(
+    messenger.call(thread(), process.home, "P2M_FSYNC", file, { request: 16 }),
+    (e: Error & { code?: string }) =>
+      e.code === "EIO" && /were lost with memory component/.test(e.message),
+  );
+  // Reported once; b.dat had been synced before the failure and is fine.
+  await messenger.call(thread(), process.home, "P2M_FSYNC", file, { request: 16 });
+  await messenger.call(thread(), process.home, "P2M_FSYNC", { pid: 1, path: "b.dat" }, {
+    request: 16,
+  });
+  assert.deepEqual(sent.slice(-2), ["P2M_FSYNC->m1", "P2M_FSYNC->m1"]);
+});

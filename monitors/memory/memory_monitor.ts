@@ -236,6 +236,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
           `PMEM file "${this.#options.pmem!.path}": ${(e as Error).message}`,
         );
       }
+      // A call cut short by the crash may have reached this owner: undo it before serving.
+      await home.repairLocal();
     }
     this.#context.rpc.handle(this.#charged({
       // Page service: served by the owner of the page's vRegion.

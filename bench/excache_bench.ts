@@ -589,7 +589,7 @@ export const benchmarks: BenchCase[] = [
         "excache.miss.ratio_vs_worker_rtt": ratio(
           mid.missUs,
           mid.rttUs,
-          "<= 3x",
+          "<= 2x",
           "µs per miss that fetches a 4 KiB line from the memory component over the " +
             "in-memory transport (sequential reads of 1 MiB through a 64 KiB cache, clean " +
             "victims, best of 3 passes), divided by µs per bare Atomics.wait/notify round " +
@@ -614,7 +614,11 @@ export const benchmarks: BenchCase[] = [
           note: "the floor of the miss ratio: a bare worker round trip plus a bare " +
             "P2M_PAGE_FETCH RPC from p0 to m0 (4 KiB reply, in-memory transport, best of 2 " +
             "runs of 500 before and after the misses, same cluster), over the round trip: " +
-            "what a miss costs with no thread bookkeeping, victim choice, eviction or install",
+            "what a miss costs with no thread bookkeeping, victim choice, eviction or install. " +
+            "A miss needs both (the thread must wake the monitor and be woken, and the page " +
+            "must come from the memory component), so the miss ratio cannot go below this; " +
+            "when it is 2 or more, the <= 2x goal is bounded by the RPC layer and transport, " +
+            "not by the processor's miss handling (rest_us)",
         },
         "excache.miss.rest_us": {
           value: mid.missUs - mid.rttUs - mid.rpcUs,

@@ -19,8 +19,8 @@
  *
  * One `--seed` derives every trial's seed; it is printed, with each trial's. A line per
  * trial, then a table; the table's rows go as JSON to `--out` (default
- * `results/chaos.json`). Exit status 0 only when no acknowledged write was lost and
- * every trial that ran completed.
+ * `results/chaos.json`). Exit status 0 only when every acknowledged write was read back
+ * intact and every trial that ran completed.
  *
  * @module
  */
@@ -29,6 +29,8 @@ import { parseArgs } from "node:util";
 import { createStockRegistry } from "../plugins/stock.ts";
 import { percentile } from "./chaos_check.ts";
 import {
+  HEARTBEAT_MS,
+  MISSED_HEARTBEATS,
   runTrial,
   type ScenarioName,
   SCENARIOS,
@@ -45,6 +47,8 @@ const HELP = `deno task chaos [options]
   --scenarios LIST of ${SCENARIOS.join(", ")}, comma-separated (default: all)
   --records N      records each of the 4 writer threads writes (2 threads to memory, 2 to
                    files; default 200)
+  --merge          keep the rows of other scenarios already in --out (same seed, trials and
+                   records): one scenario can be run again, or the scenarios one at a time
   --help           this text
 `;
 
@@ -62,10 +66,22 @@ export interface ChaosRow {
   recoveryMsP50: number | null;
   /** 99th-percentile recovery time, ms (`null` when none was measured). */
   recoveryMsP99: number | null;
+  /** Acknowledged writes that were never read back (their trial failed first). */
+  unverifiedWrites: number;
   /** Trials that did not complete (no recovery, workload gave up...). */
   failedTrials: number;
+  /**
+   * Median and 99th percentile of the time from the SIGKILL until the restarted process
+   * reported ready, ms (`null` when the scenario restarts nothing): the floor under its
+   * recovery, spent starting a Deno process on this machine.
+   */
+  restartMsP50: number | null;
+  /** See {@link ChaosRow.restartMsP50}. */
+  restartMsP99: number | null;
   /** The run's seed. */
   seed: number;
+  /** Records each writer thread wrote per trial. */
+  recordsPerThread: number;
   /** Why the scenario was skipped, if it was. */
   skipped?: string;
 }
@@ -82,6 +98,8 @@ export interface ChaosFlags {
   scenarios: ScenarioName[];
   /** Records per writer thread. */
   records: number;
+  /** Keep the rows of other scenarios already in `out`. */
+  merge: boolean;
 }
 
 /** A bad flag: its message is printed as is. */
@@ -109,6 +127,7 @@ export function parseChaosFlags(argv: readonly string[]): ChaosFlags | "help" {
         out: { type: "string" },
         scenarios: { type: "string" },
         records: { type: "string" },
+        merge: { type: "boolean" },
         help: { type: "boolean" },
       },
       allowPositionals: false,
@@ -148,6 +167,7 @@ export function parseChaosFlags(argv: readonly string[]): ChaosFlags | "help" {
     out: values.out ?? "results/chaos.json",
     scenarios: [...new Set(scenarios)],
     records: integer("records", values.records, 200, 1, 100_000),
+    merge: values.merge === true,
   };
 }
 
@@ -171,19 +191,24 @@ export function trialSeed(seed: number, scenario: number, trial: number): number
 /** Folds the trials of one scenario into its row. */
 export function summarize(
   scenario: ScenarioName,
-  seed: number,
+  flags: Pick<ChaosFlags, "seed" | "records">,
   results: readonly TrialResult[],
 ): ChaosRow {
   const recoveries = results.flatMap((r) => r.recoveryMs === undefined ? [] : [r.recoveryMs]);
+  const restarts = results.flatMap((r) => r.restartMs === undefined ? [] : [r.restartMs]);
   return {
     scenario,
     trials: results.length,
     acknowledgedWrites: results.reduce((n, r) => n + r.verdict.acknowledged, 0),
     lostWrites: results.reduce((n, r) => n + r.verdict.lost, 0),
+    unverifiedWrites: results.reduce((n, r) => n + r.verdict.unverified, 0),
     recoveryMsP50: percentile(recoveries, 50),
     recoveryMsP99: percentile(recoveries, 99),
     failedTrials: results.filter((r) => r.failure !== undefined).length,
-    seed,
+    restartMsP50: percentile(restarts, 50),
+    restartMsP99: percentile(restarts, 99),
+    seed: flags.seed,
+    recordsPerThread: flags.records,
   };
 }
 
@@ -196,17 +221,23 @@ export function formatTable(rows: readonly ChaosRow[]): string {
     "lost writes",
     "recovery ms p50",
     "recovery ms p99",
+    "unverified",
     "failed trials",
+    "restart ms p50",
+    "restart ms p99",
   ];
   const cells = rows.map((r) =>
-    r.skipped ? [r.scenario, "skipped", r.skipped, "", "", "", ""] : [
+    r.skipped ? [r.scenario, "skipped", r.skipped, "", "", "", "", "", "", ""] : [
       r.scenario,
       String(r.trials),
       String(r.acknowledgedWrites),
       String(r.lostWrites),
       r.recoveryMsP50 === null ? "-" : String(r.recoveryMsP50),
       r.recoveryMsP99 === null ? "-" : String(r.recoveryMsP99),
+      String(r.unverifiedWrites),
       String(r.failedTrials),
+      r.restartMsP50 === null ? "-" : String(r.restartMsP50),
+      r.restartMsP99 === null ? "-" : String(r.restartMsP99),
     ]
   );
   const widths = header.map((h, i) =>
@@ -229,8 +260,8 @@ export function formatTrial(r: TrialResult, index: number, trials: number): stri
     `${r.killedAfterAcks} acks, gone ${
       r.deathMs ?? "?"
     } ms later${restart}; ${r.verdict.acknowledged} acknowledged, ` +
-    `${r.verdict.lost} lost${
-      r.verdict.lost ? ` (${r.verdict.lostExamples.join(" ")})` : ""
+    `${r.verdict.lost} lost${r.verdict.lost ? ` (${r.verdict.lostExamples.join(" ")})` : ""}${
+      r.verdict.unverified ? `, ${r.verdict.unverified} unverified` : ""
     }, ${recovery}, ${r.acksDuringOutage} acked meanwhile` +
     (r.failure ? `; FAILED: ${r.failure}` : "");
 }
@@ -243,6 +274,8 @@ export interface ChaosIo {
   err: (line: string) => void;
   /** The CLI entry the components run (absolute path of `mod.ts`). */
   entry: string;
+  /** Aborting it ends the run after the current trial, which ends early. */
+  signal?: AbortSignal;
 }
 
 /** Runs the chaos trials of `flags`; resolves with the table's rows. */
@@ -258,17 +291,21 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
         trials: 0,
         acknowledgedWrites: 0,
         lostWrites: 0,
+        unverifiedWrites: 0,
         recoveryMsP50: null,
         recoveryMsP99: null,
         failedTrials: 0,
+        restartMsP50: null,
+        restartMsP99: null,
         seed: flags.seed,
+        recordsPerThread: flags.records,
         skipped,
       });
       continue;
     }
     const results: TrialResult[] = [];
     const index = SCENARIOS.indexOf(scenario);
-    for (let trial = 0; trial < flags.trials; trial++) {
+    for (let trial = 0; trial < flags.trials && !io.signal?.aborted; trial++) {
       const tail: string[] = [];
       const result = await runTrial({
         scenario,
@@ -276,6 +313,7 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
         records: flags.records,
         entry: io.entry,
         registry,
+        signal: io.signal,
         log: (line) => {
           tail.push(line);
           if (tail.length > 30) tail.shift();
@@ -285,7 +323,8 @@ export async function runChaos(flags: ChaosFlags, io: ChaosIo): Promise<ChaosRow
       io.out(formatTrial(result, trial, flags.trials));
       if (result.failure) { for (const line of tail) io.err(`  | ${line}`); }
     }
-    rows.push(summarize(scenario, flags.seed, results));
+    rows.push(summarize(scenario, flags, results));
+    if (io.signal?.aborted) break;
   }
   return rows;
 }
@@ -303,6 +342,14 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  let kept: ChaosRow[] = [];
+  try {
+    if (flags.merge) kept = await rowsToKeep(flags);
+  } catch (e) {
+    if (!(e instanceof ChaosUsageError)) throw e;
+    console.error(`chaos: ${e.message}`);
+    return 2;
+  }
   const load = () =>
     Deno.readTextFile("/proc/loadavg").then((t) => t.split(" ").slice(0, 3).join(" "), () => "?");
   console.log(
@@ -311,23 +358,76 @@ async function main(argv: string[]): Promise<number> {
     }), ${flags.records} records per thread; load average ${await load()}`,
   );
   const started = performance.now();
-  const rows = await runChaos(flags, {
-    out: (line) => console.log(line),
-    err: (line) => console.error(line),
-    entry: decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname),
-  });
+  const interrupt = new AbortController();
+  const onInterrupt = () => {
+    console.error("chaos: interrupted; stopping the current trial's cluster");
+    interrupt.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let rows;
+  try {
+    rows = await runChaos(flags, {
+      out: (line) => console.log(line),
+      err: (line) => console.error(line),
+      entry: decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname),
+      signal: interrupt.signal,
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
   console.log("");
   console.log(formatTable(rows));
+  if (interrupt.signal.aborted) {
+    console.log(`chaos: interrupted: ${flags.out} not written`);
+    return 130;
+  }
   console.log(
     `chaos: seed ${flags.seed}; ${((performance.now() - started) / 1000).toFixed(0)} s; ` +
       `load average ${await load()}; recovery = SIGKILL sent → first acknowledged write that ` +
       `needs the killed component and began after its process was gone`,
   );
+  console.log(
+    `chaos: floors under recovery: a restart (storage, manager) waits for a new Deno process ` +
+      `(restart ms columns); a failover (memory) waits for the manager to declare the primary ` +
+      `down, ${MISSED_HEARTBEATS} missed heartbeats of ${HEARTBEAT_MS} ms = ` +
+      `${MISSED_HEARTBEATS * HEARTBEAT_MS} ms`,
+  );
   await Deno.mkdir(new URL(".", `file://${absolute(flags.out)}`), { recursive: true });
-  await Deno.writeTextFile(flags.out, JSON.stringify(rows, null, 2) + "\n");
+  const order = (r: ChaosRow) => SCENARIOS.indexOf(r.scenario);
+  const written = [...kept, ...rows].sort((a, b) => order(a) - order(b));
+  await Deno.writeTextFile(flags.out, JSON.stringify(written, null, 2) + "\n");
   console.log(`chaos: wrote ${flags.out}`);
-  const ok = rows.every((r) => r.lostWrites === 0 && r.failedTrials === 0);
+  const ok = rows.every((r) =>
+    r.lostWrites === 0 && r.unverifiedWrites === 0 && r.failedTrials === 0
+  );
   return ok ? 0 : 1;
+}
+
+/**
+ * The rows of `flags.out` to keep with `--merge`: those of the scenarios this run does not
+ * run, from a run with the same seed, trials and records. Throws naming the mismatch when
+ * the file holds rows of another run.
+ */
+async function rowsToKeep(flags: ChaosFlags): Promise<ChaosRow[]> {
+  let old: ChaosRow[];
+  try {
+    old = JSON.parse(await Deno.readTextFile(flags.out));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw new ChaosUsageError(`--merge: cannot read ${flags.out}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(old)) throw new ChaosUsageError(`--merge: ${flags.out} is not an array`);
+  const kept = old.filter((r) => !flags.scenarios.includes(r.scenario));
+  for (const r of kept) {
+    const trials = r.skipped ? flags.trials : r.trials;
+    if (r.seed !== flags.seed || trials !== flags.trials || r.recordsPerThread !== flags.records) {
+      throw new ChaosUsageError(
+        `--merge: ${flags.out} has ${r.scenario} from another run (seed ${r.seed}, ${r.trials} ` +
+          `trials, ${r.recordsPerThread} records); run it again with the same flags`,
+      );
+    }
+  }
+  return kept;
 }
 
 function absolute(path: string): string {

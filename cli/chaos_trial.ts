@@ -68,9 +68,13 @@ const SCENARIO: Record<ScenarioName, Scenario> = {
 const CACHE_BYTES = 1 << 20;
 /** vRegion size in a trial: the smallest whose indexes fit a u32 for any user address. */
 const VREGION_BYTES = 1 << 16;
-/** Manager heartbeat period (ms) and heartbeats missed before a component is down. */
-const HEARTBEAT_MS = 100;
-const MISSED_HEARTBEATS = 5;
+/**
+ * Manager heartbeat period (ms) and heartbeats missed before a component is down: their
+ * product is how long a dead memory component goes unnoticed, the floor of its failover.
+ */
+export const HEARTBEAT_MS = 100;
+/** See {@link HEARTBEAT_MS}. */
+export const MISSED_HEARTBEATS = 8;
 /** How long a workload write is retried before the workload gives up (ms). */
 const PATIENCE_MS = 30_000;
 
@@ -92,6 +96,8 @@ export interface TrialOptions {
   log?: (line: string) => void;
   /** Longest a trial may take, ms (default 120 000). */
   timeoutMs?: number;
+  /** Aborting it ends the trial early (its cluster is stopped, its files removed). */
+  signal?: AbortSignal;
   /** Test hooks: damage an acknowledged write on purpose, or kill nothing. */
   hooks?: TrialHooks;
 }
@@ -114,7 +120,7 @@ export interface TrialResult {
   seed: number;
   /** The component killed. */
   victim: ComponentId;
-  /** Acknowledgements counted when the SIGKILL was sent. */
+  /** Acknowledgements (of every kind) counted when the SIGKILL was sent. */
   killedAfterAcks: number;
   /** Acknowledged and lost writes. */
   verdict: TrialVerdict;
@@ -186,10 +192,13 @@ export function trialConfig(scenario: ScenarioName, root: string): Record<string
   };
 }
 
-/** The number of acknowledgements after which a trial with `seed` kills (10–60 % of all). */
-export function killPoint(seed: number, totalAcks: number): number {
+/**
+ * After how many acknowledged writes of the scenario's kind a trial with `seed` kills:
+ * 10–60 % of the `total` it will write, so some of them always remain to be written.
+ */
+export function killPoint(seed: number, total: number): number {
   const draw = mulberry32(seed)();
-  return Math.max(1, Math.floor(totalAcks * (0.1 + 0.5 * draw)));
+  return Math.max(1, Math.floor(total * (0.1 + 0.5 * draw)));
 }
 
 const WORKLOAD = new URL("../examples/workloads/chaos_writer.ts", import.meta.url).href;
@@ -226,8 +235,10 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
   );
 
   const chaos = new ChaosLog();
-  const totalAcks = threads * records;
-  const killAfter = hooks.noKill ? Infinity : killPoint(seed, totalAcks);
+  // Even threads write memory, odd ones files: the writes of the kind the victim serves.
+  const ofKind = (spec.kind === "m" ? Math.ceil(threads / 2) : Math.floor(threads / 2)) * records;
+  const killAfter = hooks.noKill ? Infinity : killPoint(seed, ofKind);
+  let acksOfKind = 0;
   let killedAt: number | undefined;
   let deadAt: number | undefined;
   let killedAfterAcks = 0;
@@ -239,7 +250,8 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
   const onLine = (line: string) => {
     const what = chaos.take(line);
     if (what !== "ack") log(line);
-    if (what === "ack" && chaos.acks.size >= killAfter && !killing && cluster) {
+    if (what === "ack" && line.includes(`CHAOS ack ${spec.kind} `)) acksOfKind++;
+    if (what === "ack" && acksOfKind >= killAfter && !killing && cluster) {
       killedAt = Date.now();
       killedAfterAcks = chaos.acks.size;
       killing = kill(cluster, spec, killedAt, (at) => (deadAt = at)).then((ms) => {
@@ -276,7 +288,8 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
       }),
     );
     if (spec.replica) {
-      // Nothing is placed on the secondary: the whole process lives on the primary.
+      // Nothing is placed on the secondary: the whole process lives on the primary (and
+      // the workload maps all it needs before it writes: nothing is placed after the kill).
       await rpc.call("gm", "MGR_DRAIN", { id: "m1", drained: true }, { timeoutMs: 30_000 });
     }
     const args = [
@@ -307,7 +320,9 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
       },
     ).finally(wake);
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-    while (!chaos.done && !chaos.failure && !exited && Date.now() < deadline) {
+    const aborted = () => options.signal?.aborted === true;
+    options.signal?.addEventListener("abort", () => wake(), { once: true });
+    while (!chaos.done && !chaos.failure && !exited && Date.now() < deadline && !aborted()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 250);
         wake = () => {
@@ -319,7 +334,9 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
     wake = () => {};
     await killing;
     if (!chaos.done) {
-      failure ??= chaos.failure
+      failure ??= aborted()
+        ? "interrupted"
+        : chaos.failure
         ? `the workload stopped: ${chaos.failure}`
         : exited ?? `the workload did not finish within ${options.timeoutMs ?? 120_000} ms`;
     }
@@ -333,7 +350,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
   try {
     if (hooks.corruptFile) await corruptFileRecord(root, hooks.corruptFile);
     const hostBad = await hostCheck(root, chaos, seed);
-    const verdict = checkTrial(chaos, hostBad);
+    const verdict = checkTrial(chaos, hostBad, true);
     const recovered = killedAt === undefined || deadAt === undefined
       ? undefined
       : recovery(chaos, spec.kind, killedAt, deadAt);
@@ -342,7 +359,7 @@ export async function runTrial(options: TrialOptions): Promise<TrialResult> {
     } else if (!hooks.noKill && recovered === undefined) {
       failure ??= `no write that needs ${spec.victim} was acknowledged after the kill`;
     }
-    if (verdict.unverified) failure ??= verdict.unverified;
+    if (verdict.unverifiedWhy) failure ??= verdict.unverifiedWhy;
     let acksDuringOutage = 0;
     if (killedAt !== undefined && recovered !== undefined) {
       for (const ack of chaos.acks.values()) {

@@ -15,9 +15,9 @@
 import { parseArgs } from "node:util";
 import cliProgress from "npm:cli-progress@3.12.0";
 import { REFERENCE, type SystemName, SYSTEMS } from "../bench/experiment/paper.ts";
+import { runInProcess } from "../bench/experiment/run_one.ts";
 import {
   latencyOptionsFor,
-  runOnce,
   type RunRecord,
   type RunSpec,
   type RunSystem,
@@ -214,7 +214,12 @@ async function main(argv: string[]): Promise<number> {
       };
       const t0 = performance.now();
       try {
-        const record = await runOnce({ ...plan.spec, tmpDir, onThreads: (n) => bar?.update(n) });
+        // Each run in a process of its own: runs side by side share no JavaScript thread.
+        const { workload: w, ...rest } = plan.spec;
+        const record = await runInProcess(
+          { ...rest, workload: w.name, tmpDir },
+          (n) => bar?.update(n),
+        );
         runs.push(record);
         done(
           record.exitCode === 0

@@ -223,6 +223,8 @@ function run(proc: Proc, args: ChaosWriterArgs): number {
     { length: args.threads },
     (_, t) => threadKind(t) === "m" ? proc.mmap(args.records * args.stride) : 0,
   );
+  // Mapped now, not after the writes: no address-space call is needed once a component died.
+  const scratch = proc.mmap(args.evict);
   try {
     proc.mkdir("chaos");
   } catch (e) {
@@ -244,10 +246,8 @@ function run(proc: Proc, args: ChaosWriterArgs): number {
     proc.msync(at, PAGE);
   }
   // Push every record line out of the ExCache: what is read next comes from memory.
-  const scratch = proc.mmap(args.evict);
   let sink = 0;
   for (let at = 0; at < args.evict; at += PAGE) sink += proc.loadU8(scratch + at);
-  proc.munmap(scratch, args.evict);
   if (sink !== 0) throw new Error("never-written memory did not read as zeros");
 
   for (let thread = 0; thread < args.threads; thread++) {

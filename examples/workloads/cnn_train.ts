@@ -296,6 +296,9 @@ export function train(proc: Proc, job: Job): number {
   const dz2 = new Float32Array(Z2N);
   const dq1 = new Float32Array(Q1N);
   const dz1 = new Float32Array(A1N);
+  const xPad = new Float32Array(CHANNELS * (SIDE + 2) ** 2);
+  const q1Pad = new Float32Array(C1 * (P1 + 2) ** 2);
+  const dq1Pad = new Float32Array(C1 * (P1 + 2) ** 2);
   const replica = job.replicas + job.slot * gradBytes;
   let lossSum = 0;
   let correct = 0;
@@ -319,10 +322,12 @@ export function train(proc: Proc, job: Job): number {
     const q1 = act.subarray(Q1, Q1 + Q1N);
     const z2 = act.subarray(Z2, Z2 + Z2N);
     const q2 = act.subarray(Q2, Q2 + FEATURES);
-    convForward(x, CHANNELS, SIDE, w, W1, B1, C1, 2, z1, H1);
+    padInto(x, CHANNELS, SIDE, xPad);
+    convForward(xPad, CHANNELS, SIDE, w, W1, B1, C1, 2, z1, H1);
     relu(z1);
     maxPool(z1, C1, H1, q1, idx1);
-    convForward(q1, C1, P1, w, W2, B2, C2, 1, z2, P1);
+    padInto(q1, C1, P1, q1Pad);
+    convForward(q1Pad, C1, P1, w, W2, B2, C2, 1, z2, P1);
     relu(z2);
     maxPool(z2, C2, P1, q2, idx2);
     let top = 0;
@@ -357,12 +362,18 @@ export function train(proc: Proc, job: Job): number {
     dz2.fill(0);
     for (let j = 0; j < FEATURES; j++) dz2[idx2[j]] = dq2[j];
     for (let j = 0; j < Z2N; j++) if (z2[j] <= 0) dz2[j] = 0;
-    dq1.fill(0);
-    convBackward(q1, C1, P1, w, W2, B2, g, C2, 1, dz2, P1, dq1);
+    dq1Pad.fill(0);
+    convBackward(q1Pad, C1, P1, w, W2, B2, g, C2, 1, dz2, P1, dq1Pad);
+    for (let c = 0; c < C1; c++) {
+      for (let y = 0; y < P1; y++) {
+        const from = (c * (P1 + 2) + y + 1) * (P1 + 2) + 1;
+        dq1.set(dq1Pad.subarray(from, from + P1), (c * P1 + y) * P1);
+      }
+    }
     dz1.fill(0);
     for (let j = 0; j < Q1N; j++) dz1[idx1[j]] += dq1[j];
     for (let j = 0; j < A1N; j++) if (z1[j] <= 0) dz1[j] = 0;
-    convBackward(x, CHANNELS, SIDE, w, W1, B1, g, C1, 2, dz1, H1, null);
+    convBackward(xPad, CHANNELS, SIDE, w, W1, B1, g, C1, 2, dz1, H1, null);
     declareWork(proc, { flops: FLOPS_PER_IMAGE, bytes: BYTES_PER_IMAGE });
     if (++inBatch === job.batch) step();
   }
@@ -374,9 +385,28 @@ export function train(proc: Proc, job: Job): number {
   return 0;
 }
 
-/** 3×3 convolution, padding 1: `inp` (cin × side²) → `out` (cout × outSide²). */
+/**
+ * Copies `inp` (cin planes of side²) into the interior of `pad` (cin planes of
+ * (side + 2)², whose border stays zero): the convolutions then read every 3×3 window
+ * without bounds checks. A zero tap adds exactly nothing, so the results are the same as
+ * skipping it.
+ */
+function padInto(inp: Float32Array, cin: number, side: number, pad: Float32Array): void {
+  const ps = side + 2;
+  for (let ci = 0; ci < cin; ci++) {
+    for (let y = 0; y < side; y++) {
+      const from = (ci * side + y) * side;
+      pad.set(inp.subarray(from, from + side), (ci * ps + y + 1) * ps + 1);
+    }
+  }
+}
+
+/**
+ * 3×3 convolution, padding 1: `pad` (cin planes of (side + 2)², see {@link padInto}) →
+ * `out` (cout × outSide²). Taps are summed in row order, as the plain loop would.
+ */
 function convForward(
-  inp: Float32Array,
+  pad: Float32Array,
   cin: number,
   side: number,
   w: Float32Array,
@@ -387,22 +417,19 @@ function convForward(
   out: Float32Array,
   outSide: number,
 ): void {
+  const ps = side + 2;
   for (let co = 0; co < cout; co++) {
     for (let oy = 0; oy < outSide; oy++) {
       for (let ox = 0; ox < outSide; ox++) {
         let s = w[bAt + co];
         for (let ci = 0; ci < cin; ci++) {
-          const wBase = wAt + (co * cin + ci) * 9;
-          const iBase = ci * side * side;
-          for (let ky = 0; ky < 3; ky++) {
-            const iy = oy * stride + ky - 1;
-            if (iy < 0 || iy >= side) continue;
-            for (let kx = 0; kx < 3; kx++) {
-              const ix = ox * stride + kx - 1;
-              if (ix < 0 || ix >= side) continue;
-              s += w[wBase + ky * 3 + kx] * inp[iBase + iy * side + ix];
-            }
-          }
+          const k = wAt + (co * cin + ci) * 9;
+          const p = (ci * ps + oy * stride) * ps + ox * stride;
+          const q = p + ps;
+          const r = q + ps;
+          s = s + w[k] * pad[p] + w[k + 1] * pad[p + 1] + w[k + 2] * pad[p + 2] +
+            w[k + 3] * pad[q] + w[k + 4] * pad[q + 1] + w[k + 5] * pad[q + 2] +
+            w[k + 6] * pad[r] + w[k + 7] * pad[r + 1] + w[k + 8] * pad[r + 2];
         }
         out[(co * outSide + oy) * outSide + ox] = s;
       }
@@ -410,9 +437,12 @@ function convForward(
   }
 }
 
-/** Gradients of {@link convForward}: weights and bias into `g`, input into `din` if given. */
+/**
+ * Gradients of {@link convForward}: weights and bias into `g`, and the input's into
+ * `dpad` if given (padded like the input: the caller takes its interior).
+ */
 function convBackward(
-  inp: Float32Array,
+  pad: Float32Array,
   cin: number,
   side: number,
   w: Float32Array,
@@ -423,8 +453,9 @@ function convBackward(
   stride: number,
   dout: Float32Array,
   outSide: number,
-  din: Float32Array | null,
+  dpad: Float32Array | null,
 ): void {
+  const ps = side + 2;
   for (let co = 0; co < cout; co++) {
     for (let oy = 0; oy < outSide; oy++) {
       for (let ox = 0; ox < outSide; ox++) {
@@ -432,17 +463,29 @@ function convBackward(
         if (d === 0) continue;
         g[bAt + co] += d;
         for (let ci = 0; ci < cin; ci++) {
-          const wBase = wAt + (co * cin + ci) * 9;
-          const iBase = ci * side * side;
-          for (let ky = 0; ky < 3; ky++) {
-            const iy = oy * stride + ky - 1;
-            if (iy < 0 || iy >= side) continue;
-            for (let kx = 0; kx < 3; kx++) {
-              const ix = ox * stride + kx - 1;
-              if (ix < 0 || ix >= side) continue;
-              g[wBase + ky * 3 + kx] += d * inp[iBase + iy * side + ix];
-              if (din) din[iBase + iy * side + ix] += d * w[wBase + ky * 3 + kx];
-            }
+          const k = wAt + (co * cin + ci) * 9;
+          const p = (ci * ps + oy * stride) * ps + ox * stride;
+          const q = p + ps;
+          const r = q + ps;
+          g[k] += d * pad[p];
+          g[k + 1] += d * pad[p + 1];
+          g[k + 2] += d * pad[p + 2];
+          g[k + 3] += d * pad[q];
+          g[k + 4] += d * pad[q + 1];
+          g[k + 5] += d * pad[q + 2];
+          g[k + 6] += d * pad[r];
+          g[k + 7] += d * pad[r + 1];
+          g[k + 8] += d * pad[r + 2];
+          if (dpad) {
+            dpad[p] += d * w[k];
+            dpad[p + 1] += d * w[k + 1];
+            dpad[p + 2] += d * w[k + 2];
+            dpad[q] += d * w[k + 3];
+            dpad[q + 1] += d * w[k + 4];
+            dpad[q + 2] += d * w[k + 5];
+            dpad[r] += d * w[k + 6];
+            dpad[r + 1] += d * w[k + 7];
+            dpad[r + 2] += d * w[k + 8];
           }
         }
       }

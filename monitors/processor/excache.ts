@@ -256,7 +256,7 @@ export class ExCache {
         await this.progress(1);
         continue;
       }
-      const { pinned, stopped } = this.#pinned();
+      const { pinned, stopped } = this.#pinned(base);
       const open: number[] = [];
       const held: number[] = [];
       for (let way = 0; way < this.ways; way++) {
@@ -450,18 +450,23 @@ export class ExCache {
   }
 
   /**
-   * The slots some thread announces (`pinned`) and those a stopped thread announces
-   * (`stopped`), read without atomics: a hint for choosing victims (a stale read only makes
-   * {@link ExCache.#pinners}, which is exact, refuse a choice).
+   * The slots of the set starting at `base` that some thread announces (`pinned`) and
+   * those a stopped thread announces (`stopped`), read without atomics: a hint for
+   * choosing victims (a stale read only makes {@link ExCache.#pinners}, which is exact,
+   * refuse a choice).
    */
-  #pinned(): { pinned: Set<number>; stopped: Set<number> } {
+  #pinned(base: number): { pinned: Set<number>; stopped: Set<number> } {
     this.#forgetGone();
     const pinned = new Set<number>();
     const stopped = new Set<number>();
+    const end = base + this.ways;
     for (const [holder, isStopped] of this.#holders) {
       const announce = holder.announce;
       const into = isStopped ? stopped : pinned;
-      for (let i = 0; i < announce.length; i++) if (announce[i] >= 0) into.add(announce[i]);
+      for (let i = 0; i < announce.length; i++) {
+        const slot = announce[i];
+        if (slot >= base && slot < end) into.add(slot);
+      }
     }
     return { pinned, stopped };
   }

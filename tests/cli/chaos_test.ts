@@ -33,12 +33,17 @@ Deno.test("chaos checker: an acknowledged write that reads back wrong, or is not
     ]
   ) log.take(line);
   assert.equal(log.take("[m0] something else"), undefined);
-  const verdict = checkTrial(log, new Set(["f:1:1"]));
+  const verdict = checkTrial(log, new Set(["f:1:1"]), true);
   assert.equal(verdict.acknowledged, 5);
-  // m:0:1 read back wrong, f:1:1 is wrong on the host, f:3:0 was never read back.
-  assert.deepEqual(verdict.lostExamples.sort(), ["f:1:1", "f:3:0", "m:0:1"]);
-  assert.equal(verdict.lost, 3);
-  assert.match(verdict.unverified ?? "", /no read-back of f:3/);
+  // m:0:1 read back wrong, f:1:1 is wrong on the host; f:3:0 is intact on the host.
+  assert.deepEqual(verdict.lostExamples.sort(), ["f:1:1", "m:0:1"]);
+  assert.equal(verdict.lost, 2);
+  assert.equal(verdict.unverified, 0);
+  // Without the host's copy, f:3:0 was read back by nobody.
+  const alone = checkTrial(log, new Set(), false);
+  assert.equal(alone.lost, 1);
+  assert.equal(alone.unverified, 1);
+  assert.match(alone.unverifiedWhy ?? "", /no read-back of f:3/);
 
   // Recovery: the first write that began once the victim was gone.
   assert.deepEqual(recovery(log, "f", 110, 115), { ms: 20, write: "f:1:1" });
@@ -92,12 +97,16 @@ Deno.test("chaos flags: defaults, one seed derives every trial's seed, bad flags
     trials: 2,
     acknowledgedWrites: 800,
     lostWrites: 0,
+    unverifiedWrites: 0,
     recoveryMsP50: 300,
     recoveryMsP99: 420,
     failedTrials: 0,
+    restartMsP50: 250,
+    restartMsP99: 380,
     seed: 1,
+    recordsPerThread: 200,
   }];
-  assert.match(formatTable(rows), /^storage\s+2\s+800\s+0\s+300\s+420\s+0$/m);
+  assert.match(formatTable(rows), /^storage\s+2\s+800\s+0\s+300\s+420\s+0\s+0\s+250\s+380$/m);
 });
 
 Deno.test("deno task chaos: a short run of every scenario over real processes loses no acknowledged write", async () => {
@@ -148,6 +157,7 @@ Deno.test("deno task chaos: a short run of every scenario over real processes lo
       assert.equal(row.trials, 1);
       assert.equal(row.failedTrials, 0, text);
       assert.equal(row.lostWrites, 0, text);
+      assert.equal(row.unverifiedWrites, 0, text);
       // 4 threads x 40 records, each acknowledged after its retries.
       assert.equal(row.acknowledgedWrites, 160, text);
       assert.ok(typeof row.recoveryMsP50 === "number" && row.recoveryMsP50 > 0, text);
@@ -155,6 +165,19 @@ Deno.test("deno task chaos: a short run of every scenario over real processes lo
       assert.match(text, new RegExp(`^chaos: ${row.scenario} 1/1 seed \\d+: SIGKILL`, "m"));
     }
     assert.match(text, /^scenario\s+trials\s+acknowledged writes\s+lost writes/m);
+
+    // --merge keeps only rows of the same run: another seed is refused before any trial.
+    const other = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", chaosCli, "--merge", "--scenarios", "storage", "--trials", "1"]
+        .concat(["--records", "40", "--seed", "8", "--out", out]),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(other.code, 2);
+    assert.match(
+      new TextDecoder().decode(other.stderr),
+      /--merge: .* has memory from another run \(seed 7, 1 trials, 40 records\)/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -177,6 +200,7 @@ Deno.test("chaos checker is proven to check: a corrupted memory page and file re
   assert.equal(result.verdict.acknowledged, 96);
   assert.deepEqual(result.verdict.lostExamples.sort(), ["f:1:17", "m:2:5"]);
   assert.equal(result.verdict.lost, 2);
+  assert.equal(result.verdict.unverified, 0);
 });
 
 Deno.test("supervisor: a killed component restarts under the same id and address, and re-joins", async () => {

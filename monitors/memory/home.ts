@@ -40,6 +40,7 @@
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { RpcNode } from "../../kernel/rpc.ts";
+import { inParallel as modelParallel, inParallelSettled } from "../../kernel/model_time.ts";
 import { AddressSpace, HEAP_START, type SpaceResult, type SpaceStep } from "./address_space.ts";
 import { MAX_PAGES_PER_READ } from "./page_owner.ts";
 import type { OwnerLink } from "./owner_link.ts";
@@ -387,7 +388,10 @@ export class Home {
 
   async #release(pid: number, proc: HomedProcess): Promise<number> {
     const owners = [...new Set(proc.owners.values())];
-    const results = await Promise.allSettled(owners.map((o) => this.#options.link(o).exit(pid)));
+    // The owners free their pages at once: charged the slowest, not the sum.
+    const results = await inParallelSettled(
+      owners.map((o) => () => this.#options.link(o).exit(pid)),
+    );
     let freed = 0;
     const failures: string[] = [];
     results.forEach((r, i) => {
@@ -688,6 +692,7 @@ async function inParallel<T>(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  // In model time the lanes overlap: the request is charged the slowest lane.
+  await modelParallel(Array.from({ length: Math.min(limit, items.length) }, () => worker));
   if (failure) throw failure.error;
 }

@@ -8,7 +8,7 @@
  *   memory component that has a secondary also goes, at the same moment, to the secondary
  *   (`P2M_PAGE_REPLICATE`); the thread resumes once both acknowledged, and is charged the
  *   slower of the two round trips, not their sum (they overlap); the copy's frame leaves
- *   the NIC after the flush's (`wireNs` of the flush's request). The secondary of each
+ *   the processor's NIC after the flush's (the RPC layer's NIC model queues it). The secondary of each
  *   memory component is asked of the manager once (`MGR_REPLICA_INFO`);
  * - a request to a memory component that is gone is retried at its successor
  *   (`kernel/failover.ts`), and the processes' cached routes (vRegion owners, home) are
@@ -231,7 +231,7 @@ export class FailoverMessenger implements Messenger {
     try {
       const [reply] = await Promise.all([
         this.#inner.call(legs[0], to, kind, body, size),
-        this.#replicate(legs[1], to, secondary, b.pid, b.vaddr ?? b.flushVaddr!, b.page, size),
+        this.#replicate(legs[1], to, secondary, b.pid, b.vaddr ?? b.flushVaddr!, b.page),
       ]);
       this.stats.replicatedFlushes++;
       return reply;
@@ -248,14 +248,8 @@ export class FailoverMessenger implements Messenger {
     pid: number,
     vaddr: number,
     page: Uint8Array,
-    first: CallSize,
   ): Promise<void> {
     const { context } = this.#host;
-    // Both frames leave through the processor's one NIC: the copy follows the flush's frame
-    // onto the wire (serialization at the link rate), then the two round trips overlap.
-    const nicNs = context.latency.wireNs(first.request);
-    leg.clock.advance(nicNs);
-    leg.chargeStall("queue", nicNs);
     let waitMs = 10;
     for (;;) {
       const gone = this.watch.gone(secondary).then(() => "gone" as const);

@@ -549,6 +549,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cache.addStamps(t.stamps);
     }
     cache.addHolder(t);
+    t.views.f64[F64.STALL_NS] = t.clock.nowNs(); // it starts at its parent's model time
     // Deterministic mode: the new thread counts as running from now on (its parent's
     // event is still being served), so nothing is decided before it reaches its first event.
     t.participant = this.#context.scheduler?.enter(`${this.id}/${p.pid}/${t.tid}`);
@@ -695,6 +696,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     }
     t.participant?.done();
     if (t.end) return; // killed meanwhile: #release already answered KILLED
+    t.views.f64[F64.STALL_NS] = t.clock.nowNs(); // what the thread compares fill times with
     const ctl = t.views.ctl;
     Atomics.store(ctl, CTL.RESP, response);
     Atomics.notify(ctl, CTL.RESP);

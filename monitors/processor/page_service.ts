@@ -125,10 +125,12 @@ export class PageService {
   /** Lines being written back → settles when memory has them. */
   readonly #flushes = new Map<number, Promise<void>>();
   /**
-   * Per slot: the model time its line's fill was done, and how long the fill took. A
-   * thread whose miss is served after another thread's fill of the same line (in
-   * deterministic mode, always) finds it resident, though in model time it may still be on
-   * its way: the thread waits for what remains of it, never longer than the fill took.
+   * Per slot: the model time its line's fill was done (in the ExCache's shared meta, so
+   * threads see it too), and how long the fill took. A thread whose miss is served after
+   * another thread's fill of the same line (in deterministic mode, always) finds it
+   * resident, though in model time it may still be on its way: the thread waits for what
+   * remains of it, never longer than the fill took. A thread that finds such a line in
+   * its own search brings the access here (`#stillFilling` in worker_proc.ts).
    */
   readonly #readyNs: Float64Array;
   readonly #fillNs: Float64Array;
@@ -140,7 +142,7 @@ export class PageService {
     this.cache = cache;
     this.#victims = victims;
     this.#host = host;
-    this.#readyNs = new Float64Array(cache.lines);
+    this.#readyNs = cache.views.readyNs;
     this.#fillNs = new Float64Array(cache.lines);
   }
 

@@ -22,6 +22,8 @@ interface Spec {
   pages: number[];
   at: number[];
   evictPages?: number;
+  /** Per thread of `at`: first miss on a fresh page of its own (an event), then read. */
+  touchFirst?: boolean[];
   flopsPerNs: number;
 }
 
@@ -44,17 +46,37 @@ export function main(proc: Proc): number {
   proc.msync(base, spec.mapBytes);
   const fresh = proc.mmap((spec.evictPages ?? 0) * PAGE);
   for (let i = 0; i < (spec.evictPages ?? 0); i++) proc.load(fresh + i * PAGE, 1);
+  const spare = proc.mmap(spec.at.length * PAGE);
   const tids = spec.at.map((at, k) =>
-    proc.spawn("fetch", { addr: base + spec.pages[k], at, flopsPerNs: spec.flopsPerNs })
+    proc.spawn("fetch", {
+      addr: base + spec.pages[k],
+      at,
+      flopsPerNs: spec.flopsPerNs,
+      first: spec.touchFirst?.[k] ? spare + k * PAGE : undefined,
+    })
   );
   for (const tid of tids) proc.join(tid);
   return 0;
 }
 
-/** Waits until model time `at`, reads the page at `addr` and logs what the read cost. */
+/**
+ * Waits until model time `at`, touches the fresh page at `first` (when given), reads the
+ * page at `addr` and logs what the read cost; with `first`, also logs the model time the
+ * read began (`model_burst began <ns>`).
+ */
 export function fetch(proc: Proc, arg: unknown): void {
-  const { addr, at, flopsPerNs } = arg as { addr: number; at: number; flopsPerNs: number };
-  const start = waitUntil(proc, at, flopsPerNs);
+  const { addr, at, flopsPerNs, first } = arg as {
+    addr: number;
+    at: number;
+    flopsPerNs: number;
+    first?: number;
+  };
+  let start = waitUntil(proc, at, flopsPerNs);
+  if (first !== undefined) {
+    proc.load(first, 1);
+    start = proc.counters().modelNs;
+    proc.log(`model_burst began ${start}`);
+  }
   proc.load(addr, 1);
   proc.log(`model_burst fetch ${proc.counters().modelNs - start}`);
 }

@@ -26,6 +26,7 @@ interface Burst {
   pages: number[];
   at: number[];
   evictPages?: number;
+  touchFirst?: boolean[];
 }
 
 /** Runs `burst` on a cluster of four memory components; returns what it logged and the model. */
@@ -59,7 +60,7 @@ async function run(burst: Burst, memoryOptions: Record<string, unknown> = {}) {
       Number(l.slice(l.indexOf(tag) + tag.length))
     );
     assert.equal(values.length, burst.mode === "fetch" ? burst.at.length : 1, lines.join("\n"));
-    return { values, latency, stats: result.stats };
+    return { values, latency, stats: result.stats, lines };
   } finally {
     await cluster.stop();
   }
@@ -182,4 +183,27 @@ Deno.test("a thread missing on a line another thread is filling waits only for t
   // that thread finds the line resident, but in model time it is still on its way.
   near(values, [rtt + L, rtt + L - late], "first fill, then the rest of it");
   assert.ok(stats.misses >= 2, JSON.stringify(stats));
+});
+
+Deno.test("a thread that finds another thread's fill in its own search still waits for the rest of it", async () => {
+  // The second thread's miss on a fresh page of its own (an event at T + 1 µs) is served
+  // after the first thread's fill (at T) is done in wall time; its next read of that
+  // line then finds it resident without the monitor, though in model time the fill ends
+  // later: it must wait for the rest, as a miss reaching the monitor does.
+  const { values, lines } = await run({
+    mode: "fetch",
+    mapBytes: PAGE,
+    pages: [0, 0],
+    at: [T, T + 1_000],
+    evictPages: 16,
+    touchFirst: [false, true],
+  });
+  const began = lines.filter((l) => l.includes("model_burst began ")).map((l) =>
+    Number(l.slice(l.indexOf("began ") + 6))
+  );
+  assert.equal(began.length, 1, lines.join("\n"));
+  const [first] = values;
+  const fillDoneNs = T + first; // the first thread's read began at T
+  assert.ok(fillDoneNs > began[0], `fill done ${fillDoneNs} ns, second read began ${began[0]} ns`);
+  near([values[1]], [fillDoneNs - began[0]], "the rest of the first thread's fill");
 });

@@ -55,6 +55,8 @@ import {
   ThreadRecord,
 } from "./records.ts";
 import { Syscalls } from "./syscalls.ts";
+import { PmemClient } from "../../kernel/pmem_paths.ts";
+import type { ComponentId } from "../../kernel/ids.ts";
 import { VictimCache } from "./victim_cache.ts";
 import {
   checkWorkload,
@@ -163,6 +165,8 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #publishTimer: ReturnType<typeof setInterval> | undefined;
   /** Each live thread's published hits at the last look (see {@link PUBLISH_MS}). */
   readonly #seenHits = new WeakMap<ThreadRecord, number>();
+  /** PMEM clients by memory component, for `proc.persistentWrite`. */
+  readonly #pmemClients = new Map<ComponentId, Promise<PmemClient>>();
 
   /** Creates the monitor; `start()` builds the ExCache and joins the cluster. */
   constructor(context: MonitorContext, options: ProcessorOptions) {
@@ -218,6 +222,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       messenger: this.#messenger,
       latency: context.latency,
       pages: this.#pages,
+      pmem: (owner) => this.#pmemClient(owner),
       spawnThread: (process, entry, arg, parent) =>
         this.#spawnThread(process, entry, arg, parent.modelNs()),
     });
@@ -505,6 +510,18 @@ export class StockProcessorMonitor implements ProcessorMonitor {
         this.#seenHits.set(t, hits);
       }
     }
+  }
+
+  /** A client of PMEM memory component `owner` (connected once; a failure is not kept). */
+  #pmemClient(owner: ComponentId): Promise<PmemClient> {
+    let client = this.#pmemClients.get(owner);
+    if (!client) {
+      const { rpc, endpoint, latency } = this.#context;
+      client = PmemClient.connect({ rpc, endpoint, target: owner, model: latency });
+      client.catch(() => this.#pmemClients.delete(owner));
+      this.#pmemClients.set(owner, client);
+    }
+    return client;
   }
 
   #spawnThread(p: ProcessRecord, entry: string, arg: unknown, startNs: number): number {

@@ -29,6 +29,7 @@ import type {
   FileStat,
   MmapOptions,
   MremapOptions,
+  PersistentWriteOptions,
   Proc,
   ThreadCounters,
 } from "../../kernel/process_api.ts";
@@ -1249,6 +1250,18 @@ export class WorkerProc extends ThreadStart implements Proc {
   /** Writes back dirty lines of a range. */
   msync(addr: number, length: number | bigint): void {
     this.#syscall("msync", { addr, length: byteCount(length) });
+  }
+
+  /** A durable write to PMEM-backed memory, by one access path (see `persistent_write.ts`). */
+  persistentWrite(addr: number, data: ArrayBufferView, options: PersistentWriteOptions = {}): void {
+    const bytes = bytesOf(data, "persistentWrite data");
+    for (let done = 0; done === 0 || done < bytes.length; done += FILE_CHUNK) {
+      this.#syscall(
+        "persistentWrite",
+        { addr: addr + done, path: options.path ?? "rpc" },
+        bytes.subarray(done, done + FILE_CHUNK),
+      );
+    }
   }
 
   /** Moves or queries the break. */

@@ -56,6 +56,7 @@ export * from "./kernel/latency.ts";
 export * from "./kernel/roofline.ts";
 export * from "./kernel/model_time.ts";
 export * from "./kernel/model_resource.ts";
+export * from "./kernel/model_nic.ts";
 export * from "./kernel/model_scheduler.ts";
 export * from "./kernel/events.ts";
 export * from "./kernel/metrics.ts";

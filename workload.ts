@@ -25,6 +25,8 @@ export type {
   FileStat,
   MmapOptions,
   MremapOptions,
+  PersistentWriteOptions,
+  PersistentWritePath,
   Proc,
   ThreadCounters,
   ThreadEntry,

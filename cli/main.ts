@@ -492,9 +492,12 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
     config.seed !== undefined
   ) {
     throw new UsageError(
-      "deterministic mode (seed) needs the whole cluster in one process: it orders the " +
-        "threads of this process, and components in other OS processes would serve them in " +
-        "whatever order the network delivers (add --in-process, or drop the seed)",
+      "deterministic mode (seed) is not available with one process per component: its " +
+        "scheduler orders threads by model time inside one OS process, and nothing orders " +
+        "the events of processors and components in different OS processes against each " +
+        "other (that would need a model-time scheduler spanning processes, which legoemu " +
+        "does not have). Add --in-process to run the same config deterministically in one " +
+        "process, or drop the seed to run free (counts and model time may then vary)",
     );
   }
   if (managerTransport(config).plugin === "memory" || values["in-process"]) {
@@ -1166,7 +1169,7 @@ function modelLines(s: Record<string, number>): string[] {
     `  memory stalls  ${ms(stallNs)}${
       stalls.length ? ` (${stalls.map(([kind, ns]) => `${kind} ${ms(ns)}`).join(", ")})` : ""
     }`,
-    `  queueing       ${ms(s["model.queueNs"] ?? 0)} (at busy memory workers, devices)`,
+    `  queueing       ${ms(s["model.queueNs"] ?? 0)} (at busy NICs, memory workers, devices)`,
     ...(s["model.waitNs"]
       ? [`  joins          ${ms(s["model.waitNs"])} (waiting for threads)`]
       : []),

@@ -7,7 +7,7 @@
  * |---|---|---|
  * | 0 | 2 | magic `0x454c` ("LE") |
  * | 2 | 1 | version (1) |
- * | 3 | 1 | flags (reply, error, one-way) |
+ * | 3 | 1 | flags (reply, error, one-way, modeled) |
  * | 4 | 2 | kind opcode |
  * | 6 | 2 | reserved, zero |
  * | 8 | 4 | request id |
@@ -744,4 +744,27 @@ function decodeUtf8(bytes: Uint8Array, kind: string, name: string): string {
   } catch {
     throw new DecodeError("BAD_BODY", `${kind} field "${name}" is not valid UTF-8`);
   }
+}
+
+/**
+ * Rewrites the model-time fields of an encoded frame in place (a message's wire time is
+ * known only once it is encoded, and waiting for a busy NIC moves the time it carries).
+ *
+ * @example
+ * ```ts
+ * import { decode, encode, setFrameModelTimes } from "./codec.ts";
+ * const frame = encode({
+ *   kind: "SYS_PING", requestId: 1, src: "a", dst: "b", flags: 0,
+ *   body: { data: new Uint8Array(0) }, modelNs: 5,
+ * });
+ * setFrameModelTimes(frame, 7, 2);
+ * console.assert(decode(frame).modelNs === 7 && decode(frame).queueNs === 2);
+ * ```
+ */
+export function setFrameModelTimes(frame: Uint8Array, modelNs: number, queueNs: number): void {
+  checkModelTime(modelNs, "modelNs");
+  checkModelTime(queueNs, "queueNs");
+  const view = new DataView(frame.buffer, frame.byteOffset, HEADER_SIZE);
+  view.setFloat64(48, modelNs, true);
+  view.setFloat64(56, queueNs, true);
 }

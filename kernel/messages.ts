@@ -407,5 +407,10 @@ export const FLAG_REPLY = 0x01;
 export const FLAG_ERROR = 0x02;
 /** Header flag: a request that expects no reply. */
 export const FLAG_ONE_WAY = 0x04;
+/**
+ * Header flag: a request in model time (it carries a thread's or a served request's model
+ * time); without it the request is outside model time and its service charges nobody.
+ */
+export const FLAG_MODELED = 0x08;
 /** Every flag bit that is defined. */
-export const KNOWN_FLAGS: number = FLAG_REPLY | FLAG_ERROR | FLAG_ONE_WAY;
+export const KNOWN_FLAGS: number = FLAG_REPLY | FLAG_ERROR | FLAG_ONE_WAY | FLAG_MODELED;

@@ -12,8 +12,12 @@
  *
  * The limits: a thread that waits for another thread by spinning on memory, with no system
  * call, never reaches an event and stalls everyone (use `join`, or spin with a system call
- * in the loop); and only threads of this process are ordered, so a cluster whose
- * processors run in several OS processes cannot be deterministic (it is refused).
+ * in the loop); and only threads of this process are ordered. A cluster of one OS process
+ * per component is refused (`legoemu cluster --seed` says so): nothing orders the events of
+ * components in different processes against each other. Doing that soundly takes a
+ * conservative scheduler across processes (a component advances past model time T only
+ * once every other has promised to send nothing earlier), which is not built; run such a
+ * config with `--in-process` instead.
  *
  * @module
  */

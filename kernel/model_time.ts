@@ -208,3 +208,31 @@ export async function inParallel<T>(tasks: readonly (() => Promise<T>)[]): Promi
     }
   }
 }
+
+/**
+ * {@link inParallel} that waits for every task and reports each outcome, as
+ * `Promise.allSettled` does: the request is charged the slowest task, failed ones included.
+ *
+ * @example
+ * ```ts
+ * import { chargeModel, inParallelSettled, ModelSpan, withSpan } from "./model_time.ts";
+ * const span = new ModelSpan(0);
+ * const results = await withSpan(span, () =>
+ *   inParallelSettled([
+ *     () => Promise.resolve(chargeModel(100, "network")),
+ *     () => Promise.reject(new Error("down")),
+ *   ])
+ * );
+ * console.assert(results[1].status === "rejected" && span.elapsedNs === 100);
+ * ```
+ */
+export function inParallelSettled<T>(
+  tasks: readonly (() => Promise<T>)[],
+): Promise<PromiseSettledResult<T>[]> {
+  return inParallel(tasks.map((task) => () =>
+    task().then(
+      (value): PromiseSettledResult<T> => ({ status: "fulfilled", value }),
+      (reason): PromiseSettledResult<T> => ({ status: "rejected", reason }),
+    )
+  ));
+}

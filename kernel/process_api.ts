@@ -56,6 +56,21 @@ export interface MremapOptions {
   newAddr?: number;
 }
 
+/**
+ * How {@link Proc.persistentWrite} makes a write durable (the four access paths of
+ * `kernel/pmem_paths.ts`): `"rpc"` — the memory component writes, flushes, replies;
+ * `"write+read"` — a one-sided WRITE, then a one-sided READ as a flush (only with the latency
+ * model's `ddio` off); `"write+commit"` — a one-sided WRITE, then a small commit RPC that
+ * flushes; `"connectionless"` — an RPC over a shared receive queue.
+ */
+export type PersistentWritePath = "rpc" | "write+read" | "write+commit" | "connectionless";
+
+/** Options for {@link Proc.persistentWrite}. */
+export interface PersistentWriteOptions {
+  /** The access path (default `"rpc"`). */
+  path?: PersistentWritePath;
+}
+
 /** What {@link Proc.stat} reports. */
 export interface FileStat {
   /** Size in bytes. */
@@ -140,6 +155,16 @@ export interface Proc {
   mprotect(addr: number, length: number | bigint, prot: number): void;
   /** Writes the dirty cached lines of `[addr, addr + length)` back to memory. */
   msync(addr: number, length: number | bigint): void;
+  /**
+   * Writes `data` at `addr` straight to the memory that holds it and returns once the bytes
+   * are durable there, by `options.path`; the memory must be owned by a memory component in
+   * PMEM mode (else `EINVAL`), mapped and writable (else `EFAULT`). Each page piece is
+   * charged the latency model's cost of that path (as `deno task study pmem` charges it,
+   * stall `pmem`); the cached line is written back and dropped first. Path `"write+read"`
+   * needs the model's `ddio` off (else `EINVAL`), and on the in-memory and TCP transports it
+   * is durable only in the model, not in the component's PMEM file.
+   */
+  persistentWrite(addr: number, data: ArrayBufferView, options?: PersistentWriteOptions): void;
   /** Sets the program break to `addr` (0 or no argument queries it); returns the break. */
   brk(addr?: number): number;
 

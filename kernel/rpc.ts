@@ -37,12 +37,14 @@ import {
   type FrameHeader,
   HEADER_SIZE,
   type Message,
+  setFrameModelTimes,
 } from "./codec.ts";
 import { KernelError, RemoteError, RpcCancelledError, RpcTimeoutError } from "./errors.ts";
 import type { ComponentId } from "./ids.ts";
 import {
   type ErrorBody,
   FLAG_ERROR,
+  FLAG_MODELED,
   FLAG_ONE_WAY,
   FLAG_REPLY,
   MAX_STRING_BYTES,
@@ -53,7 +55,8 @@ import {
 } from "./messages.ts";
 import { type ReceivedFrame, SENT, type TransportEndpoint } from "./transport.ts";
 import type { LatencyModel } from "./latency.ts";
-import { currentSpan, ModelSpan, withSpan } from "./model_time.ts";
+import { currentSpan, ModelSpan, withoutSpan, withSpan } from "./model_time.ts";
+import { ModelNic } from "./model_nic.ts";
 
 /** Default per-call timeout: LegoOS waits 60 s for an RPC reply. */
 export const DEFAULT_RPC_TIMEOUT_MS = 60_000;
@@ -135,6 +138,12 @@ export interface ModelCall {
   serviceNs?: number;
   /** Set from the reply: of `serviceNs`, the time spent waiting at busy resources. */
   queueNs?: number;
+  /**
+   * Set from the reply: time the request and its reply waited at the caller's own NIC
+   * (its transmit side, then its receive side; see `model_nic.ts`), in ns. Not part of
+   * `serviceNs`.
+   */
+  nicQueueNs?: number;
 }
 
 /**
@@ -218,6 +227,10 @@ interface PendingCall {
   readonly span: ModelSpan | undefined;
   /** Bytes of the request body, for the round trip charged to `span`. */
   readonly requestBytes: number;
+  /** Model time the request went on the wire (after any wait at this NIC). */
+  readonly sentAtNs: number;
+  /** Of that, the wait at this NIC's transmit side. */
+  readonly txWaitNs: number;
 }
 
 type AnyHandler = (body: never, ctx: CallContext) => unknown;
@@ -274,6 +287,8 @@ export class RpcNode {
   /** Per caller, its recent request ids → the reply sent (undefined while being served). */
   readonly #recent = new Map<ComponentId, Map<number, Uint8Array | undefined>>();
   #latency: LatencyModel | undefined;
+  /** This component's NIC in model time (with the latency model). */
+  #nic: ModelNic | undefined;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   #deadlineAt = Infinity;
   /** Whether the deadline timer holds the process open (only while calls wait). */
@@ -317,6 +332,7 @@ export class RpcNode {
    */
   chargeWith(latency: LatencyModel): this {
     this.#latency = latency;
+    this.#nic = new ModelNic(this.id, latency);
     return this;
   }
 
@@ -476,17 +492,24 @@ export class RpcNode {
     const requestId = retryOf ?? this.#nextRequestId();
     const model = options.model;
     const span = model ? undefined : currentSpan();
+    const atNs = model ? model.atNs : span ? span.nowNs() : 0;
     let frame: Uint8Array;
+    let txWaitNs = 0;
     try {
       frame = this.#encode({
         kind,
         requestId,
         src: this.id,
         dst: to,
-        flags: 0,
+        flags: model || span ? FLAG_MODELED : 0,
         body,
-        modelNs: model ? model.atNs : span ? span.nowNs() : 0,
+        modelNs: atNs,
       });
+      if ((model || span) && this.#nic) {
+        // The request leaves when this NIC is free: it carries that later time.
+        txWaitNs = this.#nic.send(atNs, frame.length);
+        if (txWaitNs > 0) setFrameModelTimes(frame, atNs + txWaitNs, 0);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -504,6 +527,8 @@ export class RpcNode {
       model,
       span,
       requestBytes: frame.length - HEADER_SIZE,
+      sentAtNs: atNs + txWaitNs,
+      txWaitNs,
     };
     this.#pending.set(requestId, call);
     this.#armDeadline(call.deadline);
@@ -724,6 +749,7 @@ export class RpcNode {
         message.body,
         from,
         message.modelNs ?? 0,
+        bytes.length,
       );
     }
   }
@@ -739,12 +765,19 @@ export class RpcNode {
     this.#stats.repliesReceived++;
     const serviceNs = message.modelNs ?? 0;
     const queueNs = message.queueNs ?? 0;
-    if (call.model) {
-      call.model.serviceNs = serviceNs;
-      call.model.queueNs = queueNs;
-    } else if (call.span) {
-      const wire = this.#latency?.messageNs(call.requestBytes + replyBytes) ?? 0;
-      call.span.chargeCall(wire, serviceNs, queueNs);
+    if (call.model || call.span) {
+      // The reply was sent when the callee was done; it comes in when this NIC is free.
+      const nicQueueNs = call.txWaitNs +
+        (this.#nic?.receive(call.sentAtNs + serviceNs, replyBytes + HEADER_SIZE) ?? 0);
+      if (call.model) {
+        call.model.serviceNs = serviceNs;
+        call.model.queueNs = queueNs;
+        call.model.nicQueueNs = nicQueueNs;
+      } else {
+        const wire = this.#latency?.messageNs(call.requestBytes + replyBytes) ?? 0;
+        call.span!.chargeCall(wire, serviceNs, queueNs);
+        call.span!.charge(nicQueueNs, "queue");
+      }
     }
     if (flags & FLAG_ERROR) {
       const { code, message } = body as ErrorBody;
@@ -761,6 +794,7 @@ export class RpcNode {
     body: Record<string, unknown>,
     from: ComponentId,
     atNs: number,
+    frameBytes: number,
   ): void {
     const oneWay = (flags & FLAG_ONE_WAY) !== 0;
     if (!oneWay && this.#repeated(from, requestId)) return;
@@ -781,21 +815,26 @@ export class RpcNode {
     }
     this.#stats.requestsHandled++;
     const model = new ModelSpan(atNs);
+    // A request outside model time (no thread's time in it) charges nobody, here or in the
+    // calls it makes.
+    const modeled = (flags & FLAG_MODELED) !== 0 ? model : undefined;
+    if (modeled && this.#nic) model.charge(this.#nic.receive(atNs, frameBytes), "queue");
+    const serve = () => handler(body as never, { from, requestId, kind, model });
     let result: unknown;
     try {
-      result = withSpan(model, () => handler(body as never, { from, requestId, kind, model }));
+      result = modeled ? withSpan(model, serve) : withoutSpan(serve);
     } catch (error) {
-      this.#handlerFailed(kind, requestId, oneWay, from, error, model);
+      this.#handlerFailed(kind, requestId, oneWay, from, error, modeled);
       return;
     }
     // An asynchronous handler is not awaited: handlers run concurrently, and a slow one
     // never blocks the queue. A synchronous one is answered at once, with no promise.
     if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
       Promise.resolve(result).then(
-        (reply) => this.#reply(kind, requestId, oneWay, from, reply, model),
-        (error) => this.#handlerFailed(kind, requestId, oneWay, from, error, model),
+        (reply) => this.#reply(kind, requestId, oneWay, from, reply, modeled),
+        (error) => this.#handlerFailed(kind, requestId, oneWay, from, error, modeled),
       );
-    } else this.#reply(kind, requestId, oneWay, from, result, model);
+    } else this.#reply(kind, requestId, oneWay, from, result, modeled);
   }
 
   /**
@@ -822,14 +861,17 @@ export class RpcNode {
     return false;
   }
 
-  /** Sends a handler's reply (nothing for a one-way request). */
+  /**
+   * Sends a handler's reply (nothing for a one-way request); `model` is what serving it
+   * cost, undefined outside model time.
+   */
   #reply(
     kind: MessageKind,
     requestId: number,
     oneWay: boolean,
     from: ComponentId,
     reply: unknown,
-    model: ModelSpan,
+    model: ModelSpan | undefined,
   ): void {
     if (oneWay) return;
     let frame: Uint8Array;
@@ -841,9 +883,10 @@ export class RpcNode {
         dst: from,
         flags: FLAG_REPLY,
         body: reply as Record<string, unknown>,
-        modelNs: model.elapsedNs,
-        queueNs: model.queueNs,
+        modelNs: model?.elapsedNs ?? 0,
+        queueNs: model?.queueNs ?? 0,
       });
+      this.#replyLeaves(frame, model);
     } catch (error) {
       // A handler bug: tell the caller rather than leave it waiting for its timeout.
       this.#replyError(
@@ -868,7 +911,7 @@ export class RpcNode {
     oneWay: boolean,
     from: ComponentId,
     error: unknown,
-    model: ModelSpan,
+    model: ModelSpan | undefined,
   ): void {
     if (oneWay) {
       this.#stats.oneWayFailures++;
@@ -903,6 +946,7 @@ export class RpcNode {
         modelNs: model?.elapsedNs ?? 0,
         queueNs: model?.queueNs ?? 0,
       });
+      this.#replyLeaves(frame, model);
     } catch {
       return; // Only a bad peer id gets here, and such a peer cannot be answered anyway.
     }
@@ -924,6 +968,18 @@ export class RpcNode {
       // A caller that went away cannot be told; its own timeout covers it.
       sent.then(() => void (this.#stats.bytesSent += size), () => {});
     }
+  }
+
+  /**
+   * A reply in model time leaves when this NIC is free: the wait is part of what serving
+   * the request cost, so the frame's model times are rewritten with it.
+   */
+  #replyLeaves(frame: Uint8Array, model: ModelSpan | undefined): void {
+    if (!model || !this.#nic) return;
+    const waitNs = this.#nic.send(model.nowNs(), frame.length);
+    if (waitNs <= 0) return;
+    model.charge(waitNs, "queue");
+    setFrameModelTimes(frame, model.elapsedNs, model.queueNs);
   }
 
   /**

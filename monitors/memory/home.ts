@@ -31,8 +31,10 @@
  * {@link Home.restore} brings the processes back after a restart. A call that was under
  * way at the crash was not answered; its owners may have applied it while the home's state
  * is the one before it, so every placed vRegion of a restored process is in doubt and set
- * again on its owner before the process's next call (pages a `mremap` was moving may then
- * be lost, as the call never returned).
+ * again on its owner: at start where this component owns it ({@link Home.repairLocal}),
+ * before the process's next call elsewhere. The call's VMAs are undone, but pages it
+ * discarded (an unmapped range, a shrunk break) or was moving (`mremap`) may stay lost, as
+ * the call never returned.
  *
  * @module
  */
@@ -40,6 +42,7 @@
 import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { RpcNode } from "../../kernel/rpc.ts";
+import { inParallel as modelParallel, inParallelSettled } from "../../kernel/model_time.ts";
 import { AddressSpace, HEAP_START, type SpaceResult, type SpaceStep } from "./address_space.ts";
 import { MAX_PAGES_PER_READ } from "./page_owner.ts";
 import type { OwnerLink } from "./owner_link.ts";
@@ -168,6 +171,35 @@ export class Home {
           `the persisted home state of process ${pid} does not apply: ${(e as Error).message}`,
         );
       }
+    }
+  }
+
+  /**
+   * Sets the ranges in doubt whose owner is this component again, now (no message leaves:
+   * done at start, before pages are served); the others wait for each process's next call.
+   */
+  async repairLocal(): Promise<void> {
+    for (const [pid, proc] of this.#procs) {
+      await proc.serial.run(async () => {
+        const left: [number, number][] = [];
+        // Restored ranges are whole vRegions of the size the state was saved with.
+        for (const [start, end] of proc.inDoubt) {
+          const local = proc.owners.get(start / (end - start)) === this.#options.id;
+          if (!local) {
+            left.push([start, end]);
+            continue;
+          }
+          await this.#options.link(this.#options.id).setVmas(
+            pid,
+            this.#options.id,
+            start,
+            end,
+            false,
+            proc.space.vmas.slice(start, end),
+          );
+        }
+        proc.inDoubt.splice(0, proc.inDoubt.length, ...left);
+      });
     }
   }
 
@@ -387,7 +419,10 @@ export class Home {
 
   async #release(pid: number, proc: HomedProcess): Promise<number> {
     const owners = [...new Set(proc.owners.values())];
-    const results = await Promise.allSettled(owners.map((o) => this.#options.link(o).exit(pid)));
+    // The owners free their pages at once: charged the slowest, not the sum.
+    const results = await inParallelSettled(
+      owners.map((o) => () => this.#options.link(o).exit(pid)),
+    );
     let freed = 0;
     const failures: string[] = [];
     results.forEach((r, i) => {
@@ -688,6 +723,7 @@ async function inParallel<T>(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  // In model time the lanes overlap: the request is charged the slowest lane.
+  await modelParallel(Array.from({ length: Math.min(limit, items.length) }, () => worker));
   if (failure) throw failure.error;
 }

@@ -179,7 +179,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
     if (pmem) {
       const owner = persistent = new PersistentOwner(ownerOptions);
       this.#owner = owner;
-      this.#pmem = new PmemService(context, owner, pmem);
+      this.#pmem = new PmemService(context, owner, pmem, this.#pool);
     } else {
       this.#owner = new PageOwner(ownerOptions);
     }
@@ -236,6 +236,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
           `PMEM file "${this.#options.pmem!.path}": ${(e as Error).message}`,
         );
       }
+      // A call cut short by the crash may have reached this owner: undo it before serving.
+      await home.repairLocal();
     }
     this.#context.rpc.handle(this.#charged({
       // Page service: served by the owner of the page's vRegion.
@@ -411,6 +413,9 @@ export class StockMemoryMonitor implements MemoryMonitor {
       case "pmem":
         if (!this.#pmem) throw new KernelError("ENOENT", `${this.id} is not in PMEM mode`);
         return this.#pmem.info();
+      case "pmem-page":
+        if (!this.#pmem) throw new KernelError("ENOENT", `${this.id} is not in PMEM mode`);
+        return this.#pmem.locate(Number(args.pid), Number(args.vaddr));
       case "owned":
         return {
           pid,
@@ -420,7 +425,7 @@ export class StockMemoryMonitor implements MemoryMonitor {
       default:
         throw new KernelError(
           "ENOENT",
-          `${this.id} answers no question "${what}" (it knows: address-space, load, owned, pmem, replica)`,
+          `${this.id} answers no question "${what}" (it knows: address-space, load, owned, pmem, pmem-page, replica)`,
         );
     }
   }

@@ -496,6 +496,25 @@ export class PageOwner {
     return vpns.length;
   }
 
+  /**
+   * The frame holding page `vaddr` of `pid`, for a one-sided write straight into it (PMEM
+   * access path 2): a never-written page gets a zero-filled frame, a swapped one is read
+   * back. `EFAULT` as a flush would be (outside a writable VMA).
+   */
+  frameFor(pid: number, vaddr: number): Promise<number> {
+    return this.#serial.run(async () => {
+      this.#access(pid, vaddr, true);
+      const vpn = vaddr / PAGE_SIZE;
+      const value = this.#table.get(pid, vpn);
+      if (value >= 0 && value !== NO_PAGE) return value;
+      if (value < 0) return await this.#swapIn(pid, vpn, value);
+      const vma = this.#procs.get(pid)!.vmas.find(vaddr)!;
+      if (vma.path !== "") await this.#fetchSlow(pid, vaddr); // the file's bytes first
+      else this.#install(pid, vpn, await this.#allocFrame(true), true);
+      return this.#table.get(pid, vpn);
+    });
+  }
+
   /** Runs `op` now, or behind the slow operations queued before it. */
   #inOrder<T>(op: () => T | Promise<T>): T | Promise<T> {
     return this.#serial.pending === 0 ? op() : this.#serial.run(op);

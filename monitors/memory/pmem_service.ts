@@ -8,10 +8,16 @@
  * - `P2M_PMEM_COMMIT` (path 3): copy bytes of the window to their address, make them
  *   durable, reply.
  *
- * On the in-memory and TCP transports the window is host memory that the transport
- * itself reads and writes, so a path-2 write (WRITE + READ, no server CPU) is durable in
- * the model — on PMEM with DDIO off — but not in the host file: only paths 1, 3 and 4 put
- * the bytes through the log. Peers find the window with the `pmem` control-plane query.
+ * - the **frame region**: the component's frames registered for one-sided access, so that a
+ *   workload's path-2 write (`proc.persistentWrite`) lands in the page itself; a peer finds
+ *   a page there with the `pmem-page` query (`{ pid, vaddr }` → `{ key, offset }`).
+ *
+ * On the in-memory and TCP transports the window and the frames are host memory that the
+ * transport itself reads and writes, so a path-2 write (WRITE + READ, no server CPU) is
+ * durable **only in the model** — on PMEM with DDIO off — and not in the host file: only
+ * paths 1, 3 and 4 put the bytes through the log before they are acknowledged (a path-2
+ * write into a frame reaches the file with the next checkpoint, and is lost if the
+ * component crashes first). Peers find the window with the `pmem` control-plane query.
  *
  * @module
  */
@@ -23,6 +29,7 @@ import type { MonitorContext } from "../../kernel/monitor.ts";
 import type { OpsTable } from "../../kernel/rpc.ts";
 import type { MemoryRegion } from "../../kernel/transport.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
+import type { FramePool } from "./frame_pool.ts";
 import type { PersistentOwner } from "./pmem_owner.ts";
 import { MIN_PMEM_BYTES, pmemLayout, PmemPool, type PmemPoolStats } from "./pmem_pool.ts";
 import { SECTOR } from "./pmem_log.ts";
@@ -105,6 +112,8 @@ export class PmemService {
   #pool: PmemPool | undefined;
   #window: Uint8Array | undefined;
   #region: MemoryRegion | undefined;
+  #frameRegion: MemoryRegion | undefined;
+  readonly #frames: FramePool | undefined;
   #lastStats: PmemPoolStats = {
     records: 0,
     logBytes: 0,
@@ -115,11 +124,20 @@ export class PmemService {
     logCapacity: 0,
   };
 
-  /** A service for `owner`; {@link PmemService.start} opens the file. */
-  constructor(context: MonitorContext, owner: PersistentOwner, options: PmemOptions) {
+  /**
+   * A service for `owner`; {@link PmemService.start} opens the file. With `frames` (the
+   * owner's pool) the frames are open to one-sided writes (path 2 into the page itself).
+   */
+  constructor(
+    context: MonitorContext,
+    owner: PersistentOwner,
+    options: PmemOptions,
+    frames?: FramePool,
+  ) {
     this.#context = context;
     this.#owner = owner;
     this.#options = options;
+    this.#frames = frames;
   }
 
   /**
@@ -149,6 +167,12 @@ export class PmemService {
       remoteRead: true,
       remoteWrite: true,
     });
+    if (this.#frames) {
+      this.#frameRegion = this.#context.endpoint.registerRegion(this.#frames.bytes, {
+        remoteRead: true,
+        remoteWrite: true,
+      });
+    }
     const owner = this.#owner;
     const window = this.#window;
     return {
@@ -166,6 +190,23 @@ export class PmemService {
         return {};
       },
     };
+  }
+
+  /**
+   * The `pmem-page` query: where page `vaddr` of `pid` is in the frame region (the page
+   * gets a frame if it had none; `EFAULT` outside a writable VMA).
+   */
+  async locate(pid: number, vaddr: number): Promise<{ key: number; offset: number }> {
+    const region = this.#frameRegion;
+    if (!region) {
+      throw new KernelError("EAGAIN", "the PMEM frames are not open to one-sided access");
+    }
+    if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(vaddr) || vaddr < 0) {
+      throw new KernelError("EINVAL", "pmem-page needs { pid, vaddr } as integers");
+    }
+    const offset = vaddr % PAGE_SIZE;
+    const frame = await this.#owner.frameFor(pid, vaddr - offset);
+    return { key: region.key, offset: frame * PAGE_SIZE + offset };
   }
 
   /** The `pmem` query's answer (also before start and after stop, then with `open` false). */
@@ -196,6 +237,8 @@ export class PmemService {
     this.#pool = undefined;
     if (this.#region) this.#context.endpoint.deregisterRegion(this.#region);
     this.#region = undefined;
+    if (this.#frameRegion) this.#context.endpoint.deregisterRegion(this.#frameRegion);
+    this.#frameRegion = undefined;
     try {
       await this.#owner.checkpointNow();
     } catch (e) {

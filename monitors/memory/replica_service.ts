@@ -254,6 +254,9 @@ export class ReplicaService {
    */
   async promote(primary: ComponentId): Promise<{ pages: number; processes: number; vmas: number }> {
     const { context, home } = this.#options;
+    // `primary` is gone: calls waiting on it (a forward, when it was also this component's
+    // own secondary) give up now rather than wait for their transport to time out.
+    this.watch.notify(primary, context.id);
     const entry = this.#stores.get(primary);
     const store = entry?.store ?? new ReplicaStore(primary);
     entry?.backup.stop();

@@ -138,6 +138,12 @@ export interface CacheViews {
    * and replacement policies read and clear it (`ReferencedBits`).
    */
   readonly referenced: Uint8Array;
+  /**
+   * Per slot: the model time its line's fill was done (0 when not filled by a fetch). A
+   * thread that finds the line resident earlier than that in its own model time takes its
+   * access to the monitor, which charges it the rest of the fill.
+   */
+  readonly readyNs: Float64Array;
 }
 
 /**
@@ -152,9 +158,14 @@ export interface CacheViews {
  */
 export function allocateCache(lines: number, ways: number): CacheBuffers {
   const data = new SharedArrayBuffer(lines * LINE_BYTES);
-  const meta = new SharedArrayBuffer(8 + lines * 17);
+  const meta = new SharedArrayBuffer(readyOffset(lines) + lines * 8);
   new Float64Array(meta, 8, lines).fill(NO_KEY);
   return { data, meta, lines, ways };
+}
+
+/** Byte offset of the per-slot fill-ready times in an ExCache's meta buffer (8-aligned). */
+function readyOffset(lines: number): number {
+  return 8 + Math.ceil((lines * 17) / 8) * 8;
 }
 
 /**
@@ -186,6 +197,7 @@ export function cacheViews(buffers: CacheBuffers): CacheViews {
     evicting: new Int32Array(meta, 8 + lines * 12, lines),
     epoch: new Int32Array(meta, 0, 1),
     referenced: new Uint8Array(meta, 8 + lines * 16, lines),
+    readyNs: new Float64Array(meta, readyOffset(lines), lines),
   };
 }
 
@@ -256,6 +268,11 @@ export const F64 = {
   HITS: 5,
   /** Model time of the work the workload declared with `compute({ flops, bytes })`. */
   COMPUTE_NS: 6,
+  /**
+   * The thread's model time apart from its compute (its stalls), as the monitor last
+   * answered it: the thread's model time is this plus its own `COMPUTE_NS`.
+   */
+  STALL_NS: 7,
 } as const;
 
 /** Byte offset of the announced-slot array (one Int32 per TLB entry). */

@@ -102,9 +102,10 @@ export function createMessenger(context: MonitorContext, pager?: Pager): Messeng
       thread.chargeStall(stallOf(kind), ns);
     } else {
       const serviceNs = model.serviceNs ?? 0;
-      const queueNs = Math.min(model.queueNs ?? 0, serviceNs);
+      // Queueing: at the callee's resources, and at this processor's own NIC.
+      const queueNs = Math.min(model.queueNs ?? 0, serviceNs) + (model.nicQueueNs ?? 0);
       const stallNs = context.latency.messageNs(size.request + reply) + (size.deviceNs ?? 0) +
-        serviceNs - queueNs;
+        serviceNs - Math.min(model.queueNs ?? 0, serviceNs);
       thread.clock.advance(stallNs + queueNs);
       thread.chargeStall(stallOf(kind), stallNs);
       thread.chargeStall("queue", queueNs);

@@ -124,6 +124,16 @@ export class PageService {
   readonly #fills = new Map<number, Promise<number>>();
   /** Lines being written back → settles when memory has them. */
   readonly #flushes = new Map<number, Promise<void>>();
+  /**
+   * Per slot: the model time its line's fill was done (in the ExCache's shared meta, so
+   * threads see it too), and how long the fill took. A thread whose miss is served after
+   * another thread's fill of the same line (in deterministic mode, always) finds it
+   * resident, though in model time it may still be on its way: the thread waits for what
+   * remains of it, never longer than the fill took. A thread that finds such a line in
+   * its own search brings the access here (`#stillFilling` in worker_proc.ts).
+   */
+  readonly #readyNs: Float64Array;
+  readonly #fillNs: Float64Array;
   /** Refusals since memory last accepted a write-back (only the first is logged). */
   #refusalsInEpisode = 0;
 
@@ -132,6 +142,8 @@ export class PageService {
     this.cache = cache;
     this.#victims = victims;
     this.#host = host;
+    this.#readyNs = cache.views.readyNs;
+    this.#fillNs = new Float64Array(cache.lines);
   }
 
   /**
@@ -175,10 +187,14 @@ export class PageService {
         }
         if (write) this.cache.addState(slot, STATE_WRITABLE | STATE_DIRTY);
         Atomics.store(t.announce, vline & TLB_MASK, slot);
-        if (readyAtNs < 0) return RESPONSE.HIT;
+        if (readyAtNs < 0) {
+          if (!(this.#readyNs[slot] > t.modelNs())) return RESPONSE.HIT;
+          this.stats.sharedFills++; // filled earlier in wall time, later in model time
+          readyAtNs = this.#readyNs[slot];
+        }
         t.counters.misses++;
         // Another thread's fill brought the line: wait only for what remained of it.
-        const remainingNs = Math.max(0, readyAtNs - t.modelNs());
+        const remainingNs = Math.max(0, Math.min(readyAtNs - t.modelNs(), this.#fillNs[slot]));
         t.clock.advance(remainingNs);
         t.chargeStall("shared-fill", remainingNs);
         return RESPONSE.MISS;
@@ -229,6 +245,7 @@ export class PageService {
     ahead = false,
   ): Promise<number> {
     const { context, messenger } = this.#host;
+    const startNs = t.modelNs();
     let gate: FlushGate | undefined;
     const { slot, victim } = await this.cache.allocate(this.cache.setOf(vline), (line) => {
       if (line.dirty) gate = this.#openGate(line.key);
@@ -325,6 +342,8 @@ export class PageService {
         !ahead,
       );
       if (!ahead) Atomics.store(t.announce, vline & TLB_MASK, slot);
+      this.#readyNs[slot] = t.modelNs();
+      this.#fillNs[slot] = t.modelNs() - startNs;
       this.cache.release(slot);
       if (!ahead) t.counters.misses++;
       return t.modelNs();
@@ -563,6 +582,7 @@ export class PageService {
       line.data!,
       STATE_DIRTY | (writable ? STATE_WRITABLE : 0) | (line.plocal ? STATE_PLOCAL : 0),
     );
+    this.#readyNs[slot] = this.#fillNs[slot] = 0;
     this.cache.release(slot);
   }
 

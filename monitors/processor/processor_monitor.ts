@@ -55,6 +55,8 @@ import {
   ThreadRecord,
 } from "./records.ts";
 import { Syscalls } from "./syscalls.ts";
+import { PmemClient } from "../../kernel/pmem_paths.ts";
+import type { ComponentId } from "../../kernel/ids.ts";
 import { VictimCache } from "./victim_cache.ts";
 import {
   checkWorkload,
@@ -163,6 +165,8 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #publishTimer: ReturnType<typeof setInterval> | undefined;
   /** Each live thread's published hits at the last look (see {@link PUBLISH_MS}). */
   readonly #seenHits = new WeakMap<ThreadRecord, number>();
+  /** PMEM clients by memory component, for `proc.persistentWrite`. */
+  readonly #pmemClients = new Map<ComponentId, Promise<PmemClient>>();
 
   /** Creates the monitor; `start()` builds the ExCache and joins the cluster. */
   constructor(context: MonitorContext, options: ProcessorOptions) {
@@ -218,6 +222,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       messenger: this.#messenger,
       latency: context.latency,
       pages: this.#pages,
+      pmem: (owner) => this.#pmemClient(owner),
       spawnThread: (process, entry, arg, parent) =>
         this.#spawnThread(process, entry, arg, parent.modelNs()),
     });
@@ -507,6 +512,18 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     }
   }
 
+  /** A client of PMEM memory component `owner` (connected once; a failure is not kept). */
+  #pmemClient(owner: ComponentId): Promise<PmemClient> {
+    let client = this.#pmemClients.get(owner);
+    if (!client) {
+      const { rpc, endpoint, latency } = this.#context;
+      client = PmemClient.connect({ rpc, endpoint, target: owner, model: latency });
+      client.catch(() => this.#pmemClients.delete(owner));
+      this.#pmemClients.set(owner, client);
+    }
+    return client;
+  }
+
   #spawnThread(p: ProcessRecord, entry: string, arg: unknown, startNs: number): number {
     if (p.ending) throw new KernelError("ESRCH", `process ${p.pid} is ending`);
     if (this.#liveThreads() >= this.#options.maxThreads) {
@@ -532,6 +549,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       cache.addStamps(t.stamps);
     }
     cache.addHolder(t);
+    t.views.f64[F64.STALL_NS] = t.clock.nowNs(); // it starts at its parent's model time
     // Deterministic mode: the new thread counts as running from now on (its parent's
     // event is still being served), so nothing is decided before it reaches its first event.
     t.participant = this.#context.scheduler?.enter(`${this.id}/${p.pid}/${t.tid}`);
@@ -678,6 +696,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     }
     t.participant?.done();
     if (t.end) return; // killed meanwhile: #release already answered KILLED
+    t.views.f64[F64.STALL_NS] = t.clock.nowNs(); // what the thread compares fill times with
     const ctl = t.views.ctl;
     Atomics.store(ctl, CTL.RESP, response);
     Atomics.notify(ctl, CTL.RESP);

@@ -7,7 +7,8 @@
  * - a page flush (`P2M_PAGE_FLUSH`, or the flush half of `P2M_PAGE_FLUSH_FETCH`) to a
  *   memory component that has a secondary also goes, at the same moment, to the secondary
  *   (`P2M_PAGE_REPLICATE`); the thread resumes once both acknowledged, and is charged the
- *   slower of the two round trips, not their sum (they overlap). The secondary of each
+ *   slower of the two round trips, not their sum (they overlap); the copy's frame leaves
+ *   the processor's NIC after the flush's (the RPC layer's NIC model queues it). The secondary of each
  *   memory component is asked of the manager once (`MGR_REPLICA_INFO`);
  * - a request to a memory component that is gone is retried at its successor
  *   (`kernel/failover.ts`), and the processes' cached routes (vRegion owners, home) are

@@ -33,6 +33,8 @@ import type { ThreadCounters } from "../../kernel/process_api.ts";
 import { LINE_BYTES, VADDR_LIMIT } from "./layout.ts";
 import type { CallSize, Messenger } from "./messenger.ts";
 import type { PageService } from "./page_service.ts";
+import { persistentWrite } from "./persistent_write.ts";
+import type { PmemClient } from "../../kernel/pmem_paths.ts";
 import type { OpenFile, ProcessRecord, ThreadRecord } from "./records.ts";
 import { pageUp, VmaMirror } from "./vma_mirror.ts";
 
@@ -54,6 +56,8 @@ export interface SyscallHost {
   readonly latency: LatencyModel;
   /** The ExCache's miss and write-back service. */
   readonly pages: PageService;
+  /** A client of PMEM memory component `owner` (`proc.persistentWrite`); absent: ENOSYS. */
+  pmem?(owner: ComponentId): Promise<PmemClient>;
   /** Starts thread `entry(proc, arg)` in `process`, at `parent`'s model time. */
   spawnThread(process: ProcessRecord, entry: string, arg: unknown, parent: ThreadRecord): number;
 }
@@ -149,6 +153,12 @@ export class Syscalls {
       mremap: (t, a) => this.#mremap(t, a),
       mprotect: (t, a) => this.#mprotect(t, a),
       msync: (t, a) => this.#msync(t, a),
+      persistentWrite: async (t, a, blob) => {
+        const { pmem, pages } = this.#host;
+        if (!pmem) throw new KernelError("ENOSYS", "this processor has no PMEM client");
+        await persistentWrite({ pages, pmem: (owner) => pmem(owner) }, t, a, blob);
+        return { reply: {} };
+      },
       brk: (t, a) => this.#brk(t, a),
       open: (t, a) => this.#open(t, a),
       read: (t, a) => this.#read(t, a),

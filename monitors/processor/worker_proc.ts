@@ -29,6 +29,7 @@ import type {
   FileStat,
   MmapOptions,
   MremapOptions,
+  PersistentWriteOptions,
   Proc,
   ThreadCounters,
 } from "../../kernel/process_api.ts";
@@ -222,6 +223,7 @@ export class WorkerProc extends ThreadStart implements Proc {
   readonly #keys = starting!.cache.keys;
   readonly #state = starting!.cache.state;
   readonly #evicting = starting!.cache.evicting;
+  readonly #readyNs = starting!.cache.readyNs;
   readonly #epoch = starting!.cache.epoch;
   readonly #referenced = starting!.cache.referenced;
   readonly #ways = starting!.cache.ways;
@@ -406,9 +408,20 @@ export class WorkerProc extends ThreadStart implements Proc {
     } else {
       if (this.#tlbStart[i] === this.#tlbStart[i]) this.#unpin(i); // it held another line
       const slot = this.#hintLine[i] === vline ? this.#hintSlot[i] : this.#find(key, vline);
-      if (slot >= 0 && this.#pin(i, slot, key, vline, write)) return this.#hit(i, n);
+      if (slot >= 0 && !this.#stillFilling(slot) && this.#pin(i, slot, key, vline, write)) {
+        return this.#hit(i, n);
+      }
     }
     return this.#miss(vline, i, write, n);
+  }
+
+  /**
+   * Whether another thread's fill of `slot` is, in this thread's model time, still on its
+   * way (done later than this thread's now): then the access goes to the monitor, which
+   * charges the rest of the fill, as the hardware would make this thread wait for it.
+   */
+  #stillFilling(slot: number): boolean {
+    return this.#readyNs[slot] > this.#words[F64.STALL_NS] + this.#computeNs;
   }
 
   // `_n` (bytes touched) is kept by the callers' signatures; hits cost no model time.
@@ -1237,6 +1250,18 @@ export class WorkerProc extends ThreadStart implements Proc {
   /** Writes back dirty lines of a range. */
   msync(addr: number, length: number | bigint): void {
     this.#syscall("msync", { addr, length: byteCount(length) });
+  }
+
+  /** A durable write to PMEM-backed memory, by one access path (see `persistent_write.ts`). */
+  persistentWrite(addr: number, data: ArrayBufferView, options: PersistentWriteOptions = {}): void {
+    const bytes = bytesOf(data, "persistentWrite data");
+    for (let done = 0; done === 0 || done < bytes.length; done += FILE_CHUNK) {
+      this.#syscall(
+        "persistentWrite",
+        { addr: addr + done, path: options.path ?? "rpc" },
+        bytes.subarray(done, done + FILE_CHUNK),
+      );
+    }
   }
 
   /** Moves or queries the break. */

@@ -18,6 +18,7 @@ import { KernelError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { MessageKind, ReplyOf, RequestOf } from "../../kernel/messages.ts";
 import type { RetryOptions, RpcNode } from "../../kernel/rpc.ts";
+import { inParallel } from "../../kernel/model_time.ts";
 
 /** Options of a {@link StorageClient}. */
 export interface StorageClientOptions {
@@ -311,25 +312,26 @@ export class StorageClient {
     return out;
   }
 
-  /** Runs `task` over `items` with at most `window` running at once; fails fast. */
+  /**
+   * Runs `task` over `items` with at most `window` running at once; fails fast. In model
+   * time the lanes overlap: the request being served is charged the slowest lane, not the
+   * sum of all chunks.
+   */
   async #inWindow<T>(items: T[], task: (item: T, index: number) => Promise<void>): Promise<void> {
     let next = 0;
-    let failed = false;
-    const worker = async () => {
-      while (!failed && next < items.length) {
+    let failure: { error: unknown } | undefined;
+    const lane = async () => {
+      while (!failure && next < items.length) {
         const i = next++;
         try {
           await task(items[i], i);
-        } catch (e) {
-          failed = true;
-          throw e;
+        } catch (error) {
+          failure ??= { error };
         }
       }
     };
-    const workers = Array.from({ length: Math.min(this.#window, items.length) }, worker);
-    const results = await Promise.allSettled(workers);
-    const rejected = results.find((r) => r.status === "rejected");
-    if (rejected) throw (rejected as PromiseRejectedResult).reason;
+    await inParallel(Array.from({ length: Math.min(this.#window, items.length) }, () => lane));
+    if (failure) throw failure.error;
   }
 }
 

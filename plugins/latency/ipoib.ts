@@ -97,6 +97,11 @@ export const ipoibLatencyPlugin: PluginDefinition<IpoibOptions, LatencyModel> = 
       linkGbps: IPOIB_LINK_GBPS,
       constants: {
         ...describeCurve("rpcPoints", rpcPoints, RPC_POINTS, RPC_SOURCE),
+        linkGbps: {
+          value: IPOIB_LINK_GBPS,
+          unit: "Gbit/s",
+          source: "A1: 40 Gbps ConnectX-3 InfiniBand (each NIC busy 8 / 40 ns per byte)",
+        },
         ...describeConstants(DEVICE_CONSTANTS, devices),
         ...describeConstants(CPU_CONSTANTS, cpu),
       },

@@ -86,7 +86,10 @@ export interface LegoosIbOptions
   oneSidedReadPoints: CurvePoint[];
   /** One-sided WRITE by size (R1). */
   oneSidedWritePoints: CurvePoint[];
-  /** Link rate, for one-sided transfers beyond the last measured size [Gbit/s] (A1). */
+  /**
+   * Link rate [Gbit/s] (A1): a NIC's busy time per byte (what messages through one NIC
+   * queue behind), and one-sided transfers beyond the last measured size.
+   */
   linkGbps: number;
   /** DDIO on: NIC writes land in the LLC, so a READ does not flush a WRITE to PMEM. */
   ddio: boolean;
@@ -111,7 +114,8 @@ export const LegoosIbOptionsSchema: Schema<LegoosIbOptions> = z.strictObject({
     `one-sided WRITE by size [ns] (${WRITE_SOURCE})`,
   ),
   linkGbps: z.number().positive().default(LINK_GBPS).describe(
-    "link rate for one-sided transfers beyond the last measured size [Gbit/s] (A1)",
+    "link rate: a NIC's busy time per byte, and one-sided transfers beyond the last " +
+      "measured size [Gbit/s] (A1)",
   ),
   ...constantFields(DEVICE_CONSTANTS),
   ...constantFields(CPU_CONSTANTS),
@@ -170,7 +174,7 @@ export const legoosIbLatencyPlugin: PluginDefinition<LegoosIbOptions, LatencyMod
             value: linkGbps,
             unit: "Gbit/s",
             source: linkGbps === LINK_GBPS
-              ? "A1: 40 Gbps ConnectX-3 InfiniBand"
+              ? "A1: 40 Gbps ConnectX-3 InfiniBand (each NIC busy 8 / 40 ns per byte)"
               : "options.linkGbps (default from A1)",
           },
           ...describeConstants(DEVICE_CONSTANTS, devices),

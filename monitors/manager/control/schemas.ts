@@ -51,6 +51,8 @@ export const ComponentSchema = z.object({
   joinedAt: z.number(),
   lastSeenAt: z.number(),
   uptimeMs: z.number(),
+  secondary: z.string().optional().describe("A memory component's secondary (replication)"),
+  successor: z.string().optional().describe("Who took over this component (a failover)"),
 }).openapi("Component");
 
 /** One process. */

@@ -154,7 +154,6 @@ Deno.test("SIGKILL of a PMEM memory component keeps the address spaces it homes"
                 `(in flight at the kill: ${inFlight?.call.what ?? "nothing"})`,
             );
           }
-          inFlight = undefined;
           for (const [addr, data] of pages) {
             const vma = space.vmas.find(addr);
             if (!vma) {
@@ -163,8 +162,15 @@ Deno.test("SIGKILL of a PMEM memory component keeps the address spaces it homes"
             }
             if (vma.prot === 0) continue;
             const { page } = await rpc.call("m0", "P2M_PAGE_FETCH", { pid: PID, vaddr: addr });
+            if (inFlight && !inFlight.after.vmas.find(addr) && page.every((b) => b === 0)) {
+              // The call in flight unmapped it on its owner and was then undone: an
+              // unacknowledged call's discard may stand (documented in home.ts).
+              pages.delete(addr);
+              continue;
+            }
             assert.deepEqual(page, data, `page 0x${addr.toString(16)} did not read back`);
           }
+          inFlight = undefined;
         }
         const info = await rpc.call("m0", "MGR_QUERY", { what: "pmem", args: {} });
         const recovered = (info.result as { recovered: { imageRecords: number } }).recovered;

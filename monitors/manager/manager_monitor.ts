@@ -51,6 +51,7 @@ import { mulberry32 } from "../../kernel/prng.ts";
 import { type ClusterCensus, ClusterState, type CompleteClusterSnapshot } from "./cluster_state.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { Replication } from "./replication.ts";
+import { FAILOVER_DEADLINE_MS, isUnreachable } from "../../kernel/failover.ts";
 import { managerControlSource } from "./control/manager_source.ts";
 import { type ControlServer, serveControlPlane } from "./control/server.ts";
 
@@ -505,13 +506,21 @@ export class StockManager implements ManagerMonitor {
     if (known) return known;
     if (this.#options.vregionPlacementAt === "first-touch") {
       if (!touch) return "";
-      const home = this.state.processes.get(pid)?.home;
-      if (home !== undefined && home !== from) {
-        const { owner } = await this.#context.rpc.call(home, "MGR_VREGION_TOUCH", {
-          pid,
-          vregion,
-        });
-        return owner;
+      const deadline = performance.now() + FAILOVER_DEADLINE_MS;
+      for (;;) {
+        const home = this.state.processes.get(pid)?.home;
+        if (home === undefined || home === from) break;
+        try {
+          const { owner } = await this.#context.rpc.call(home, "MGR_VREGION_TOUCH", {
+            pid,
+            vregion,
+          });
+          return owner;
+        } catch (e) {
+          // A home that died is failed over to its secondary: ask the new home.
+          if (!isUnreachable(e) || performance.now() > deadline) throw e;
+          if (!(await this.#replication.awaitFailover(home))) throw e;
+        }
       }
     }
     const loads = this.#wantsCurrentFigures() ? await this.#currentLoads("memory") : undefined;

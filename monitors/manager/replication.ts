@@ -123,6 +123,25 @@ export class Replication {
     };
   }
 
+  /**
+   * Waits while `id` may still fail over (it has a live replica, and it is not yet declared
+   * down or its failover is under way). Resolves true once its work moved to a successor,
+   * false when it will not (no replica, or the failover failed); a short wait, so callers
+   * ask again until their own deadline.
+   */
+  async awaitFailover(id: ComponentId): Promise<boolean> {
+    const record = () => this.#options.state.components.get(id);
+    const pair = this.#pairs.get(id);
+    if (record()?.successor) return true;
+    if (!pair || pair.ended) {
+      return this.#running.has(id) ? (await this.#running.get(id), !!record()?.successor) : false;
+    }
+    const running = this.#running.get(id);
+    if (running) await running;
+    else await new Promise((resolve) => setTimeout(resolve, 20));
+    return record()?.successor !== undefined || !(this.#pairs.get(id)?.ended ?? true);
+  }
+
   /** `id` was declared down: fails it over (in the background; errors are reported). */
   down(id: ComponentId): void {
     if (this.#options.state.components.get(id)?.role !== "memory") return;

@@ -77,3 +77,24 @@ Deno.test("a primary memory component killed mid-run fails over to its secondary
     await cluster.stop();
   }
 });
+
+Deno.test("with first-touch placement, vRegions touched after the home died are placed by its successor", async () => {
+  const config = replicatedConfig(true);
+  const manager = config.components[0];
+  manager.options = { ...manager.options, vregionPlacementAt: "first-touch" };
+  const cluster = await startCluster(config, { log: () => {} });
+  try {
+    const run = cluster.run(workload, ["48", "10"]);
+    const m0 = cluster.monitors.get("m0")!;
+    // Early: most of the process's vRegions are still untouched (region B is written later).
+    await until("flushes on m0", () => (m0.stats().flushes as number) >= 20);
+    await cluster.rpc.get("m0")!.close();
+    const result = await run;
+    assert.equal(result.error ?? "", "");
+    assert.equal(result.exitCode, 0, `${result.exitCode} pages did not read back intact`);
+    const owners = new Set(cluster.manager.snapshot().vregions.map((v) => v.owner));
+    assert.ok(!owners.has("m0"), "everything placed after the kill went elsewhere");
+  } finally {
+    await cluster.stop();
+  }
+});

@@ -146,7 +146,8 @@ export function bodySpecOf(kind: MessageKind, flags: number): BodySpec {
 }
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a string that begins with U+FEFF keeps it (the default strips it as a mark).
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function encodeProblem(msg: string): never {
   throw new KernelError("EINVAL", `cannot encode message: ${msg}`);

@@ -167,10 +167,12 @@ export const MESSAGE_KINDS = {
     reply: empty,
   },
   // PMEM mode: commit of a one-sided WRITE: `length` bytes at `offset` of the component's
-  // PMEM window become the bytes at `vaddr` of `pid`; answered once durable.
+  // PMEM window become the bytes at `vaddr` of `pid`; answered once durable. `crc` is the
+  // CRC-32 of the bytes the client wrote: `EAGAIN` (nothing written) when the window no
+  // longer holds them (another writer took the slot in between).
   P2M_PMEM_COMMIT: {
     code: 0x0121,
-    request: { pid: "u32", vaddr: "u64", offset: "u32", length: "u32" },
+    request: { pid: "u32", vaddr: "u64", offset: "u32", length: "u32", crc: "u32" },
     reply: empty,
   },
 

@@ -21,6 +21,7 @@
  */
 
 import { KernelError } from "../../kernel/errors.ts";
+import { crc32 } from "../../kernel/crc32.ts";
 
 /** Size of a sector: the unit a record is written, checked and torn in. */
 export const SECTOR = 512;
@@ -84,31 +85,6 @@ export class PmemDamageError extends KernelError {
     this.name = "PmemDamageError";
     this.path = path;
   }
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/**
- * CRC-32 (IEEE 802.3, the zlib polynomial) of `bytes`.
- *
- * @example
- * ```ts
- * import { crc32 } from "./pmem_log.ts";
- * console.assert(crc32(new TextEncoder().encode("123456789")) === 0xcbf43926);
- * ```
- */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /** Bytes a record with `payloadBytes` of payload takes in the file. */

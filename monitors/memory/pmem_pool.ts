@@ -43,7 +43,7 @@ import {
   type ScanResult,
   SECTOR,
 } from "./pmem_log.ts";
-import { crc32 } from "./pmem_log.ts";
+import { crc32 } from "../../kernel/crc32.ts";
 
 const SB_MAGIC = "LEGOPMEM";
 const SB_VERSION = 1;

@@ -23,6 +23,7 @@
  */
 
 import { z } from "npm:zod@4.6.7";
+import { crc32 } from "../../kernel/crc32.ts";
 import { KernelError } from "../../kernel/errors.ts";
 import { PAGE_SIZE } from "../../kernel/messages.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
@@ -179,14 +180,24 @@ export class PmemService {
       P2M_PMEM_WRITE: async (
         { pid, vaddr, data },
       ) => (await owner.persistWrite(pid, vaddr, data), {}),
-      P2M_PMEM_COMMIT: async ({ pid, vaddr, offset, length }) => {
+      P2M_PMEM_COMMIT: async ({ pid, vaddr, offset, length, crc }) => {
         if (offset + length > window.length) {
           throw new KernelError(
             "EINVAL",
             `commit of ${length} bytes at ${offset} runs past the PMEM window (${window.length} bytes)`,
           );
         }
-        await owner.persistWrite(pid, vaddr, window.subarray(offset, offset + length));
+        // A copy taken and checked at once (one-sided writes land between tasks, never
+        // during this one): a slot another writer reused since is refused, not committed.
+        const bytes = window.slice(offset, offset + length);
+        if (crc32(bytes) !== crc) {
+          throw new KernelError(
+            "EAGAIN",
+            `the PMEM window at ${offset} no longer holds the ${length} bytes to commit ` +
+              `(another writer reused the slot): nothing written, write again`,
+          );
+        }
+        await owner.persistWrite(pid, vaddr, bytes);
         return {};
       },
     };

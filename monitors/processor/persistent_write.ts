@@ -14,8 +14,9 @@
  * `pmem-page` query first, which the model does not charge: a real client learns it when it
  * maps the memory); on the in-memory and TCP transports that write is durable only in the
  * model, not in the component's PMEM file. Path 3 goes through the component's PMEM window:
- * each processor cycles through its slots, so processors writing by path 3 at once to one
- * memory component may collide in a slot (a limit of this emulation, not of the path).
+ * each processor cycles through its slots; the commit names the CRC-32 of what was written,
+ * so a slot another processor reused in between is refused (nothing written) and the write
+ * is done again in the next slot, charged once more.
  *
  * @module
  */

@@ -524,6 +524,12 @@ Deno.test("encode() rejects a string with a lone surrogate instead of altering i
   assertEinval(() => frameOf("P2S_STAT", { path: "/tmp/\ud800x" }));
 });
 
+Deno.test("a string that begins with U+FEFF (a byte-order mark) round-trips with it", () => {
+  for (const path of ["\uFEFF", "\uFEFF/tmp/a", "a\uFEFF"]) {
+    assert.equal(decode(frameOf("P2S_STAT", { path })).body.path, path);
+  }
+});
+
 Deno.test("encode() of any UTF-16 string either round-trips it exactly or rejects with EINVAL", () => {
   const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u));
   fc.assert(

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { LatencyModel } from "../../../kernel/latency.ts";
 import { PAGE_SIZE } from "../../../kernel/messages.ts";
 import { PluginRegistry } from "../../../kernel/plugins.ts";
+import { crc32 } from "../../../kernel/crc32.ts";
 import { RpcNode } from "../../../kernel/rpc.ts";
 import { startCluster } from "../../../mod.ts";
 import { persistCost, type PersistPath, PmemClient } from "../../../monitors/memory/pmem_paths.ts";
@@ -236,6 +237,91 @@ Deno.test("a PMEM component's stats stay readable after it stopped", async () =>
     assert.equal(after.open, false);
     assert.equal(after.stats.checkpoints, 1, "the clean stop wrote a checkpoint");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("PMEM path 3: a commit whose window slot another writer reused is refused, and the client writes again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "legoemu-pmem-slot-" });
+  // A one-page window: every path-3 write of every client takes the same slot.
+  const pmem = { path: `${dir}/m0.pmem`, bytes: 8 << 20, windowBytes: PAGE_SIZE };
+  const mc = await bootMemoryCluster({ memoryOptions: { pmem } });
+  try {
+    const pid = 6;
+    await mc.client.call("m0", "M2M_VMA_SET", {
+      pid,
+      home: "m0",
+      start: BASE,
+      end: BASE + 16 * PAGE_SIZE,
+      discard: true,
+      vmas: [{
+        start: BASE,
+        end: BASE + 16 * PAGE_SIZE,
+        prot: 3,
+        shared: false,
+        path: "",
+        offset: 0,
+      }],
+    });
+    const m = await model({ ddio: false });
+    const clients = await Promise.all(["p7", "p8"].map(async (id) => {
+      const endpoint = await mc.cluster.transport.attach(id);
+      const rpc = new RpcNode(endpoint);
+      return {
+        endpoint,
+        rpc,
+        client: await PmemClient.connect({ rpc, endpoint, target: "m0", model: m }),
+      };
+    }));
+    // By hand: p7 writes the slot, p8 overwrites it, p7's commit names p7's bytes.
+    const mine = new Uint8Array(64).fill(0xa7);
+    const { windowKey } = (await mc.client.call("m0", "MGR_QUERY", { what: "pmem", args: {} }))
+      .result as { windowKey: number };
+    await clients[0].endpoint.write("m0", windowKey, 0, mine);
+    await clients[1].endpoint.write("m0", windowKey, 0, new Uint8Array(64).fill(0xb8));
+    await assert.rejects(
+      clients[0].rpc.call("m0", "P2M_PMEM_COMMIT", {
+        pid,
+        vaddr: BASE,
+        offset: 0,
+        length: 64,
+        crc: crc32(mine),
+      }),
+      (e: Error) => (e as { code?: string }).code === "EAGAIN" && /reused the slot/.test(e.message),
+    );
+    const before = await mc.client.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: BASE });
+    assert.equal(before.page[0], 0, "a refused commit writes nothing");
+    // Both clients at once, each one write after another, through the one slot: every
+    // page ends with its own bytes.
+    const writes = Array.from({ length: 24 }, (_, k) => ({
+      who: k % 2,
+      vaddr: BASE + (1 + (k % 12)) * PAGE_SIZE + (k < 12 ? 0 : 512),
+      data: new Uint8Array(256).fill(k + 1),
+    }));
+    const results: { modelNs: number }[] = [];
+    await Promise.all([0, 1].map(async (who) => {
+      for (const w of writes.filter((w) => w.who === who)) {
+        const { client } = clients[who];
+        results.push(await client.write(3, { ...w, pid, windowOffset: client.nextSlot() }));
+      }
+    }));
+    const once = persistCost(m, 3, 256).ns;
+    for (const r of results) {
+      const attempts = r.modelNs / once;
+      assert.ok(
+        Number.isInteger(Math.round(attempts)) && Math.abs(attempts - Math.round(attempts)) < 1e-9,
+      );
+      assert.ok(attempts >= 1, "each attempt is charged");
+    }
+    for (const w of writes) {
+      const pageAddr = w.vaddr - (w.vaddr % PAGE_SIZE);
+      const { page } = await mc.client.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: pageAddr });
+      const at = w.vaddr - pageAddr;
+      assert.deepEqual(page.subarray(at, at + 256), w.data, `write of ${w.data[0]} at ${w.vaddr}`);
+    }
+    for (const c of clients) await c.rpc.close();
+  } finally {
+    await mc.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

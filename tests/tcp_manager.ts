@@ -1,7 +1,8 @@
 /**
- * A global manager in this process on the TCP transport at an ephemeral port, booted the way
- * `legoemu component --role manager` boots it: the rig the tests that kill real component
- * processes (failure, PMEM crash) start their cluster around.
+ * The rig of the tests that kill real component processes (failure, PMEM crash and home
+ * recovery, replication over TCP): a global manager in this process on the TCP transport at
+ * an ephemeral port, booted the way `legoemu component --role manager` boots it, and the
+ * other components as OS processes of their own around it.
  *
  * @module
  */
@@ -38,4 +39,78 @@ export function startTcpManager(
     registry,
     log,
   );
+}
+
+const entry = decodeURIComponent(new URL("../mod.ts", import.meta.url).pathname);
+
+/** A component running in its own OS process (`legoemu component ...`). */
+export interface ComponentProcess {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** What it printed up to its "up" line. */
+  startup: string;
+  /** The address it listens on, from its "up" line. */
+  address: string;
+  /** Its standard error, once it has exited. */
+  stderr(): Promise<string>;
+  /** Sends SIGKILL (if it still runs) and waits for it to end. */
+  kill(): Promise<void>;
+}
+
+/**
+ * The `legoemu component` flags of component `id` with `role` that joins the TCP manager
+ * `gm` (from {@link startTcpManager}) with `secretFile`, listens on an ephemeral port and
+ * takes `options`.
+ */
+export function componentArgs(
+  id: string,
+  role: string,
+  gm: RunningComponent,
+  secretFile: string,
+  options: unknown = {},
+): string[] {
+  return [
+    ...["--role", role, "--id", id, "--manager", `gm@${gm.addresses.tcp}`],
+    ...["--secret-file", secretFile, "--listen", "127.0.0.1:0"],
+    ...["--options", JSON.stringify(options)],
+  ];
+}
+
+/** `legoemu component ...args` in its own process; resolves once it printed its "up" line. */
+export async function spawnComponent(args: string[]): Promise<ComponentProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", entry, "component", ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!/ up on \S+/.test(text)) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`component ${args.join(" ")} exited: ${text}\n${await stderr}`);
+    text += value;
+  }
+  const drained = (async () => {
+    while (!(await lines.read()).done) { /* keep the pipe flowing */ }
+  })();
+  return {
+    child,
+    startup: text,
+    address: text.match(/ up on (\S+?)[,;]/)?.[1] ?? "",
+    stderr: async () => {
+      await drained;
+      return await stderr;
+    },
+    kill: async () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await child.status;
+      await drained;
+      await stderr;
+    },
+  };
 }

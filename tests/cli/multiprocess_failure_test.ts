@@ -3,49 +3,8 @@ import { KernelError } from "../../kernel/errors.ts";
 import { RpcNode } from "../../kernel/rpc.ts";
 import { createStockRegistry } from "../../plugins/stock.ts";
 import { createTcpTransport } from "../../transports/tcp/mod.ts";
-import { startTcpManager } from "../tcp_manager.ts";
+import { spawnComponent, startTcpManager } from "../tcp_manager.ts";
 import { within } from "../within.ts";
-
-const entry = decodeURIComponent(new URL("../../mod.ts", import.meta.url).pathname);
-
-/** `legoemu component ...` in its own process; resolves once it printed its "up" line. */
-async function spawnComponent(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", entry, "component", ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/ up on \S+/.test(text)) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`component ${args.join(" ")} exited: ${await stderr}`);
-    text += value;
-  }
-  const drained = (async () => {
-    while (!(await lines.read()).done) { /* keep the pipe flowing */ }
-  })();
-  return {
-    child,
-    address: text.match(/ up on (\S+?)[,;]/)![1],
-    /** Standard error, once the process has exited. */
-    stderr: async () => {
-      await drained;
-      return await stderr;
-    },
-    kill: async () => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited */ }
-      await child.status;
-      await drained;
-      await stderr;
-    },
-  };
-}
 
 Deno.test("SIGKILL of a component turns its callers' pending requests into unreachable errors, not hangs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "legoemu-kill-" });

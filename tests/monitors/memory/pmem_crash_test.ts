@@ -17,9 +17,8 @@ import { RpcNode } from "../../../kernel/rpc.ts";
 import { type PersistPath, PmemClient } from "../../../monitors/memory/pmem_paths.ts";
 import { createStockRegistry } from "../../../plugins/stock.ts";
 import { createTcpTransport } from "../../../transports/tcp/mod.ts";
-import { startTcpManager } from "../../tcp_manager.ts";
+import { componentArgs, spawnComponent, startTcpManager } from "../../tcp_manager.ts";
 import { within } from "../../within.ts";
-import { spawnMemory } from "./pmem_process.ts";
 
 const ROUNDS = Number(Deno.env.get("LEGOEMU_PMEM_CRASH_ROUNDS") ?? 4);
 const PID = 3;
@@ -62,21 +61,9 @@ Deno.test("SIGKILL of a PMEM memory component loses no acknowledged write and te
   const registry = createStockRegistry();
   const gm = await startTcpManager("pmem-crash", registry, secretFile, () => {});
   const model = await registry.create<LatencyModel>("latency-model", "legoos-ib", {}, {});
-  const pmem = JSON.stringify({ pmem: { path: `${dir}/m0.pmem`, bytes: 1 << 20 } });
-  const args = [
-    "--role",
-    "memory",
-    "--id",
-    "m0",
-    "--manager",
-    `gm@${gm.addresses.tcp}`,
-    "--secret-file",
-    secretFile,
-    "--listen",
-    "127.0.0.1:0",
-    "--options",
-    pmem,
-  ];
+  const args = componentArgs("m0", "memory", gm, secretFile, {
+    pmem: { path: `${dir}/m0.pmem`, bytes: 1 << 20 },
+  });
   const table: Slot[] = slots().map(({ vaddr, size }) => ({
     vaddr,
     size,
@@ -101,7 +88,7 @@ Deno.test("SIGKILL of a PMEM memory component loses no acknowledged write and te
     for (let round = 0; round < ROUNDS; round++) {
       const seed = 0x5eed0000 + round;
       const random = mulberry32(seed);
-      const m0 = await spawnMemory(args);
+      const m0 = await spawnComponent(args);
       const { transport, endpoint, rpc } = await connect(round);
       try {
         // Every slot holds its last acknowledged write, or the one in flight at the kill.

@@ -15,8 +15,7 @@ import { RpcNode } from "../../../kernel/rpc.ts";
 import { AddressSpace, type SpaceResult } from "../../../monitors/memory/address_space.ts";
 import { createStockRegistry } from "../../../plugins/stock.ts";
 import { createTcpTransport } from "../../../transports/tcp/mod.ts";
-import { startTcpManager } from "../../tcp_manager.ts";
-import { spawnMemory } from "./pmem_process.ts";
+import { componentArgs, spawnComponent, startTcpManager } from "../../tcp_manager.ts";
 
 const ROUNDS = Number(Deno.env.get("LEGOEMU_PMEM_HOME_ROUNDS") ?? 3);
 const PID = 5;
@@ -105,20 +104,9 @@ Deno.test("SIGKILL of a PMEM memory component keeps the address spaces it homes"
   await Deno.writeTextFile(secretFile, "0123456789abcdef0123456789abcdef\n", { mode: 0o600 });
   const registry = createStockRegistry();
   const gm = await startTcpManager("pmem-home", registry, secretFile, () => {});
-  const args = [
-    "--role",
-    "memory",
-    "--id",
-    "m0",
-    "--manager",
-    `gm@${gm.addresses.tcp}`,
-    "--secret-file",
-    secretFile,
-    "--listen",
-    "127.0.0.1:0",
-    "--options",
-    JSON.stringify({ pmem: { path: `${dir}/m0.pmem`, bytes: 1 << 21 } }),
-  ];
+  const args = componentArgs("m0", "memory", gm, secretFile, {
+    pmem: { path: `${dir}/m0.pmem`, bytes: 1 << 21 },
+  });
   let space = new AddressSpace();
   /** Page address → the bytes last flushed there (and acknowledged). */
   const pages = new Map<number, Uint8Array>();
@@ -130,7 +118,7 @@ Deno.test("SIGKILL of a PMEM memory component keeps the address spaces it homes"
     for (let round = 0; round < ROUNDS; round++) {
       const seed = 0x40e00000 + round;
       const random = mulberry32(seed);
-      const m0 = await spawnMemory(args);
+      const m0 = await spawnComponent(args);
       const transport = createTcpTransport({ log: () => {}, reconnectTimeoutMs: 300, secretFile });
       const endpoint = await transport.attach(`p${round}`, {
         listen: null,
@@ -214,7 +202,7 @@ Deno.test("SIGKILL of a PMEM memory component keeps the address spaces it homes"
       }
     }
     // After the last restart: the next call goes on from the recovered state.
-    const m0 = await spawnMemory(args);
+    const m0 = await spawnComponent(args);
     const transport = createTcpTransport({ log: () => {}, reconnectTimeoutMs: 300, secretFile });
     const endpoint = await transport.attach("pz", {
       listen: null,

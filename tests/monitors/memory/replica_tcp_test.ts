@@ -11,9 +11,8 @@ import type { ManagerMonitor } from "../../../kernel/monitor.ts";
 import { RpcNode } from "../../../kernel/rpc.ts";
 import { createStockRegistry } from "../../../plugins/stock.ts";
 import { createTcpTransport } from "../../../transports/tcp/mod.ts";
-import { startTcpManager } from "../../tcp_manager.ts";
+import { componentArgs, spawnComponent, startTcpManager } from "../../tcp_manager.ts";
 import { within } from "../../within.ts";
-import { spawnMemory } from "./pmem_process.ts";
 
 const workload = new URL("../../workloads/replica_writes.ts", import.meta.url).href;
 
@@ -29,24 +28,12 @@ Deno.test("SIGKILL of a primary memory process under a running workload: the sec
     missedHeartbeats: 3,
     vregionBytes: 64 * 1024,
   });
-  const common = (id: string, role: string, options: unknown) => [
-    "--role",
-    role,
-    "--id",
-    id,
-    "--manager",
-    `gm@${gm.addresses.tcp}`,
-    "--secret-file",
-    secretFile,
-    "--listen",
-    "127.0.0.1:0",
-    "--options",
-    JSON.stringify(options),
-  ];
+  const common = (id: string, role: string, options: unknown) =>
+    componentArgs(id, role, gm, secretFile, options);
   const [m0, m1, s0] = await Promise.all([
-    spawnMemory(common("m0", "memory", { dramBytes: 8 << 20, secondary: "m1" })),
-    spawnMemory(common("m1", "memory", { dramBytes: 8 << 20 })),
-    spawnMemory(common("s0", "storage", { root: `${dir}/s0` })),
+    spawnComponent(common("m0", "memory", { dramBytes: 8 << 20, secondary: "m1" })),
+    spawnComponent(common("m1", "memory", { dramBytes: 8 << 20 })),
+    spawnComponent(common("s0", "storage", { root: `${dir}/s0` })),
   ]);
   const p0 = await startComponentProcess(
     {

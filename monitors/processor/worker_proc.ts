@@ -224,6 +224,8 @@ export class WorkerProc extends ThreadStart implements Proc {
   readonly #state = starting!.cache.state;
   readonly #evicting = starting!.cache.evicting;
   readonly #readyNs = starting!.cache.readyNs;
+  /** Per slot: the fill (its ready time) this thread was already sent to wait for. */
+  readonly #waited = new Float64Array(starting!.cache.lines);
   readonly #epoch = starting!.cache.epoch;
   readonly #referenced = starting!.cache.referenced;
   readonly #ways = starting!.cache.ways;
@@ -421,7 +423,14 @@ export class WorkerProc extends ThreadStart implements Proc {
    * charges the rest of the fill, as the hardware would make this thread wait for it.
    */
   #stillFilling(slot: number): boolean {
-    return this.#readyNs[slot] > this.#words[F64.STALL_NS] + this.#computeNs;
+    const ready = this.#readyNs[slot];
+    if (!(ready > this.#words[F64.STALL_NS] + this.#computeNs) || this.#waited[slot] === ready) {
+      return false;
+    }
+    // Once per fill: the monitor charges this wait now; finding the line again later (its
+    // TLB entry reused meanwhile) must not charge it again.
+    this.#waited[slot] = ready;
+    return true;
   }
 
   // `_n` (bytes touched) is kept by the callers' signatures; hits cost no model time.

@@ -10,7 +10,7 @@ import { encode, HEADER_SIZE } from "../kernel/codec.ts";
 import { FLAG_REPLY, PAGE_SIZE } from "../kernel/messages.ts";
 import { type ModelCall, RpcNode } from "../kernel/rpc.ts";
 import { startCluster } from "../mod.ts";
-import type { BenchCase } from "./harness.ts";
+import { type BenchCase, median } from "./harness.ts";
 
 const demo = new URL("../examples/workloads/demo.ts", import.meta.url).href;
 
@@ -34,11 +34,6 @@ async function demoWallMs(seed: number | undefined): Promise<number> {
   } finally {
     await cluster.stop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Benchmark cases of model time. */

@@ -17,12 +17,7 @@ import { RecordKind } from "../monitors/memory/pmem_log.ts";
 import { persistCost } from "../monitors/memory/pmem_paths.ts";
 import { PmemPool } from "../monitors/memory/pmem_pool.ts";
 import { createStockRegistry } from "../plugins/stock.ts";
-import type { BenchCase } from "./harness.ts";
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+import { type BenchCase, median } from "./harness.ts";
 
 /**
  * The PMEM benchmark cases.

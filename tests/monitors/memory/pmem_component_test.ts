@@ -13,13 +13,26 @@ import { RpcNode } from "../../../kernel/rpc.ts";
 import { startCluster } from "../../../mod.ts";
 import { persistCost, type PersistPath, PmemClient } from "../../../monitors/memory/pmem_paths.ts";
 import { legoosIbLatencyPlugin } from "../../../plugins/latency/legoos_ib.ts";
-import { bootMemoryCluster } from "./memory_harness.ts";
+import { bootMemoryCluster, type MemoryCluster } from "./memory_harness.ts";
 
 const BASE = 0x10000000;
 
 async function model(options: Record<string, unknown> = {}): Promise<LatencyModel> {
   const registry = new PluginRegistry().register(legoosIbLatencyPlugin);
   return await registry.create<LatencyModel>("latency-model", "legoos-ib", options, {});
+}
+
+/** Sets one private read-write VMA of `pages` pages at `BASE` for `pid` on `m0` (home `m0`). */
+async function mapPages(mc: MemoryCluster, pid: number, pages: number): Promise<void> {
+  const end = BASE + pages * PAGE_SIZE;
+  await mc.client.call("m0", "M2M_VMA_SET", {
+    pid,
+    home: "m0",
+    start: BASE,
+    end,
+    discard: true,
+    vmas: [{ start: BASE, end, prot: 3, shared: false, path: "", offset: 0 }],
+  });
 }
 
 function close(actual: number, expected: number, what: string): void {
@@ -54,16 +67,7 @@ Deno.test("PMEM component: four paths land their bytes; pages and VMAs survive a
   try {
     let mc = await bootMemoryCluster({ memoryOptions: { pmem } });
     const pid = 5;
-    await mc.client.call("m0", "M2M_VMA_SET", {
-      pid,
-      home: "m0",
-      start: BASE,
-      end: BASE + 16 * PAGE_SIZE,
-      discard: true,
-      vmas: [{ start: BASE, end: BASE + 16 * PAGE_SIZE, prot: 3, shared: false, path: "" }].map(
-        (v) => ({ ...v, offset: 0 }),
-      ),
-    });
+    await mapPages(mc, pid, 16);
     const endpoint = await mc.cluster.transport.attach("p9");
     const rpc = new RpcNode(endpoint);
     const client = await PmemClient.connect({
@@ -163,14 +167,7 @@ Deno.test("a PMEM component refuses to start on a damaged file, naming it, and l
   const pmem = { path: `${dir}/m0.pmem`, bytes: 1 << 20 };
   try {
     const mc = await bootMemoryCluster({ memoryOptions: { pmem } });
-    await mc.client.call("m0", "M2M_VMA_SET", {
-      pid: 2,
-      home: "m0",
-      start: BASE,
-      end: BASE + PAGE_SIZE,
-      discard: true,
-      vmas: [{ start: BASE, end: BASE + PAGE_SIZE, prot: 3, shared: false, path: "", offset: 0 }],
-    });
+    await mapPages(mc, 2, 1);
     await mc.client.call("m0", "P2M_PMEM_WRITE", {
       pid: 2,
       vaddr: BASE,
@@ -248,21 +245,7 @@ Deno.test("PMEM path 3: a commit whose window slot another writer reused is refu
   const mc = await bootMemoryCluster({ memoryOptions: { pmem } });
   try {
     const pid = 6;
-    await mc.client.call("m0", "M2M_VMA_SET", {
-      pid,
-      home: "m0",
-      start: BASE,
-      end: BASE + 16 * PAGE_SIZE,
-      discard: true,
-      vmas: [{
-        start: BASE,
-        end: BASE + 16 * PAGE_SIZE,
-        prot: 3,
-        shared: false,
-        path: "",
-        offset: 0,
-      }],
-    });
+    await mapPages(mc, pid, 16);
     const m = await model({ ddio: false });
     const clients = await Promise.all(["p7", "p8"].map(async (id) => {
       const endpoint = await mc.cluster.transport.attach(id);

@@ -227,6 +227,77 @@ export class FrameEncoder {
   }
 }
 
+/**
+ * A message as {@link copyMessage} hands it over within one process: what decoding its
+ * frame would give, plus the size that frame would have.
+ */
+export interface CopiedMessage extends Message {
+  /** Bytes of the frame it stands for (header and body): what the wire would carry. */
+  readonly frameBytes: number;
+}
+
+/**
+ * What `decode(encode(message))` gives, without the bytes in between: for handing a
+ * message to a component in the same process (`TransportEndpoint.sendMessage`). Checks
+ * `message` exactly as {@link encode} does (same `EINVAL` errors); the copy has only the
+ * fields of its kind's layout, integers as decoding gives them, JSON fields parsed
+ * afresh, and every byte field copied (once: the copy is the receiver's, as a frame's
+ * views are), so the sender may reuse what it sent. Model times default to 0.
+ *
+ * @example
+ * ```ts
+ * import { copyMessage } from "./codec.ts";
+ * const page = new Uint8Array(4096).fill(7);
+ * const copy = copyMessage({
+ *   kind: "P2M_PAGE_FLUSH", requestId: 7, src: "p0", dst: "m0", flags: 0,
+ *   body: { pid: 1, vaddr: 0x1000, page, extra: "dropped" },
+ * });
+ * page.fill(0); // the sender reuses its buffer: the copy keeps what was sent
+ * console.assert((copy.body.page as Uint8Array)[0] === 7 && !("extra" in copy.body));
+ * console.assert(copy.frameBytes === 64 + 4 + 8 + 4096);
+ * ```
+ */
+export function copyMessage(message: Message): CopiedMessage {
+  const plan = planFrame(message);
+  const source = message.body;
+  const body: Record<string, unknown> = {};
+  let next = 0;
+  for (const [name, type] of plan.fields) {
+    const value = source[name];
+    switch (type) {
+      case "page":
+      case "bytes":
+        body[name] = (value as Uint8Array).slice();
+        break;
+      case "str":
+        next++;
+        body[name] = value;
+        break;
+      case "json":
+        // A fresh object, as decoding gives: the receiver must not share the sender's.
+        body[name] = JSON.parse(utf8Strict.decode(plan.encoded![next++]));
+        break;
+      case "f64":
+      case "bool":
+        body[name] = value;
+        break;
+      default:
+        body[name] = (value as number) + 0; // an integer field: -0 comes out as 0
+    }
+  }
+  return {
+    kind: message.kind,
+    requestId: message.requestId,
+    src: message.src,
+    dst: message.dst,
+    flags: message.flags,
+    body,
+    modelNs: message.modelNs ?? 0,
+    queueNs: message.queueNs ?? 0,
+    frameBytes: plan.size,
+  };
+}
+
 /** What {@link planFrame} learnt about a message: its layout, size and encoded text fields. */
 interface FramePlan {
   code: number;
@@ -745,6 +816,27 @@ function decodeUtf8(bytes: Uint8Array, kind: string, name: string): string {
   } catch {
     throw new DecodeError("BAD_BODY", `${kind} field "${name}" is not valid UTF-8`);
   }
+}
+
+/**
+ * {@link setFrameModelTimes} for a message handed over by {@link copyMessage}: the same
+ * checks, written into the message.
+ *
+ * @example
+ * ```ts
+ * import { copyMessage, setMessageModelTimes } from "./codec.ts";
+ * const message = copyMessage({
+ *   kind: "SYS_PING", requestId: 1, src: "a", dst: "b", flags: 0, body: { data: new Uint8Array(0) },
+ * });
+ * setMessageModelTimes(message, 7, 2);
+ * console.assert(message.modelNs === 7 && message.queueNs === 2);
+ * ```
+ */
+export function setMessageModelTimes(message: Message, modelNs: number, queueNs: number): void {
+  checkModelTime(modelNs, "modelNs");
+  checkModelTime(queueNs, "queueNs");
+  message.modelNs = modelNs;
+  message.queueNs = queueNs;
 }
 
 /**

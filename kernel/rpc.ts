@@ -30,16 +30,26 @@
  */
 
 import {
+  type CopiedMessage,
+  copyMessage,
   decode,
   decodeHeader,
+  DEFAULT_MAX_BODY_BYTES,
   encode,
   FrameEncoder,
   type FrameHeader,
   HEADER_SIZE,
   type Message,
   setFrameModelTimes,
+  setMessageModelTimes,
 } from "./codec.ts";
-import { KernelError, RemoteError, RpcCancelledError, RpcTimeoutError } from "./errors.ts";
+import {
+  DecodeError,
+  KernelError,
+  RemoteError,
+  RpcCancelledError,
+  RpcTimeoutError,
+} from "./errors.ts";
 import type { ComponentId } from "./ids.ts";
 import {
   type ErrorBody,
@@ -236,6 +246,17 @@ interface PendingCall {
 type AnyHandler = (body: never, ctx: CallContext) => unknown;
 
 /**
+ * What a node sends: an encoded frame, or (over a transport with `sendMessage`) the
+ * message itself, checked and copied as encoding would.
+ */
+type Outgoing = Uint8Array | CopiedMessage;
+
+/** The size of what is sent, as a frame on the wire. */
+function sizeOf(out: Outgoing): number {
+  return out instanceof Uint8Array ? out.length : out.frameBytes;
+}
+
+/**
  * One component's RPC endpoint: serves its ops table and makes calls to peers.
  *
  * @example
@@ -267,6 +288,11 @@ export class RpcNode {
    * into this one reused buffer instead of a fresh one each.
    */
   readonly #encoder: FrameEncoder | undefined;
+  /**
+   * Set when the endpoint takes messages as they are (`sendMessage`: its peers live in
+   * this process): messages are then checked and copied as encoding would, not encoded.
+   */
+  readonly #direct: boolean;
   readonly #stats: Omit<RpcStats, "inFlight"> = {
     callsSent: 0,
     repliesReceived: 0,
@@ -285,7 +311,7 @@ export class RpcNode {
   // A random start, so a restarted peer's ids do not match its predecessor's recent ones.
   #lastRequestId = crypto.getRandomValues(new Uint32Array(1))[0];
   /** Per caller, its recent request ids → the reply sent (undefined while being served). */
-  readonly #recent = new Map<ComponentId, Map<number, Uint8Array | undefined>>();
+  readonly #recent = new Map<ComponentId, Map<number, Outgoing | undefined>>();
   #latency: LatencyModel | undefined;
   /** This component's NIC in model time (with the latency model). */
   #nic: ModelNic | undefined;
@@ -317,7 +343,12 @@ export class RpcNode {
     this.#defaultTimeoutMs = timeout;
     this.#maxBodyBytes = options.maxBodyBytes;
     this.#onBadFrame = options.onBadFrame;
-    this.#encoder = typeof endpoint.sendCopy === "function" ? new FrameEncoder() : undefined;
+    this.#direct = typeof endpoint.sendMessage === "function" &&
+      typeof endpoint.acceptMessages === "function";
+    if (this.#direct) endpoint.acceptMessages!();
+    this.#encoder = !this.#direct && typeof endpoint.sendCopy === "function"
+      ? new FrameEncoder()
+      : undefined;
     this.#loop = this.#serve();
   }
 
@@ -493,10 +524,10 @@ export class RpcNode {
     const model = options.model;
     const span = model ? undefined : currentSpan();
     const atNs = model ? model.atNs : span ? span.nowNs() : 0;
-    let frame: Uint8Array;
+    let frame: Outgoing;
     let txWaitNs = 0;
     try {
-      frame = this.#encode({
+      frame = this.#prepare({
         kind,
         requestId,
         src: this.id,
@@ -507,8 +538,8 @@ export class RpcNode {
       });
       if ((model || span) && this.#nic) {
         // The request leaves when this NIC is free: it carries that later time.
-        txWaitNs = this.#nic.send(atNs, frame.length);
-        if (txWaitNs > 0) setFrameModelTimes(frame, atNs + txWaitNs, 0);
+        txWaitNs = this.#nic.send(atNs, sizeOf(frame));
+        if (txWaitNs > 0) setModelTimes(frame, atNs + txWaitNs, 0);
       }
     } catch (error) {
       return Promise.reject(error);
@@ -526,7 +557,7 @@ export class RpcNode {
       onAbort: undefined,
       model,
       span,
-      requestBytes: frame.length - HEADER_SIZE,
+      requestBytes: sizeOf(frame) - HEADER_SIZE,
       sentAtNs: atNs + txWaitNs,
       txWaitNs,
     };
@@ -539,7 +570,7 @@ export class RpcNode {
       };
       signal.addEventListener("abort", call.onAbort, { once: true });
     }
-    const size = frame.length;
+    const size = sizeOf(frame);
     const sent = this.#send(to, frame);
     if (sent === SENT) {
       this.#stats.callsSent++;
@@ -594,7 +625,7 @@ export class RpcNode {
     body: RequestOf<K>,
   ): Promise<void> {
     if (this.#closed) throw this.#shutdownError(`notify ${kind} to ${to}`);
-    const frame = this.#encode({
+    const frame = this.#prepare({
       kind,
       requestId: 0,
       src: this.id,
@@ -602,7 +633,7 @@ export class RpcNode {
       flags: FLAG_ONE_WAY,
       body,
     });
-    const size = frame.length;
+    const size = sizeOf(frame);
     await this.#send(to, frame);
     this.#stats.bytesSent += size;
   }
@@ -719,10 +750,11 @@ export class RpcNode {
       // Frames already queued are taken without a promise each; wait only when empty.
       const frame = queue.tryTake() ?? await queue.take();
       if (frame === undefined || this.#closed) break;
-      this.#stats.bytesReceived += frame.bytes.length;
+      const size = frame.message ? frame.message.frameBytes : frame.bytes.length;
+      this.#stats.bytesReceived += size;
       // Nothing a peer sends may stop the loop.
       try {
-        this.#dispatch(frame);
+        this.#dispatch(frame, size);
       } catch (error) {
         this.#badFrame(asError(error), frame);
       }
@@ -731,8 +763,20 @@ export class RpcNode {
     this.#shutDown();
   }
 
-  #dispatch({ from, bytes }: ReceivedFrame): void {
-    const message = decode(bytes, { maxBodyBytes: this.#maxBodyBytes });
+  /** Serves one received frame of `size` bytes (as a frame: also for a message as is). */
+  #dispatch({ from, bytes, message: passed }: ReceivedFrame, size: number): void {
+    let message: Message;
+    if (passed) {
+      // Checked by the sender as encoding checks; only this node's size limit is left.
+      const max = this.#maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+      if (size - HEADER_SIZE > max) {
+        throw new DecodeError(
+          "OVERSIZED",
+          `body of ${size - HEADER_SIZE} bytes is over the ${max}-byte limit`,
+        );
+      }
+      message = passed;
+    } else message = decode(bytes, { maxBodyBytes: this.#maxBodyBytes });
     if (message.src !== from || message.dst !== this.id) {
       throw new KernelError(
         "EBADMSG",
@@ -740,7 +784,7 @@ export class RpcNode {
       );
     }
     if (message.flags & FLAG_REPLY) {
-      this.#onReply(message, bytes.length - HEADER_SIZE, from);
+      this.#onReply(message, size - HEADER_SIZE, from);
     } else {
       this.#onRequest(
         message.kind,
@@ -749,7 +793,7 @@ export class RpcNode {
         message.body,
         from,
         message.modelNs ?? 0,
-        bytes.length,
+        size,
       );
     }
   }
@@ -853,7 +897,10 @@ export class RpcNode {
     if (recent.has(requestId)) {
       this.#stats.duplicateRequests++;
       const reply = recent.get(requestId);
-      if (reply) this.#sendReply(from, reply.slice(), -1);
+      // A copy: the reply kept must stay as it was sent.
+      if (reply) {
+        this.#sendReply(from, reply instanceof Uint8Array ? reply.slice() : copyMessage(reply), -1);
+      }
       return true;
     }
     recent.set(requestId, undefined);
@@ -874,9 +921,9 @@ export class RpcNode {
     model: ModelSpan | undefined,
   ): void {
     if (oneWay) return;
-    let frame: Uint8Array;
+    let frame: Outgoing;
     try {
-      frame = this.#encode({
+      frame = this.#prepare({
         kind,
         requestId,
         src: this.id,
@@ -934,9 +981,9 @@ export class RpcNode {
     model?: ModelSpan,
   ): void {
     if (this.#closed) return;
-    let frame: Uint8Array;
+    let frame: Outgoing;
     try {
-      frame = this.#encode({
+      frame = this.#prepare({
         kind,
         requestId,
         src: this.id,
@@ -956,12 +1003,19 @@ export class RpcNode {
     this.#sendReply(to, frame, requestId);
   }
 
-  /** Sends a reply frame, kept (a copy) for request `requestId` in case it comes again. */
-  #sendReply(to: ComponentId, frame: Uint8Array, requestId: number): void {
+  /**
+   * Sends a reply frame, kept for request `requestId` in case it comes again: a copy of
+   * an encoded frame (the receiver owns the frame), or the message handed over itself.
+   * The receiver sees that message only when its call is waiting for it, and then never
+   * asks again, so a repeat of the request always sends a copy of what it never saw.
+   */
+  #sendReply(to: ComponentId, frame: Outgoing, requestId: number): void {
     if (this.#closed) return;
     const recent = this.#recent.get(to);
-    if (recent?.has(requestId)) recent.set(requestId, frame.slice());
-    const size = frame.length;
+    if (recent?.has(requestId)) {
+      recent.set(requestId, frame instanceof Uint8Array ? frame.slice() : frame);
+    }
+    const size = sizeOf(frame);
     const sent = this.#send(to, frame);
     if (sent === SENT) this.#stats.bytesSent += size;
     else {
@@ -974,45 +1028,48 @@ export class RpcNode {
    * A reply in model time leaves when this NIC is free: the wait is part of what serving
    * the request cost, so the frame's model times are rewritten with it.
    */
-  #replyLeaves(frame: Uint8Array, model: ModelSpan | undefined): void {
+  #replyLeaves(frame: Outgoing, model: ModelSpan | undefined): void {
     if (!model || !this.#nic) return;
-    const waitNs = this.#nic.send(model.nowNs(), frame.length);
+    const waitNs = this.#nic.send(model.nowNs(), sizeOf(frame));
     if (waitNs <= 0) return;
     model.charge(waitNs, "queue");
-    setFrameModelTimes(frame, model.elapsedNs, model.queueNs);
+    setModelTimes(frame, model.elapsedNs, model.queueNs);
   }
 
   /**
-   * Encodes a message to send at once: into the encoder's reused buffer when the
-   * endpoint copies what it sends, into a fresh buffer otherwise.
+   * Makes a message ready to send at once: checked and copied as it is when the endpoint
+   * takes messages (`sendMessage`); else encoded, into the encoder's reused buffer when
+   * the endpoint copies what it sends, into a fresh buffer otherwise.
    */
-  #encode(message: Message): Uint8Array {
+  #prepare(message: Message): Outgoing {
+    if (this.#direct) return copyMessage(message);
     return this.#encoder ? this.#encoder.encode(message) : encode(message);
   }
 
   /**
-   * The endpoint's `send` (`sendCopy` for a frame from the encoder's buffer), with a
-   * synchronous throw turned into a rejection.
+   * The endpoint's `send` (`sendCopy` for a frame from the encoder's buffer,
+   * `sendMessage` for a message as is), with a synchronous throw turned into a rejection.
    */
-  #send(to: ComponentId, frame: Uint8Array): Promise<void> {
+  #send(to: ComponentId, frame: Outgoing): Promise<void> {
     try {
+      if (!(frame instanceof Uint8Array)) return this.#endpoint.sendMessage!(to, frame);
       return this.#encoder ? this.#endpoint.sendCopy!(to, frame) : this.#endpoint.send(to, frame);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #badFrame(error: Error, { from, bytes }: ReceivedFrame): void {
+  #badFrame(error: Error, { from, bytes, message }: ReceivedFrame): void {
     this.#stats.badFrames++;
     try {
       this.#onBadFrame?.(error, from);
     } catch {
       // The callback is advisory; its failure must not stop the node.
     }
-    let header: FrameHeader;
+    let header: Pick<FrameHeader, "kind" | "flags" | "requestId" | "src">;
     try {
       // Any body length will do here: we only want to know whom to answer.
-      header = decodeHeader(bytes, { maxBodyBytes: Number.MAX_SAFE_INTEGER });
+      header = message ?? decodeHeader(bytes, { maxBodyBytes: Number.MAX_SAFE_INTEGER });
     } catch {
       return;
     }
@@ -1037,6 +1094,12 @@ export class RpcNode {
       `${this.id} could not decode ${header.kind} request: ${error.message}`,
     );
   }
+}
+
+/** Rewrites the model times of what is about to be sent. */
+function setModelTimes(out: Outgoing, modelNs: number, queueNs: number): void {
+  if (out instanceof Uint8Array) setFrameModelTimes(out, modelNs, queueNs);
+  else setMessageModelTimes(out, modelNs, queueNs);
 }
 
 function checkTimeout(ms: number, name: string): void {

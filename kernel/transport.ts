@@ -16,6 +16,7 @@
  * @module
  */
 
+import type { CopiedMessage } from "./codec.ts";
 import type { ComponentId } from "./ids.ts";
 import type { ReceiveQueue } from "./receive_queue.ts";
 
@@ -56,6 +57,11 @@ export interface ReceivedFrame {
   readonly from: ComponentId;
   /** The encoded message. The receiver owns these bytes. */
   readonly bytes: Uint8Array;
+  /**
+   * Set instead of `bytes` (then empty) when the sender handed the message over within
+   * this process ({@link TransportEndpoint.sendMessage}). The receiver owns it.
+   */
+  readonly message?: CopiedMessage;
 }
 
 /** One component's attachment to a transport. */
@@ -83,6 +89,21 @@ export interface TransportEndpoint {
    * offers it; a sender that has it need not allocate a fresh buffer for every frame.
    */
   sendCopy?(to: ComponentId, frame: Uint8Array): Promise<void>;
+  /**
+   * Optional, for a transport whose components all live in one process: delivers
+   * `message` itself, as {@link ReceivedFrame.message}, with no encoding or decoding in
+   * between. `message` must come from `copyMessage` (checked as encoding checks, byte
+   * fields already copied) and its ownership passes to the transport. Otherwise as
+   * {@link TransportEndpoint.send}, counting `message.frameBytes` as the frame's size
+   * (and encoding it when the destination does not accept messages).
+   */
+  sendMessage?(to: ComponentId, message: CopiedMessage): Promise<void>;
+  /**
+   * Optional, with `sendMessage`: says that whoever drains this endpoint's receive queue
+   * takes {@link ReceivedFrame.message} too (an `RpcNode` does). Until then, messages
+   * sent here arrive encoded, as `bytes`, like any frame.
+   */
+  acceptMessages?(): void;
   /** Registers `bytes` for one-sided access by peers. */
   registerRegion(bytes: Uint8Array, access: RegionAccess): MemoryRegion;
   /** Withdraws a region; later remote accesses to its key fail. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  copyMessage,
   decode,
   decodeHeader,
   encode,
@@ -190,6 +191,60 @@ Deno.test("FrameEncoder encodes every message exactly as encode(), reusing one b
     }),
     { numRuns: 1500 },
   );
+});
+
+Deno.test("copyMessage() gives what decode(encode()) gives, with its frame size, sharing no bytes", () => {
+  fc.assert(
+    fc.property(anyMessageArb, (message) => {
+      const frame = encode(message);
+      const { frameBytes, ...copy } = copyMessage(message);
+      assert.equal(frameBytes, frame.length);
+      assert.deepEqual(copy, decode(frame));
+      for (const [name, value] of Object.entries(copy.body)) {
+        if (value instanceof Uint8Array) {
+          assert.notEqual(value.buffer, (message.body[name] as Uint8Array).buffer, name);
+        }
+      }
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+Deno.test("copyMessage() refuses what encode() refuses, with the same error", () => {
+  const good: Message = {
+    kind: "P2M_PAGE_FLUSH",
+    requestId: 9,
+    src: "p0",
+    dst: "m0",
+    flags: 0,
+    body: { pid: 1, vaddr: 4096, page: new Uint8Array(PAGE_SIZE) },
+  };
+  const bad: Message[] = [
+    { ...good, src: "P 0" },
+    { ...good, kind: "NOPE" as MessageKind },
+    { ...good, flags: FLAG_ERROR },
+    { ...good, requestId: -1 },
+    { ...good, modelNs: -5 },
+    { ...good, body: { ...good.body, page: new Uint8Array(PAGE_SIZE - 1) } },
+    { ...good, body: { ...good.body, pid: 2 ** 32 } },
+    { ...good, body: { pid: 1, page: good.body.page } },
+    { ...good, kind: "P2S_STAT", body: { path: "\ud800" } },
+    { ...good, kind: "SYS_PING", body: { data: [1, 2] } },
+  ];
+  for (const message of bad) {
+    let expected: unknown;
+    try {
+      encode(message);
+    } catch (e) {
+      expected = e;
+    }
+    assert.ok(expected instanceof KernelError && expected.code === "EINVAL");
+    assert.throws(() => copyMessage(message), {
+      name: expected.name,
+      message: expected.message,
+    });
+  }
+  assert.equal(copyMessage(good).frameBytes, encode(good).length);
 });
 
 Deno.test("FrameEncoder's frame is overwritten by its next encode, and a bad message throws EINVAL", () => {

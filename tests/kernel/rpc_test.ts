@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decode, encode } from "../../kernel/codec.ts";
+import { decode, encode, HEADER_SIZE } from "../../kernel/codec.ts";
 import {
   KernelError,
   RemoteError,
@@ -405,4 +405,72 @@ Deno.test("RpcNode.call() rejects with EBADMSG when its reply is malformed", () 
     await assert.rejects(call, (e) => e instanceof KernelError && e.code === "EBADMSG");
     assert.equal(p0.stats().badFrames, 1);
     assert.equal(p0.stats().inFlight, 0);
+  }));
+
+Deno.test("RpcNode hands messages over the memory transport as they are: each side gets its own bytes", () =>
+  withCluster(async ({ transport, m0, p0 }) => {
+    const served = new Uint8Array(PAGE_SIZE).fill(1);
+    let kept: Uint8Array | undefined;
+    m0.handle({
+      P2M_PAGE_FLUSH: ({ page }) => {
+        kept = page;
+        return {};
+      },
+      P2M_PAGE_FETCH: () => ({ page: served }),
+    });
+    const sent = new Uint8Array(PAGE_SIZE).fill(2);
+    await p0.call("m0", "P2M_PAGE_FLUSH", { pid: 1, vaddr: 0, page: sent });
+    sent.fill(3); // the caller reuses its buffer: what the handler kept is what was sent
+    assert.ok(kept?.every((b) => b === 2));
+    const { page } = await p0.call("m0", "P2M_PAGE_FETCH", { pid: 1, vaddr: 0 });
+    served.fill(4); // the handler's buffer changes after the reply left
+    assert.ok(page.every((b) => b === 1));
+    // Counted as the frames they stand for.
+    const frame = encode({
+      kind: "P2M_PAGE_FETCH",
+      requestId: 1,
+      src: "p0",
+      dst: "m0",
+      flags: 0,
+      body: { pid: 1, vaddr: 0 },
+    });
+    assert.equal(p0.stats().bytesSent, HEADER_SIZE + 4 + 8 + PAGE_SIZE + frame.length);
+    assert.equal(m0.stats().bytesReceived, p0.stats().bytesSent);
+    void transport;
+  }));
+
+Deno.test("RpcNode refuses a message over its maxBodyBytes with EBADMSG, as it refuses such a frame", () =>
+  withCluster(async ({ m0, p0 }) => {
+    m0.handle({ SYS_PING: ({ data }) => ({ data }) });
+    await assert.rejects(
+      p0.call("m0", "SYS_PING", { data: new Uint8Array(200) }),
+      (e) =>
+        e instanceof RemoteError && e.code === "EBADMSG" &&
+        /over the 100-byte limit/.test(e.message),
+    );
+    assert.equal(m0.stats().badFrames, 1);
+    assert.equal((await p0.call("m0", "SYS_PING", { data: new Uint8Array(10) })).data.length, 10);
+  }, { maxBodyBytes: 100 }));
+
+Deno.test("RpcNode answers a retried request from its recent reply, a copy of what it sent", () =>
+  withCluster(async ({ m0, p0 }) => {
+    let served = 0;
+    const page = new Uint8Array(PAGE_SIZE).fill(5);
+    m0.handle({
+      P2M_PAGE_FETCH: async () => {
+        served++;
+        await sleep(300); // the first attempt times out meanwhile; its reply comes too late
+        return { page };
+      },
+    });
+    const reply = p0.call("m0", "P2M_PAGE_FETCH", { pid: 1, vaddr: 0 }, {
+      timeoutMs: 100,
+      retry: { attempts: 2, backoffMs: 600, on: ["ETIMEDOUT"] },
+    });
+    await sleep(400);
+    page.fill(6); // after the reply left: the repeat must send what was sent then
+    assert.ok((await reply).page.every((b) => b === 5));
+    assert.equal(served, 1);
+    assert.equal(m0.stats().duplicateRequests, 1);
+    assert.equal(p0.stats().unmatchedReplies, 1);
   }));

@@ -275,7 +275,10 @@ export interface Proc {
 
   /**
    * Starts a thread running the workload's export `entry` as `entry(proc, arg)`; `arg`
-   * must survive JSON. Returns the thread id.
+   * must survive JSON. Returns the thread id. The thread may run in the Worker of an
+   * earlier thread of this process that returned (a thread pool), so it may find the
+   * workload module's top-level variables as that thread left them; keep thread state in
+   * locals and emulated memory.
    */
   spawn(entry: string, arg?: unknown): number;
   /** Waits for thread `tid` to end; returns its entry's return value (default 0). */

@@ -165,6 +165,12 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   #publishTimer: ReturnType<typeof setInterval> | undefined;
   /** Each live thread's published hits at the last look (see {@link PUBLISH_MS}). */
   readonly #seenHits = new WeakMap<ThreadRecord, number>();
+  /**
+   * Per process: Workers whose thread returned, each waiting for another thread of the
+   * process to run (a thread pool: starting a Worker and compiling the workload again in a
+   * new isolate costs more than many of the CNN's threads run).
+   */
+  readonly #idleWorkers = new WeakMap<ProcessRecord, Worker[]>();
   /** PMEM clients by memory component, for `proc.persistentWrite`. */
   readonly #pmemClients = new Map<ComponentId, Promise<PmemClient>>();
 
@@ -454,6 +460,8 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   async #teardown(p: ProcessRecord, main: ThreadRecord): Promise<void> {
     p.ending = true;
     for (const t of p.threads.values()) this.#kill(t);
+    for (const worker of this.#idleWorkers.get(p) ?? []) worker.terminate();
+    this.#idleWorkers.delete(p);
     await Promise.allSettled([...p.inflight]);
     try {
       await this.#pages!.dropProcess(main, p);
@@ -566,7 +574,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       stamps,
       roofline: this.#roofline,
     };
-    const worker = startThreadWorker(
+    const worker = this.#idleWorkers.get(p)?.pop() ?? startThreadWorker(
       THREAD_MODULE,
       `pid ${p.pid} thread ${t.tid}`,
       threadPermissions(p.workload, this.#options.sandbox),
@@ -617,8 +625,9 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     if (t.end) return;
     t.finish(end);
     // A thread that reported its own end dropped its pins (and said so); a crashed one may
-    // not have, and its slots stay out of reuse until it proves it is gone.
-    this.#release(t);
+    // not have, and its slots stay out of reuse until it proves it is gone. One that
+    // returned leaves its Worker ready for the process's next thread.
+    this.#release(t, end.kind === "returned");
     const p = t.process;
     this.#context.events.emit("thread.exit", {
       component: this.id,
@@ -640,13 +649,15 @@ export class StockProcessorMonitor implements ProcessorMonitor {
   }
 
   /**
-   * Ends a thread's Worker and request loop. Its pins keep their slots from reuse until
-   * the thread proves it is gone ({@link ThreadRecord.gone}).
+   * Ends a thread's request loop, and its Worker unless `reuse` (the thread returned and
+   * its process goes on: the Worker waits for the process's next thread). Its pins keep
+   * their slots from reuse until the thread proves it is gone ({@link ThreadRecord.gone}).
    */
-  #release(t: ThreadRecord): void {
+  #release(t: ThreadRecord, reuse = false): void {
     t.participant?.leave();
     t.wallEndNs = this.#context.wallClock.nowNs();
-    t.worker?.terminate();
+    if (reuse && t.worker && !t.process.ending) this.#park(t.process, t.worker);
+    else t.worker?.terminate();
     const ctl = t.views.ctl;
     // Wake the request loop (to exit) and the thread, should it still be waiting.
     Atomics.notify(ctl, CTL.REQ);
@@ -654,6 +665,26 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     Atomics.notify(ctl, CTL.RESP);
     this.#cache!.retireHolder(t);
     if (t.stamps) this.#cache!.removeStamps(t.stamps);
+  }
+
+  /** Keeps `worker` (its thread returned) for `p`'s next thread. */
+  #park(p: ProcessRecord, worker: Worker): void {
+    const idle = this.#idleWorkers.get(p) ?? [];
+    this.#idleWorkers.set(p, idle);
+    idle.push(worker);
+    const drop = () => {
+      worker.terminate();
+      const at = idle.indexOf(worker);
+      if (at >= 0) idle.splice(at, 1);
+    };
+    // An idle Worker has nothing to say; if it speaks or fails (a returned thread's
+    // leftover timer, say), it is not fit to run another thread.
+    worker.onmessage = drop;
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      drop();
+    };
+    worker.onmessageerror = drop;
   }
 
   /** Serves thread `t`'s requests until it ends. */

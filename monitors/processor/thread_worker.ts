@@ -4,7 +4,9 @@
  * The processor monitor starts a Worker on this module and posts it a `ThreadInit`. The
  * thread builds its {@link WorkerProc}, imports the workload, runs the entry function
  * (`main` for the first thread) and reports how it ended: its return value, an
- * `exit(code)` for the whole process, or the error that escaped it. Errors that escape
+ * `exit(code)` for the whole process, or the error that escaped it. A thread that returned
+ * leaves its Worker ready for another `ThreadInit`: the monitor runs a later thread of the
+ * same process on it (a thread pool), so spawning does not start and compile a new isolate. Errors that escape
  * asynchronously (an unhandled rejection) are reported the same way; nothing a workload
  * does can take the monitor down.
  *
@@ -100,14 +102,21 @@ async function run(init: ThreadInit): Promise<void> {
   }
   const value = await entry(proc, init.arg);
   report({ type: "exit", value: Number.isInteger(value) ? value : 0 });
+  // The monitor may hand this Worker the next thread of the same process (its isolate,
+  // the workload module and the module's compiled code stay warm): take one more start.
+  reported = false;
+  proc = undefined;
+  scope.onmessage = start;
+}
+
+function start(event: MessageEvent<ThreadInit>): void {
+  scope.onmessage = null;
+  run(event.data).catch(ended);
 }
 
 // Guard the import: the module is also loaded (for its exports) outside a Worker.
 if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined") {
-  scope.onmessage = (event) => {
-    scope.onmessage = null;
-    run(event.data).catch(ended);
-  };
+  scope.onmessage = start;
   scope.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
     ended(event.reason);

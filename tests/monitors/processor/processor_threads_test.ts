@@ -102,3 +102,23 @@ Deno.test("spawning an export that does not exist fails clearly", async () => {
     assert.match(result.error ?? "", /ENOEXEC.*exports no function "noSuchExport"/);
   });
 });
+
+Deno.test("threads spawned one after another reuse the Worker of one that returned", async () => {
+  await withCluster({}, async (cluster) => {
+    const result = await cluster.run(workload("thread_pool.ts"), ["6"]);
+    // One Worker ran all six rounds' threads (its module's count reached 6).
+    assert.equal(result.exitCode, 6, result.error);
+    assert.equal(result.stats.threads, 7);
+  });
+});
+
+Deno.test("a thread that fails in a reused Worker fails its process as in a new one", async () => {
+  await withCluster({}, async (cluster) => {
+    const result = await cluster.run(workload("thread_pool.ts"), ["4", "fail"]);
+    assert.equal(result.exitCode, 1);
+    assert.match(result.error ?? "", /thrown in a reused Worker/);
+    // The cluster goes on: a new process runs normally afterwards.
+    const again = await cluster.run(workload("thread_pool.ts"), ["3"]);
+    assert.equal(again.exitCode, 3, again.error);
+  });
+});

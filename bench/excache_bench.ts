@@ -386,39 +386,86 @@ async function runWorkload(
   return reports;
 }
 
+/** What the bench writes into the pages it fetches with bare RPCs. */
+const FILL_PAGE = new Uint8Array(PAGE).fill(1);
+/** The payload of the bare `SYS_PING` RPC: none. */
+const NO_DATA = new Uint8Array(0);
+
 /**
- * Mean round trip, in µs, of a bare `P2M_PAGE_FETCH` RPC from the processor's RPC node to
- * the memory component (4 KiB reply) over the cluster's transport, for a process made
- * for it: the message half of a miss, with no thread, cache or eviction work.
+ * The half of a miss that is messages, with no thread, cache or eviction work: a process
+ * made for it on m0, whose pages memory holds, and two calls p0's RPC node makes as the
+ * page service does (in model time, `{ model }`): a `P2M_PAGE_FETCH` of one of its pages
+ * (4 KiB reply), and a `SYS_PING` with no payload either way, whose m0 handler does
+ * nothing (the same RPC with no memory-side service and no page).
  */
-async function pageFetchRpcUs(cluster: Cluster, rounds: number, pid: number): Promise<number> {
-  const rpc = cluster.rpc.get("p0")!;
-  await rpc.call("m0", "P2M_FORK", { pid, parentPid: 0 });
-  try {
-    const { addr } = await rpc.call("m0", "P2M_MMAP", {
-      pid,
-      addr: 0,
-      length: 1 << 20,
-      prot: 3,
-      flags: 0x22, // MAP_PRIVATE | MAP_ANONYMOUS
-      path: "",
-      offset: 0,
-    });
-    for (let i = 0; i < 256; i++) {
-      await rpc.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: addr + i * 4096 });
-    }
-    const start = performance.now();
-    for (let i = 0; i < rounds; i++) {
-      await rpc.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: addr + (i % 256) * 4096 });
-    }
-    return ((performance.now() - start) * 1000) / rounds;
-  } finally {
-    await rpc.call("m0", "P2M_EXIT", { pid }).catch(() => {});
-  }
+interface FetchRig {
+  fetch(): Promise<unknown>;
+  ping(): Promise<unknown>;
+  close(): Promise<void>;
 }
 
-/** Mean round trip, in µs, of a bare Atomics.wait/notify exchange with a Worker. */
-async function workerRoundTripUs(rounds: number): Promise<number> {
+async function fetchRig(cluster: Cluster, pid: number): Promise<FetchRig> {
+  const rpc = cluster.rpc.get("p0")!;
+  const m0 = cluster.rpc.get("m0")!;
+  if (!pingHandled.has(m0)) {
+    m0.handle({ SYS_PING: () => ({ data: NO_DATA }) });
+    pingHandled.add(m0);
+  }
+  await rpc.call("m0", "P2M_FORK", { pid, parentPid: 0 });
+  const { addr } = await rpc.call("m0", "P2M_MMAP", {
+    pid,
+    addr: 0,
+    length: 1 << 20,
+    prot: 3,
+    flags: 0x22, // MAP_PRIVATE | MAP_ANONYMOUS
+    path: "",
+    offset: 0,
+  });
+  for (let i = 0; i < 256; i++) {
+    await rpc.call("m0", "P2M_PAGE_FLUSH", { pid, vaddr: addr + i * PAGE, page: FILL_PAGE });
+  }
+  let i = 0;
+  let atNs = 0;
+  const modeled = async (call: (model: { atNs: number }) => Promise<unknown>) => {
+    const model = { atNs };
+    await call(model);
+    atNs += 10_000;
+  };
+  return {
+    fetch: () =>
+      modeled((model) =>
+        rpc.call("m0", "P2M_PAGE_FETCH", { pid, vaddr: addr + (i++ % 256) * PAGE }, { model })
+      ),
+    ping: () => modeled((model) => rpc.call("m0", "SYS_PING", { data: NO_DATA }, { model })),
+    close: () => rpc.call("m0", "P2M_EXIT", { pid }).then(() => {}, () => {}),
+  };
+}
+const pingHandled = new WeakSet<object>();
+
+/** Median µs of `rounds` calls of `call` back to back (hot: no sleep in between). */
+async function backToBackUs(rounds: number, call: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 100; i++) await call();
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const start = performance.now();
+    await call();
+    times.push((performance.now() - start) * 1000);
+  }
+  return median(times);
+}
+
+/**
+ * Round trips of an Atomics.wait/notify exchange with a Worker: the Worker wakes the
+ * main thread (which waits with `waitAsync`, as the processor monitor does) and sleeps
+ * until the main thread wakes it back. Round trip `k` runs `serves[k % serves.length]`
+ * (if any) between the main thread being woken and it waking the Worker, as the monitor
+ * serves a miss. Returns, per entry of `serves`, the µs of its round trips: their mean,
+ * and their median (each timed from one wake-up of the main thread to the next).
+ */
+async function workerRoundTrips(
+  rounds: number,
+  serves: (undefined | (() => Promise<unknown>))[] = [undefined],
+): Promise<{ meanUs: number; medianUs: number }[]> {
   const source = `
     self.onmessage = ({ data: { sab, rounds } }) => {
       const ctl = new Int32Array(sab);
@@ -435,22 +482,68 @@ async function workerRoundTripUs(rounds: number): Promise<number> {
   const sab = new SharedArrayBuffer(8);
   const ctl = new Int32Array(sab);
   const done = new Promise((resolve) => worker.onmessage = resolve);
+  const times: number[][] = serves.map(() => []);
   try {
-    worker.postMessage({ sab, rounds });
-    let start = 0;
-    for (let served = 0; served < rounds; served++) {
+    worker.postMessage({ sab, rounds: rounds + 1 });
+    let woken = 0;
+    // Round trip 0 starts at the first wake-up: the worker's start-up is not a round trip.
+    for (let served = 0; served <= rounds; served++) {
       const waiting = Atomics.waitAsync(ctl, 0, 0);
       if (waiting.async) await waiting.value;
-      if (served === 0) start = performance.now(); // the worker's start-up is not a round trip
+      const now = performance.now();
+      if (served > 0) times[(served - 1) % serves.length].push((now - woken) * 1000);
+      woken = now;
+      if (served === rounds) break;
+      await serves[served % serves.length]?.();
       Atomics.store(ctl, 0, 0);
       Atomics.store(ctl, 1, 1);
       Atomics.notify(ctl, 1);
     }
+    Atomics.store(ctl, 1, 1);
+    Atomics.notify(ctl, 1);
     await done;
-    return ((performance.now() - start) * 1000) / (rounds - 1);
+    return times.map((t) => ({
+      meanUs: t.reduce((a, b) => a + b, 0) / t.length,
+      medianUs: median(t),
+    }));
   } finally {
     worker.terminate();
     URL.revokeObjectURL(url);
+  }
+}
+
+/** Mean µs of a bare Worker round trip ({@link workerRoundTrips}), `rounds` of them. */
+async function workerRoundTripUs(rounds: number): Promise<number> {
+  return (await workerRoundTrips(rounds))[0].meanUs;
+}
+
+/** What a miss round measures beside the misses, same cluster. */
+interface MissFloor {
+  /** Bare Worker round trip, µs (mean; best of the runs before and after the misses). */
+  rttUs: number;
+  /**
+   * Medians of interleaved round trips: bare, with the `SYS_PING` RPC, with the
+   * `P2M_PAGE_FETCH` RPC (best of before and after the misses), µs.
+   */
+  splitUs: [number, number, number];
+  /** The same fetch RPC back to back, µs (hot caches, no sleep in between). */
+  hotFetchUs: number;
+}
+
+/** Measures a {@link MissFloor} in `cluster`, keeping the lower of each value in `into`. */
+async function missFloor(cluster: Cluster, pid: number, into: Partial<MissFloor>): Promise<void> {
+  const rig = await fetchRig(cluster, pid);
+  const least = (a: number | undefined, b: number) => Math.min(a ?? b, b);
+  try {
+    for (let k = 0; k < 2; k++) into.rttUs = least(into.rttUs, await workerRoundTripUs(500));
+    // Interleaved round by round, so that load from elsewhere on the machine hits each alike.
+    const split = await workerRoundTrips(1500, [undefined, rig.ping, rig.fetch]);
+    into.splitUs = split.map((s, i) => least(into.splitUs?.[i], s.medianUs)) as MissFloor[
+      "splitUs"
+    ];
+    into.hotFetchUs = least(into.hotFetchUs, await backToBackUs(1000, rig.fetch));
+  } finally {
+    await rig.close();
   }
 }
 
@@ -565,26 +658,34 @@ export const benchmarks: BenchCase[] = [
       // of MISS_ROUNDS fresh clusters pairs its misses with round trips timed just before
       // and after them, in the same process with the cluster up; the ratio is the median
       // of the pairs.
-      const pairs: { missUs: number; rttUs: number; rpcUs: number }[] = [];
+      const pairs: (MissFloor & { missUs: number })[] = [];
+      const loadBefore = Deno.loadavg()[0];
       for (let round = 0; round < MISS_ROUNDS; round++) {
-        const rtts: number[] = [];
-        const rpcs: number[] = [];
+        const floor: Partial<MissFloor> = {};
         const [r] = await runWorkload(
           ["miss"],
           { cacheBytes: 64 * 1024, replacement: "fifo" },
-          async (cluster) => {
-            for (let k = 0; k < 2; k++) rtts.push(await workerRoundTripUs(500));
-            rpcs.push(await pageFetchRpcUs(cluster, 500, 4000 + rpcs.length));
-          },
+          (cluster) => missFloor(cluster, 4000 + round * 2 + (floor.rttUs ? 1 : 0), floor),
         );
         if (r.fetched !== r.accesses) {
           throw new Error(`expected every access to fetch, got ${r.fetched} of ${r.accesses}`);
         }
-        pairs.push({ missUs: r.missUs, rttUs: Math.min(...rtts), rpcUs: Math.min(...rpcs) });
+        pairs.push({ ...(floor as MissFloor), missUs: r.missUs });
         progress((round + 1) / MISS_ROUNDS);
       }
+      const load = `load average ${loadBefore.toFixed(2)} before, ${
+        Deno.loadavg()[0].toFixed(2)
+      } after (${navigator.hardwareConcurrency} cores)`;
       const ratioOf = (p: { missUs: number; rttUs: number }) => p.missUs / p.rttUs;
       const mid = [...pairs].sort((a, b) => ratioOf(a) - ratioOf(b))[MISS_ROUNDS >> 1];
+      const us = (value: number, note: string): Metric => ({
+        value,
+        unit: "µs",
+        baseline: mid.rttUs,
+        ratio: value / mid.rttUs,
+        note: `${note}; same cluster and run as the median pair; baseline = its bare worker ` +
+          "round trip, µs",
+      });
       return {
         "excache.miss.ratio_vs_worker_rtt": ratio(
           mid.missUs,
@@ -597,7 +698,7 @@ export const benchmarks: BenchCase[] = [
             "just before and after the misses, same process, cluster up); median pair of " +
             `${MISS_ROUNDS} fresh clusters (${
               pairs.map((p) => ratioOf(p).toFixed(2)).join(", ")
-            }); baseline = that pair's round trip, µs`,
+            }); ${load}; baseline = that pair's round trip, µs`,
         ),
         "excache.miss.us": {
           value: mid.missUs,
@@ -607,29 +708,53 @@ export const benchmarks: BenchCase[] = [
           note: "wall µs per fetched miss (as above); baseline = bare worker round trip, µs",
         },
         "excache.miss.floor_ratio_vs_worker_rtt": {
-          value: (mid.rttUs + mid.rpcUs) / mid.rttUs,
+          value: mid.splitUs[2] / mid.splitUs[0],
           unit: "x",
-          baseline: mid.rttUs,
-          ratio: (mid.rttUs + mid.rpcUs) / mid.rttUs,
-          note: "the floor of the miss ratio: a bare worker round trip plus a bare " +
-            "P2M_PAGE_FETCH RPC from p0 to m0 (4 KiB reply, in-memory transport, best of 2 " +
-            "runs of 500 before and after the misses, same cluster), over the round trip: " +
-            "what a miss costs with no thread bookkeeping, victim choice, eviction or install. " +
-            "A miss needs both (the thread must wake the monitor and be woken, and the page " +
-            "must come from the memory component), so the miss ratio cannot go below this; " +
-            "when it is 2 or more, the <= 2x goal is bounded by the RPC layer and transport, " +
-            "not by the processor's miss handling (rest_us)",
+          baseline: mid.splitUs[0],
+          ratio: mid.splitUs[2] / mid.splitUs[0],
+          note: "the floor of the miss ratio: a worker round trip in which the main thread, " +
+            "once woken, makes the miss's P2M_PAGE_FETCH RPC from p0 to m0 (4 KiB reply, " +
+            "in-memory transport, in model time as the page service makes it) before it " +
+            "wakes the worker, over a bare round trip (medians of 500 of each, interleaved " +
+            "with each other and with 500 round trips with a SYS_PING RPC, lower of before " +
+            "and after the misses, same cluster): what a miss costs with no thread " +
+            "bookkeeping, victim choice, eviction or install. A miss needs both (the thread " +
+            "must wake the monitor and be woken, and the page must come from the memory " +
+            "component), so the miss ratio cannot go below this",
         },
-        "excache.miss.rest_us": {
-          value: mid.missUs - mid.rttUs - mid.rpcUs,
-          unit: "µs",
-          baseline: mid.rpcUs,
-          ratio: (mid.missUs - mid.rttUs) / mid.rpcUs,
-          note: "µs per miss beyond that floor (miss - worker round trip - fetch RPC): the " +
-            "processor's own miss handling (slot allocation and victim choice, the page " +
-            "service's bookkeeping, install, scheduling of its promises); baseline = the " +
-            "fetch RPC, µs",
-        },
+        "excache.miss.breakdown.worker_rtt_us": us(
+          mid.splitUs[0],
+          "of a miss, the bare worker round trip: median of the interleaved round trips " +
+            "(see floor_ratio_vs_worker_rtt)",
+        ),
+        "excache.miss.breakdown.rpc_us": us(
+          mid.splitUs[1] - mid.splitUs[0],
+          "of a miss, the in-memory RPC: a round trip whose woken main thread makes a " +
+            "p0 -> m0 SYS_PING RPC with no payload (in model time, as the fetch; m0's " +
+            "handler does nothing), minus the bare round trip: request and reply through " +
+            "the RPC layer and the memory transport, with no memory-side service",
+        ),
+        "excache.miss.breakdown.service_us": us(
+          mid.splitUs[2] - mid.splitUs[1],
+          "of a miss, the memory-side service: the round trip with the P2M_PAGE_FETCH RPC " +
+            "minus the one with the SYS_PING RPC: the memory monitor's charged handler (its " +
+            "model-time charge), the access check and page lookup, the copy of the page " +
+            "into the reply and the larger reply",
+        ),
+        "excache.miss.rest_us": us(
+          mid.missUs - mid.splitUs[2],
+          "of a miss, the rest: miss minus the round trip with the fetch RPC (the thread's " +
+            "side of the miss, the processor's miss handling: slot allocation and victim " +
+            "choice, the page service's bookkeeping and promises, install)",
+        ),
+        "excache.miss.breakdown.hot_fetch_rpc_us": us(
+          mid.hotFetchUs,
+          "the same P2M_PAGE_FETCH RPC back to back, 1000 times (median, hot: the main thread " +
+            "never sleeps in between). Inside a miss the main thread has just woken from a " +
+            "sleep; the difference to breakdown.rpc_us + breakdown.service_us is what " +
+            "running right after a wake-up costs (caches and predictors cold after the " +
+            "context switch), the host's, not the code's",
+        ),
       };
     },
   },

@@ -299,6 +299,9 @@ export function train(proc: Proc, job: Job): number {
   const xPad = new Float32Array(CHANNELS * (SIDE + 2) ** 2);
   const q1Pad = new Float32Array(C1 * (P1 + 2) ** 2);
   const dq1Pad = new Float32Array(C1 * (P1 + 2) ** 2);
+  const sums = new Float64Array(H1 * H1);
+  const nzAt = new Int32Array(H1 * H1);
+  const nzD = new Float64Array(H1 * H1);
   const replica = job.replicas + job.slot * gradBytes;
   let lossSum = 0;
   let correct = 0;
@@ -323,11 +326,11 @@ export function train(proc: Proc, job: Job): number {
     const z2 = act.subarray(Z2, Z2 + Z2N);
     const q2 = act.subarray(Q2, Q2 + FEATURES);
     padInto(x, CHANNELS, SIDE, xPad);
-    convForward(xPad, CHANNELS, SIDE, w, W1, B1, C1, 2, z1, H1);
+    convForward(xPad, CHANNELS, SIDE, w, W1, B1, C1, 2, z1, H1, sums);
     relu(z1);
     maxPool(z1, C1, H1, q1, idx1);
     padInto(q1, C1, P1, q1Pad);
-    convForward(q1Pad, C1, P1, w, W2, B2, C2, 1, z2, P1);
+    convForward(q1Pad, C1, P1, w, W2, B2, C2, 1, z2, P1, sums);
     relu(z2);
     maxPool(z2, C2, P1, q2, idx2);
     let top = 0;
@@ -363,7 +366,7 @@ export function train(proc: Proc, job: Job): number {
     for (let j = 0; j < FEATURES; j++) dz2[idx2[j]] = dq2[j];
     for (let j = 0; j < Z2N; j++) if (z2[j] <= 0) dz2[j] = 0;
     dq1Pad.fill(0);
-    convBackward(q1Pad, C1, P1, w, W2, B2, g, C2, 1, dz2, P1, dq1Pad);
+    convBackward(q1Pad, C1, P1, w, W2, B2, g, C2, 1, dz2, P1, dq1Pad, nzAt, nzD);
     for (let c = 0; c < C1; c++) {
       for (let y = 0; y < P1; y++) {
         const from = (c * (P1 + 2) + y + 1) * (P1 + 2) + 1;
@@ -373,7 +376,7 @@ export function train(proc: Proc, job: Job): number {
     dz1.fill(0);
     for (let j = 0; j < Q1N; j++) dz1[idx1[j]] += dq1[j];
     for (let j = 0; j < A1N; j++) if (z1[j] <= 0) dz1[j] = 0;
-    convBackward(xPad, CHANNELS, SIDE, w, W1, B1, g, C1, 2, dz1, H1, null);
+    convBackward(xPad, CHANNELS, SIDE, w, W1, B1, g, C1, 2, dz1, H1, null, nzAt, nzD);
     declareWork(proc, { flops: FLOPS_PER_IMAGE, bytes: BYTES_PER_IMAGE });
     if (++inBatch === job.batch) step();
   }
@@ -403,7 +406,10 @@ function padInto(inp: Float32Array, cin: number, side: number, pad: Float32Array
 
 /**
  * 3×3 convolution, padding 1: `pad` (cin planes of (side + 2)², see {@link padInto}) →
- * `out` (cout × outSide²). Taps are summed in row order, as the plain loop would.
+ * `out` (cout × outSide²). Each output is its bias plus, channel by channel, the nine taps
+ * in row order, summed in f64 (`acc` holds the outSide² running sums): the same additions
+ * in the same order as the plain loop, so the same result to the bit, while the loop over
+ * input channels outside the positions keeps a channel's nine weights in registers.
  */
 function convForward(
   pad: Float32Array,
@@ -416,30 +422,41 @@ function convForward(
   stride: number,
   out: Float32Array,
   outSide: number,
+  acc: Float64Array,
 ): void {
   const ps = side + 2;
+  const n = outSide * outSide;
   for (let co = 0; co < cout; co++) {
-    for (let oy = 0; oy < outSide; oy++) {
-      for (let ox = 0; ox < outSide; ox++) {
-        let s = w[bAt + co];
-        for (let ci = 0; ci < cin; ci++) {
-          const k = wAt + (co * cin + ci) * 9;
-          const p = (ci * ps + oy * stride) * ps + ox * stride;
+    acc.fill(w[bAt + co], 0, n);
+    for (let ci = 0; ci < cin; ci++) {
+      const k = wAt + (co * cin + ci) * 9;
+      const w0 = w[k], w1 = w[k + 1], w2 = w[k + 2];
+      const w3 = w[k + 3], w4 = w[k + 4], w5 = w[k + 5];
+      const w6 = w[k + 6], w7 = w[k + 7], w8 = w[k + 8];
+      let j = 0;
+      for (let oy = 0; oy < outSide; oy++) {
+        let p = (ci * ps + oy * stride) * ps;
+        for (let ox = 0; ox < outSide; ox++, j++, p += stride) {
           const q = p + ps;
           const r = q + ps;
-          s = s + w[k] * pad[p] + w[k + 1] * pad[p + 1] + w[k + 2] * pad[p + 2] +
-            w[k + 3] * pad[q] + w[k + 4] * pad[q + 1] + w[k + 5] * pad[q + 2] +
-            w[k + 6] * pad[r] + w[k + 7] * pad[r + 1] + w[k + 8] * pad[r + 2];
+          acc[j] = acc[j] + w0 * pad[p] + w1 * pad[p + 1] + w2 * pad[p + 2] +
+            w3 * pad[q] + w4 * pad[q + 1] + w5 * pad[q + 2] +
+            w6 * pad[r] + w7 * pad[r + 1] + w8 * pad[r + 2];
         }
-        out[(co * outSide + oy) * outSide + ox] = s;
       }
     }
+    out.set(acc.subarray(0, n), co * n);
   }
 }
 
 /**
  * Gradients of {@link convForward}: weights and bias into `g`, and the input's into
- * `dpad` if given (padded like the input: the caller takes its interior).
+ * `dpad` if given (padded like the input: the caller takes its interior). Most of `dout`
+ * is zero (ReLU and pooling pass few gradients on): each output channel first lists its
+ * non-zero gradients (`at`: their window's offset in a plane, `d`: the values), then each
+ * input channel walks that list with its nine weights and gradients in registers. Every
+ * gradient still gets the same additions in the same order as the plain loop (f32 after
+ * each, as a store into `g` rounds), so the result is the same to the bit.
  */
 function convBackward(
   pad: Float32Array,
@@ -454,40 +471,73 @@ function convBackward(
   dout: Float32Array,
   outSide: number,
   dpad: Float32Array | null,
+  at: Int32Array,
+  d: Float64Array,
 ): void {
   const ps = side + 2;
+  const fround = Math.fround;
   for (let co = 0; co < cout; co++) {
+    let gb = g[bAt + co];
+    let m = 0;
     for (let oy = 0; oy < outSide; oy++) {
       for (let ox = 0; ox < outSide; ox++) {
-        const d = dout[(co * outSide + oy) * outSide + ox];
-        if (d === 0) continue;
-        g[bAt + co] += d;
-        for (let ci = 0; ci < cin; ci++) {
-          const k = wAt + (co * cin + ci) * 9;
-          const p = (ci * ps + oy * stride) * ps + ox * stride;
-          const q = p + ps;
-          const r = q + ps;
-          g[k] += d * pad[p];
-          g[k + 1] += d * pad[p + 1];
-          g[k + 2] += d * pad[p + 2];
-          g[k + 3] += d * pad[q];
-          g[k + 4] += d * pad[q + 1];
-          g[k + 5] += d * pad[q + 2];
-          g[k + 6] += d * pad[r];
-          g[k + 7] += d * pad[r + 1];
-          g[k + 8] += d * pad[r + 2];
-          if (dpad) {
-            dpad[p] += d * w[k];
-            dpad[p + 1] += d * w[k + 1];
-            dpad[p + 2] += d * w[k + 2];
-            dpad[q] += d * w[k + 3];
-            dpad[q + 1] += d * w[k + 4];
-            dpad[q + 2] += d * w[k + 5];
-            dpad[r] += d * w[k + 6];
-            dpad[r + 1] += d * w[k + 7];
-            dpad[r + 2] += d * w[k + 8];
-          }
-        }
+        const v = dout[(co * outSide + oy) * outSide + ox];
+        if (v === 0) continue;
+        gb = fround(gb + v);
+        at[m] = oy * stride * ps + ox * stride;
+        d[m++] = v;
+      }
+    }
+    g[bAt + co] = gb;
+    if (m === 0) continue;
+    for (let ci = 0; ci < cin; ci++) {
+      const k = wAt + (co * cin + ci) * 9;
+      const plane = ci * ps * ps;
+      let g0 = g[k], g1 = g[k + 1], g2 = g[k + 2];
+      let g3 = g[k + 3], g4 = g[k + 4], g5 = g[k + 5];
+      let g6 = g[k + 6], g7 = g[k + 7], g8 = g[k + 8];
+      for (let e = 0; e < m; e++) {
+        const v = d[e];
+        const p = plane + at[e];
+        const q = p + ps;
+        const r = q + ps;
+        g0 = fround(g0 + v * pad[p]);
+        g1 = fround(g1 + v * pad[p + 1]);
+        g2 = fround(g2 + v * pad[p + 2]);
+        g3 = fround(g3 + v * pad[q]);
+        g4 = fround(g4 + v * pad[q + 1]);
+        g5 = fround(g5 + v * pad[q + 2]);
+        g6 = fround(g6 + v * pad[r]);
+        g7 = fround(g7 + v * pad[r + 1]);
+        g8 = fround(g8 + v * pad[r + 2]);
+      }
+      g[k] = g0;
+      g[k + 1] = g1;
+      g[k + 2] = g2;
+      g[k + 3] = g3;
+      g[k + 4] = g4;
+      g[k + 5] = g5;
+      g[k + 6] = g6;
+      g[k + 7] = g7;
+      g[k + 8] = g8;
+      if (!dpad) continue;
+      const w0 = w[k], w1 = w[k + 1], w2 = w[k + 2];
+      const w3 = w[k + 3], w4 = w[k + 4], w5 = w[k + 5];
+      const w6 = w[k + 6], w7 = w[k + 7], w8 = w[k + 8];
+      for (let e = 0; e < m; e++) {
+        const v = d[e];
+        const p = plane + at[e];
+        const q = p + ps;
+        const r = q + ps;
+        dpad[p] += v * w0;
+        dpad[p + 1] += v * w1;
+        dpad[p + 2] += v * w2;
+        dpad[q] += v * w3;
+        dpad[q + 1] += v * w4;
+        dpad[q + 2] += v * w5;
+        dpad[r] += v * w6;
+        dpad[r + 1] += v * w7;
+        dpad[r + 2] += v * w8;
       }
     }
   }

@@ -95,7 +95,7 @@ export class SchedulerHost {
         if (s?.id !== session && this.#retired.get(call.from)?.has(session)) {
           throw new KernelError("EIO", `${call.from}'s scheduler session ${session} ended`);
         }
-        return {};
+        return { next: s?.id === session ? s.next : 0 };
       },
     };
   }

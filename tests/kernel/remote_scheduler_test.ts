@@ -114,7 +114,7 @@ Deno.test("scheduler host: a processor declared down leaves the schedule, so the
   );
   await assert.rejects(host.arrive("p1", 2, 3, "p1/1/1", 7), /declared p1 down/);
   assert.throws(() => ping({ session: 2 }, { from: "p1" } as never), /declared p1 down/);
-  assert.deepEqual(ping({ session: 1 }, { from: "p0" } as never), {});
+  assert.deepEqual(ping({ session: 1 }, { from: "p0" } as never), { next: 2 });
   assert.match(logs.join("\n"), /2 thread\(s\) of p1 left the schedule/);
   // p1 restarts: a new session starts clean.
   host.op("p1", 3, 0, "enter", "p1/1/0", "");
@@ -215,5 +215,35 @@ Deno.test("manager: a processor whose heartbeats stop is declared down and its t
   } finally {
     await p9.close();
     await cluster.stop();
+  }
+});
+
+Deno.test("remote scheduler: a lost one-way operation is noticed by the pings, and waiting threads fail with EIO", async () => {
+  const transport = createMemoryTransport();
+  const gm = new RpcNode(await transport.attach("gm"));
+  const host = new SchedulerHost(new ModelScheduler(4), () => {});
+  const handlers = host.handlers();
+  gm.handle({
+    ...handlers,
+    // The network loses operation 1.
+    MGR_SCHED_OP: (body, call) => body.seq === 1 ? {} : handlers.MGR_SCHED_OP(body, call),
+  });
+  const p0 = new RpcNode(await transport.attach("p0"));
+  try {
+    const scheduler = new RemoteScheduler(4, p0, "gm", { pingMs: 20 });
+    const a = scheduler.enter("p0/1/0");
+    scheduler.enter("p0/1/1"); // lost
+    const error = await within(
+      a.arrive(10).then(() => "granted", (e: KernelError) => e),
+      5000,
+      "the waiting thread",
+    );
+    assert.ok(error instanceof Error, `the thread was ${error}`);
+    assert.equal((error as KernelError).code, "EIO");
+    assert.match(error.message, /operation 1 never reached gm/);
+  } finally {
+    await p0.close();
+    await gm.close();
+    await transport.close();
   }
 });

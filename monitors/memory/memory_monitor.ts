@@ -20,7 +20,7 @@ import { PAGE_SIZE } from "../../kernel/messages.ts";
 import type { CallContext, OpsTable } from "../../kernel/rpc.ts";
 import type { ServiceKind } from "../../kernel/latency.ts";
 import { BusyResource } from "../../kernel/model_resource.ts";
-import { occupy } from "../../kernel/model_time.ts";
+import { occupy, withoutSpan, withSpan } from "../../kernel/model_time.ts";
 import type { MemoryMonitor, MonitorContext } from "../../kernel/monitor.ts";
 import type { Schema } from "../../kernel/zod_issues.ts";
 import { BufferCache } from "./buffer_cache.ts";
@@ -239,16 +239,24 @@ export class StockMemoryMonitor implements MemoryMonitor {
       // A call cut short by the crash may have reached this owner: undo it before serving.
       await home.repairLocal();
     }
-    this.#context.rpc.handle(this.#charged({
-      // Page service: served by the owner of the page's vRegion.
-      P2M_PAGE_FETCH: ({ pid, vaddr }) => {
-        const page = owner.fetch(pid, vaddr);
-        return page instanceof Uint8Array ? { page } : page.then((p) => ({ page: p }));
+    // Page service: served by the owner of the page's vRegion. A fetch or a flush is mostly
+    // answered at once: it enters its request's span only when it has to wait.
+    this.#context.rpc.handle({
+      P2M_PAGE_FETCH: ({ pid, vaddr }, ctx) => {
+        this.#chargePage(ctx);
+        const page = owner.fetchNow(pid, vaddr);
+        if (page) return { page };
+        const later = inSpanOf(ctx, () => owner.fetch(pid, vaddr));
+        return later instanceof Uint8Array ? { page: later } : later.then((p) => ({ page: p }));
       },
-      P2M_PAGE_FLUSH: ({ pid, vaddr, page }) => {
-        const done = owner.flush(pid, vaddr, page);
+      P2M_PAGE_FLUSH: ({ pid, vaddr, page }, ctx) => {
+        this.#chargePage(ctx);
+        if (owner.flushNow(pid, vaddr, page)) return {};
+        const done = inSpanOf(ctx, () => owner.flush(pid, vaddr, page));
         return done === undefined ? {} : done.then(() => ({}));
       },
+    }, { explicitSpan: true });
+    this.#context.rpc.handle(this.#charged({
       P2M_PAGE_FLUSH_FETCH: ({ pid, flushVaddr, page, fetchVaddr }) => {
         const fetched = owner.flushFetch(pid, flushVaddr, page, fetchVaddr);
         return fetched instanceof Uint8Array
@@ -480,11 +488,32 @@ export class StockMemoryMonitor implements MemoryMonitor {
     return charged as Partial<OpsTable>;
   }
 
+  /**
+   * What {@link MemoryMonitor.#charged} charges a page request, for the page handlers that
+   * are called outside their request's span (`explicitSpan`): the same charge, to
+   * `ctx.model` directly.
+   */
+  #chargePage(ctx: CallContext): void {
+    if (!this.#joined) {
+      throw new KernelError("EAGAIN", `${this.id} has not joined the cluster yet`);
+    }
+    if (!ctx.modeled) return;
+    const cost = this.#context.latency.service("page");
+    const now = ctx.model.nowNs();
+    ctx.model.charge(this.#workers.reserve(now, cost.busyNs) - now, "queue");
+    ctx.model.charge(cost.latencyNs, "service");
+  }
+
   #link(id: ComponentId): OwnerLink {
     let link = this.#links.get(id);
     if (!link) this.#links.set(id, link = remoteOwnerLink(this.#context.rpc, id));
     return link;
   }
+}
+
+/** Runs `fn` in the span of the request `ctx` serves (outside any span if not modeled). */
+function inSpanOf<T>(ctx: CallContext, fn: () => T): T {
+  return ctx.modeled ? withSpan(ctx.model, fn) : withoutSpan(fn);
 }
 
 function checkRange(start: number, end: number): void {

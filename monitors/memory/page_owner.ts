@@ -213,12 +213,20 @@ export class PageOwner {
 
   /** Serves a fetch of the page at `vaddr`: its bytes (a view; copy before keeping). */
   fetch(pid: number, vaddr: number): Uint8Array | Promise<Uint8Array> {
-    if (this.#serial.pending !== 0) return this.#serial.run(() => this.#fetchSlow(pid, vaddr));
+    return this.fetchNow(pid, vaddr) ?? this.#serial.run(() => this.#fetchSlow(pid, vaddr));
+  }
+
+  /**
+   * {@link PageOwner.fetch} when it needs no I/O and waits for nothing: the page's bytes
+   * (a view), else undefined, having changed nothing (then `fetch` serves it).
+   */
+  fetchNow(pid: number, vaddr: number): Uint8Array | undefined {
+    if (this.#serial.pending !== 0) return undefined;
     const vma = this.#access(pid, vaddr, false);
     const value = this.#table.get(pid, vaddr / PAGE_SIZE);
     if (value >= 0 && value !== NO_PAGE) return this.#served(value);
     if (value === NO_PAGE && vma.path === "") return this.#zeroServed();
-    return this.#serial.run(() => this.#fetchSlow(pid, vaddr));
+    return undefined;
   }
 
   /** Serves a flush: `page` becomes the content of the page at `vaddr`. */
@@ -226,6 +234,15 @@ export class PageOwner {
     if (this.#serial.pending === 0 && this.#flushFast(pid, vaddr, page)) return;
     const copy = page.slice(); // the request's bytes may not outlive this call
     return this.#serial.run(() => this.#flushSlow(pid, vaddr, copy));
+  }
+
+  /**
+   * {@link PageOwner.flush} when it needs no I/O and waits for nothing: true when done,
+   * else false, having changed nothing (then `flush` serves it). An owner whose `flush`
+   * does more (a persistent one logs every flush first) answers false.
+   */
+  flushNow(pid: number, vaddr: number, page: Uint8Array): boolean {
+    return this.#serial.pending === 0 && this.#flushFast(pid, vaddr, page);
   }
 
   /** A flush and a fetch in one request (the piggybacked miss of LegoOS). */

@@ -280,6 +280,11 @@ export class PersistentOwner extends PageOwner {
 
   // ---- the page service and the home's requests, made durable ----
 
+  /** Never: every flush is logged, durably, before it is acknowledged (see `flush`). */
+  override flushNow(): boolean {
+    return false;
+  }
+
   /** A page flush, acknowledged once durable. */
   override flush(pid: number, vaddr: number, page: Uint8Array): Promise<void> {
     const copy = page.slice(); // the request's bytes may not outlive this call

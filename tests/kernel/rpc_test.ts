@@ -9,7 +9,8 @@ import {
 } from "../../kernel/errors.ts";
 import { FLAG_ERROR, FLAG_REPLY, PAGE_SIZE, type ReplyOf } from "../../kernel/messages.ts";
 import { mulberry32 } from "../../kernel/prng.ts";
-import { RpcNode, type RpcNodeOptions } from "../../kernel/rpc.ts";
+import { type ModelCall, RpcNode, type RpcNodeOptions } from "../../kernel/rpc.ts";
+import { currentSpan } from "../../kernel/model_time.ts";
 import type { Transport } from "../../kernel/transport.ts";
 import { createMemoryTransport } from "../../transports/memory.ts";
 
@@ -473,4 +474,32 @@ Deno.test("RpcNode answers a retried request from its recent reply, a copy of wh
     assert.equal(served, 1);
     assert.equal(m0.stats().duplicateRequests, 1);
     assert.equal(p0.stats().unmatchedReplies, 1);
+  }));
+
+Deno.test("RpcNode calls an explicitSpan handler outside the request's span; what it charges to ctx.model comes back", () =>
+  withCluster(async ({ m0, p0 }) => {
+    const seen: { inSpan: boolean; modeled: boolean }[] = [];
+    m0.handle({
+      P2M_BRK: ({ addr }, ctx) => {
+        seen.push({ inSpan: currentSpan() !== undefined, modeled: ctx.modeled });
+        if (ctx.modeled) ctx.model.charge(700, "service");
+        return { addr };
+      },
+    }, { explicitSpan: true });
+    m0.handle({
+      P2M_EXIT: (_, ctx) => {
+        seen.push({ inSpan: currentSpan() === ctx.model, modeled: ctx.modeled });
+        return { pagesFreed: 0 };
+      },
+    });
+    const model: ModelCall = { atNs: 1_000 };
+    await p0.call("m0", "P2M_BRK", { pid: 1, addr: 4096 }, { model });
+    assert.equal(model.serviceNs, 700);
+    await p0.call("m0", "P2M_BRK", { pid: 1, addr: 4096 });
+    await p0.call("m0", "P2M_EXIT", { pid: 1 }, { model: { atNs: 0 } });
+    assert.deepEqual(seen, [
+      { inSpan: false, modeled: true },
+      { inSpan: false, modeled: false },
+      { inSpan: true, modeled: true },
+    ]);
   }));

@@ -110,8 +110,9 @@ Options:
                         transport option secretFile, else a fresh random one)
   --in-process          boot every component in this process even over a network transport
   --seed N              deterministic mode (as the config's "seed"): threads reach the
-                        system in model-time order, so the same seed gives the same run;
-                        only for clusters in one process
+                        system in model-time order, so the same seed gives the same run
+                        (with one process per component the manager orders every
+                        processor's threads)
   -h, --help            show this text`,
   component: `legoemu component --id ID [options]
   Run one component in this process until Ctrl-C (SIGINT) or SIGTERM.
@@ -129,6 +130,9 @@ Options:
   --plugin F            load plugins from module F (path or URL; repeatable)
   --options JSON        monitor plugin options (without --config)
   --transport NAME      transport plugin (without --config; default tcp)
+  --seed N              deterministic mode (default: the config's "seed"): the manager
+                        hosts the cluster's model-time scheduler, a processor sends its
+                        threads' events to it; give every component the same seed
   --supervised          (used by legoemu cluster) report readiness on standard output and
                         stop when standard input closes
   -h, --help            show this text`,
@@ -238,6 +242,7 @@ const COMMAND_ARGS = {
       plugin: PLUGIN_OPTION,
       options: { type: "string" },
       transport: { type: "string" },
+      seed: { type: "string" },
       supervised: { type: "boolean" },
       help: HELP_OPTION,
     },
@@ -487,19 +492,6 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
     throw new UsageError(`unexpected argument "${workloadArgs[0]}" (workload args need --run)`);
   }
   const config = withSeed(await loadClusterConfig(file, io.env.registry), values.seed);
-  if (
-    managerTransport(config).plugin !== "memory" && !values["in-process"] &&
-    config.seed !== undefined
-  ) {
-    throw new UsageError(
-      "deterministic mode (seed) is not available with one process per component: its " +
-        "scheduler orders threads by model time inside one OS process, and nothing orders " +
-        "the events of processors and components in different OS processes against each " +
-        "other (that would need a model-time scheduler spanning processes, which legoemu " +
-        "does not have). Add --in-process to run the same config deterministically in one " +
-        "process, or drop the seed to run free (counts and model time may then vary)",
-    );
-  }
   if (managerTransport(config).plugin === "memory" || values["in-process"]) {
     if (values["secret-file"]) {
       throw new UsageError("--secret-file is for clusters of one process per component");
@@ -517,11 +509,16 @@ async function cluster(args: readonly string[], io: Io): Promise<number> {
 /** `config` with `--seed` applied (it overrides the config's own seed). */
 function withSeed(config: ResolvedClusterConfig, seed: string | undefined): ResolvedClusterConfig {
   if (seed === undefined) return config;
+  return { ...config, seed: parseSeed(seed) };
+}
+
+/** The value of a `--seed` flag. */
+function parseSeed(seed: string): number {
   const n = Number(seed);
   if (!/^\d+$/.test(seed) || !Number.isSafeInteger(n) || n > 0xffffffff) {
     throw new UsageError(`--seed must be an integer from 0 to 4294967295, got "${seed}"`);
   }
-  return { ...config, seed: n };
+  return n;
 }
 
 async function bootAndRun(
@@ -763,6 +760,7 @@ type ComponentFlags = {
   monitor?: string;
   options?: string;
   transport?: string;
+  seed?: string;
 };
 
 /** Turns `legoemu component` flags (and maybe a config file) into a spec. */
@@ -819,6 +817,7 @@ async function componentSpec(
       manager: { id: managerConfig.id, address: given?.address ?? managerConfig.address },
       listen: values.listen ?? component.address,
       secretFile,
+      ...(config.seed === undefined ? {} : { seed: config.seed }),
     };
   } else {
     if (!values.role) throw new UsageError("component needs --role (or --config)");
@@ -876,6 +875,7 @@ async function componentSpec(
       `component needs --manager [id@]host:port: the config gives no address for ${spec.manager.id}`,
     );
   }
+  if (values.seed !== undefined) spec.seed = parseSeed(values.seed);
   return spec;
 }
 
@@ -945,7 +945,7 @@ async function run(args: readonly string[], io: Io): Promise<number> {
   if (values.seed !== undefined) {
     throw new UsageError(
       "--seed is chosen when the cluster starts, not per run: start it with " +
-        '"legoemu cluster <config> --seed N --in-process" (or "seed" in its config)',
+        '"legoemu cluster <config> --seed N" (or "seed" in its config)',
     );
   }
   const spec = await clientSpec(values, io.env.registry);

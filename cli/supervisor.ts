@@ -309,6 +309,8 @@ export async function startSupervisedCluster(
       "--supervised",
     ];
     if (options.secretFile) args.push("--secret-file", options.secretFile);
+    // The seed may come from --seed rather than the file: every component gets it.
+    if (config.seed !== undefined) args.push("--seed", String(config.seed));
     for (const plugin of options.plugins ?? []) args.push("--plugin", plugin);
     return args;
   };

@@ -16,7 +16,7 @@ import type { ResolvedComponentConfig } from "./config.ts";
 import { EventBus } from "./events.ts";
 import type { ComponentId, Role } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
-import type { ModelScheduler } from "./model_scheduler.ts";
+import type { ModelTimeScheduler } from "./model_scheduler.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import type { Monitor, MonitorContext } from "./monitor.ts";
 import type { PluginRegistry } from "./plugins.ts";
@@ -43,8 +43,11 @@ export interface ComponentEnvironment {
   manager: ComponentId;
   /** Where log lines go. */
   log: (component: ComponentId, message: string) => void;
-  /** Deterministic mode's scheduler, shared by the components of this process. */
-  scheduler?: ModelScheduler;
+  /**
+   * Deterministic mode's scheduler, shared by the components of this process, or a function
+   * making one from the component's RPC node (a processor's `RemoteScheduler`).
+   */
+  scheduler?: ModelTimeScheduler | ((rpc: RpcNode) => ModelTimeScheduler);
 }
 
 /** Per-component boot options. */
@@ -96,7 +99,7 @@ export interface MonitorContextParts {
   /** Log lines (default: dropped). */
   log?: (message: string) => void;
   /** Deterministic mode's scheduler (default: none, free-running). */
-  scheduler?: ModelScheduler;
+  scheduler?: ModelTimeScheduler;
 }
 
 /**
@@ -165,7 +168,9 @@ export async function bootComponent(
       metrics: environment.metrics,
       registry: environment.registry,
       log,
-      scheduler: environment.scheduler,
+      scheduler: typeof environment.scheduler === "function"
+        ? environment.scheduler(rpc)
+        : environment.scheduler,
     });
     monitor = await environment.registry.create<Monitor>(
       component.kind,

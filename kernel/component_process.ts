@@ -10,7 +10,12 @@
  */
 
 import { WallClock } from "./clock.ts";
-import { bootComponent, type BootedComponent, endpointAddresses } from "./component.ts";
+import {
+  bootComponent,
+  type BootedComponent,
+  type ComponentEnvironment,
+  endpointAddresses,
+} from "./component.ts";
 import type { ResolvedComponentConfig, ResolvedPlugin } from "./config.ts";
 import { EventBus } from "./events.ts";
 import type { ComponentId, Role } from "./ids.ts";
@@ -18,6 +23,9 @@ import type { LatencyModel } from "./latency.ts";
 import { MetricsRegistry } from "./metrics.ts";
 import type { PluginRegistry } from "./plugins.ts";
 import type { Transport } from "./transport.ts";
+import { ModelScheduler } from "./model_scheduler.ts";
+import { RemoteScheduler } from "./remote_scheduler.ts";
+import type { RpcNode } from "./rpc.ts";
 
 /** Everything needed to run one component in this process. */
 export interface ComponentProcessSpec {
@@ -35,6 +43,11 @@ export interface ComponentProcessSpec {
   listen?: string;
   /** File holding the cluster secret. */
   secretFile?: string;
+  /**
+   * Deterministic mode's seed (the cluster config's `seed`): the manager hosts the cluster's
+   * `ModelScheduler`, a processor drives it through a `RemoteScheduler`; the others ignore it.
+   */
+  seed?: number;
 }
 
 /** A component running in this process. */
@@ -113,6 +126,7 @@ export async function startComponentProcess(
       registry,
       manager: spec.manager.id,
       log,
+      ...schedulerOf(spec),
     }, {
       attachOptions: {
         listen: spec.listen,
@@ -134,4 +148,13 @@ export async function startComponentProcess(
     stopped,
     stop,
   };
+}
+
+/** The scheduler of `spec`'s component in deterministic mode (none for memory and storage). */
+function schedulerOf(spec: ComponentProcessSpec): Pick<ComponentEnvironment, "scheduler"> {
+  const { seed } = spec;
+  if (seed === undefined) return {};
+  if (spec.component.role === "manager") return { scheduler: new ModelScheduler(seed) };
+  if (spec.component.role !== "processor") return {};
+  return { scheduler: (rpc: RpcNode) => new RemoteScheduler(seed, rpc, spec.manager.id) };
 }

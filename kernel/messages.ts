@@ -366,6 +366,26 @@ export const MESSAGE_KINDS = {
   MGR_FAILOVER: { code: 0x0514, request: { id: "str", successor: "str" }, reply: empty },
   // Drain a component (no new placements) or undrain it.
   MGR_DRAIN: { code: 0x0511, request: { id: "str", drained: "bool" }, reply: empty },
+  // Deterministic mode across OS processes (kernel/remote_scheduler.ts): a processor drives
+  // the cluster's one model-time scheduler, hosted by the manager. `session` names the
+  // processor's scheduler instance (a restarted processor has a new one); `seq` numbers its
+  // operations from 0, and the manager applies them in that order whatever order they
+  // arrive in. One-way operations: `op` is "enter", "done", "park" (until `other` leaves)
+  // or "leave", on thread `name` ("p0/pid/tid"); `other` is "" but for "park".
+  MGR_SCHED_OP: {
+    code: 0x0530,
+    request: { session: "u32", seq: "u64", op: "str", name: "str", other: "str" },
+    reply: empty,
+  },
+  // Thread `name` reached an event at model time `atNs`: answered when it is its turn.
+  MGR_SCHED_ARRIVE: {
+    code: 0x0531,
+    request: { session: "u32", seq: "u64", name: "str", atNs: "f64" },
+    reply: empty,
+  },
+  // Is the manager there, hosting a scheduler that still serves `session`? (asked while
+  // threads wait for their turn, so they do not wait forever for a dead manager)
+  MGR_SCHED_PING: { code: 0x0532, request: { session: "u32" }, reply: empty },
 } as const satisfies Record<string, KindSpec>;
 
 /** The name of a message kind, e.g. `"P2M_PAGE_FETCH"`. */

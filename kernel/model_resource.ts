@@ -62,13 +62,20 @@ export class BusyResource {
     let bestStart = Infinity;
     let bestIndex = 0;
     for (let s = 0; s < this.#busy.length; s++) {
-      const [start, index] = firstGap(this.#busy[s], atNs, busyNs);
-      if (start < bestStart) [best, bestStart, bestIndex] = [s, start, index];
+      const start = firstGap(this.#busy[s], atNs, busyNs);
+      if (start < bestStart) {
+        best = s;
+        bestStart = start;
+        bestIndex = gapIndex;
+      }
       if (start === atNs) break;
     }
     if (busyNs > 0) {
       const intervals = this.#busy[best];
-      intervals.splice(bestIndex, 0, bestStart, bestStart + busyNs);
+      // Most reservations come after every interval: a push, not a splice (which costs
+      // several times more, and a NIC reserves twice per message).
+      if (bestIndex === intervals.length) intervals.push(bestStart, bestStart + busyNs);
+      else intervals.splice(bestIndex, 0, bestStart, bestStart + busyNs);
       if (intervals.length > 2 * BusyResource.MAX_INTERVALS) {
         intervals.splice(0, 2 * Math.floor(intervals.length / 4)); // whole pairs, oldest first
       }
@@ -85,11 +92,19 @@ export class BusyResource {
   }
 }
 
+/** Where {@link firstGap} puts the new interval (set by each call: no tuple per call). */
+let gapIndex = 0;
+
 /**
- * The earliest start `>= at` of a gap of `length` in `intervals`, and the index where the
- * new interval goes.
+ * The earliest start `>= at` of a gap of `length` in `intervals`; sets {@link gapIndex} to
+ * the index where the new interval goes.
  */
-function firstGap(intervals: number[], at: number, length: number): [number, number] {
+function firstGap(intervals: number[], at: number, length: number): number {
+  const n = intervals.length;
+  if (n === 0 || intervals[n - 1] <= at) {
+    gapIndex = n; // after every interval (what the search below finds too, sooner)
+    return at;
+  }
   // Skip intervals that end at or before `at` (binary search on the ends).
   let lo = 0;
   let hi = intervals.length / 2;
@@ -101,8 +116,12 @@ function firstGap(intervals: number[], at: number, length: number): [number, num
   let start = at;
   for (let i = lo; i < intervals.length / 2; i++) {
     const busyStart = intervals[2 * i];
-    if (start + length <= busyStart) return [start, 2 * i];
+    if (start + length <= busyStart) {
+      gapIndex = 2 * i;
+      return start;
+    }
     start = Math.max(start, intervals[2 * i + 1]);
   }
-  return [start, intervals.length];
+  gapIndex = intervals.length;
+  return start;
 }

@@ -12,18 +12,60 @@
  *
  * The limits: a thread that waits for another thread by spinning on memory, with no system
  * call, never reaches an event and stalls everyone (use `join`, or spin with a system call
- * in the loop); and only threads of this process are ordered. A cluster of one OS process
- * per component is refused (`legoemu cluster --seed` says so): nothing orders the events of
- * components in different processes against each other. Doing that soundly takes a
- * conservative scheduler across processes (a component advances past model time T only
- * once every other has promised to send nothing earlier), which is not built; run such a
- * config with `--in-process` instead.
+ * in the loop).
+ *
+ * Across OS processes (one process per component over TCP), the cluster's manager hosts the
+ * one `ModelScheduler` and each processor process gets a `RemoteScheduler` of
+ * `remote_scheduler.ts` that forwards every operation to it, numbered, so the manager
+ * applies them in the order the processor made them. That is enough because only processor
+ * threads make events: memory and storage components only serve requests while an event is
+ * being served. Both implement {@link ModelTimeScheduler}, which is all a processor sees.
+ * One limit there: a thread that one processor starts for an event of another processor's
+ * thread (none does today: a process runs on one processor) would reach the manager in wall
+ * time, not in the event's order.
  *
  * @module
  */
 
 import { KernelError } from "./errors.ts";
 import { mulberry32 } from "./prng.ts";
+
+/**
+ * What a processor needs of deterministic mode: a seed (reported with a run's statistics)
+ * and a participant per thread. {@link ModelScheduler} is one, for the components of one
+ * OS process; `RemoteScheduler` (`remote_scheduler.ts`) forwards to the one at the cluster's
+ * manager.
+ *
+ * @example
+ * ```ts
+ * import { ModelScheduler, type ModelTimeScheduler } from "./model_scheduler.ts";
+ * const scheduler: ModelTimeScheduler = new ModelScheduler(3);
+ * const t = scheduler.enter("p0/1/0");
+ * await t.arrive(0);
+ * t.done();
+ * t.leave();
+ * ```
+ */
+export interface ModelTimeScheduler {
+  /** The seed that orders ties. */
+  readonly seed: number;
+  /** A new running thread named `name` (unique within the cluster, e.g. `p0/pid/tid`). */
+  enter(name: string): SchedulerParticipant;
+}
+
+/** One thread of a {@link ModelTimeScheduler}, as the processor drives it. */
+export interface SchedulerParticipant {
+  /** Its name, unique within the cluster. */
+  readonly name: string;
+  /** Reached an event at model time `atNs`: resolves when it is this thread's turn. */
+  arrive(atNs: number): Promise<void>;
+  /** The event was served: the thread runs again. */
+  done(): void;
+  /** The event being served waits for `other` (of the same scheduler) to end (a join). */
+  parkUntilLeft(other: SchedulerParticipant): void;
+  /** The thread ended. */
+  leave(): void;
+}
 
 /**
  * Where a thread stands with the scheduler: running its own code, waiting for its turn,
@@ -44,7 +86,7 @@ export type ParticipantState = "running" | "waiting" | "served" | "parked" | "le
  * a.leave();
  * ```
  */
-export class Participant {
+export class Participant implements SchedulerParticipant {
   /** Its name, for errors. */
   readonly name: string;
   /** Tie-break key: events at equal model time are served in this order. */
@@ -55,6 +97,8 @@ export class Participant {
   seq = 0;
   /** Where it stands. */
   state: ParticipantState = "running";
+  /** Turns it was granted (an `arrive` released by its leaving is not one). */
+  turns = 0;
   /** Resolves its pending {@link Participant.arrive} (set while it waits). */
   grant: (() => void) | undefined;
   readonly #scheduler: ModelScheduler;
@@ -80,7 +124,10 @@ export class Participant {
    * The event being served waits for `other` to end (a join): this thread stops counting
    * until then, and counts as running again the moment `other` leaves.
    */
-  parkUntilLeft(other: Participant): void {
+  parkUntilLeft(other: SchedulerParticipant): void {
+    if (!(other instanceof Participant)) {
+      throw new TypeError(`${this.name} cannot park on ${other.name}: not of the same scheduler`);
+    }
     this.#scheduler.park(this, other);
   }
 
@@ -91,7 +138,8 @@ export class Participant {
 }
 
 /**
- * Orders the events of every thread of one cluster (in this process) by model time.
+ * Orders the events of every thread of one cluster by model time (the threads of this
+ * process, or, at the manager, those of every processor through `RemoteScheduler`s).
  *
  * @example
  * ```ts
@@ -106,7 +154,7 @@ export class Participant {
  * console.assert(order.join() === "b,a");
  * ```
  */
-export class ModelScheduler {
+export class ModelScheduler implements ModelTimeScheduler {
   /** The seed that orders ties. */
   readonly seed: number;
   readonly #members = new Set<Participant>();
@@ -213,6 +261,7 @@ export class ModelScheduler {
     }
     const p = this.#waiting.splice(best, 1)[0];
     p.state = "served";
+    p.turns++;
     this.#served = p;
     this.#events++;
     p.grant!();

@@ -16,7 +16,7 @@ import type { Clock } from "./clock.ts";
 import type { EventBus } from "./events.ts";
 import type { ComponentId, Role } from "./ids.ts";
 import type { LatencyModel } from "./latency.ts";
-import type { ModelScheduler } from "./model_scheduler.ts";
+import type { ModelTimeScheduler } from "./model_scheduler.ts";
 import type { ClusterSnapshot } from "./cluster_snapshot.ts";
 import type { MetricsRegistry } from "./metrics.ts";
 import type { PluginRegistry } from "./plugins.ts";
@@ -49,9 +49,11 @@ export interface MonitorContext {
   readonly registry: PluginRegistry;
   /**
    * In deterministic mode, the cluster's scheduler: processors make their threads reach
-   * the system through it, in model-time order.
+   * the system through it, in model-time order. In one OS process it is the cluster's
+   * `ModelScheduler`; in a processor of its own process, a `RemoteScheduler` forwarding to
+   * the manager's, which hosts it.
    */
-  readonly scheduler?: ModelScheduler;
+  readonly scheduler?: ModelTimeScheduler;
   /** Writes one log line attributed to this component. */
   log(message: string): void;
 }

@@ -11,7 +11,8 @@ import type { PluginRegistry } from "../kernel/plugins.ts";
 
 /**
  * Starts manager `gm` of cluster `cluster`, proving `secretFile` to its peers; `options`
- * are the manager's (e.g. a short `heartbeatMs` for failure tests).
+ * are the manager's (e.g. a short `heartbeatMs` for failure tests); with `seed`, it hosts
+ * the cluster's model-time scheduler (deterministic mode).
  */
 export function startTcpManager(
   cluster: string,
@@ -19,6 +20,7 @@ export function startTcpManager(
   secretFile: string,
   log: (id: string, line: string) => void,
   options: Record<string, unknown> = {},
+  seed?: number,
 ): Promise<RunningComponent> {
   return startComponentProcess(
     {
@@ -35,6 +37,7 @@ export function startTcpManager(
       manager: { id: "gm" },
       listen: "127.0.0.1:0",
       secretFile,
+      ...(seed === undefined ? {} : { seed }),
     },
     registry,
     log,

@@ -53,6 +53,8 @@ import { FailureDetector } from "./failure_detector.ts";
 import { Replication } from "./replication.ts";
 import { FAILOVER_DEADLINE_MS, isUnreachable } from "../../kernel/failover.ts";
 import { managerControlSource } from "./control/manager_source.ts";
+import { ModelScheduler } from "../../kernel/model_scheduler.ts";
+import { SchedulerHost } from "./scheduler_host.ts";
 import { type ControlServer, serveControlPlane } from "./control/server.ts";
 
 /** A placement policy chosen in the manager's options: a plugin name and its options. */
@@ -209,6 +211,8 @@ export class StockManager implements ManagerMonitor {
   #counts = { placements: 0, joins: 0, heartbeats: 0, downs: 0 };
   #control: ControlServer | undefined;
   #tokenFile: string | undefined;
+  /** Deterministic mode across OS processes: the cluster's scheduler, for remote processors. */
+  #scheduler: SchedulerHost | undefined;
 
   /** Creates the manager; `start()` loads its policies and begins serving. */
   constructor(context: MonitorContext, options: ManagerOptions) {
@@ -237,6 +241,7 @@ export class StockManager implements ManagerMonitor {
         });
         context.log(`${id} declared down after ${missed} missed heartbeats`);
         this.#replication.down(id);
+        this.#scheduler?.down(id);
       },
       onSuspect: (id, missed) =>
         context.events.emit("component.suspect", {
@@ -254,6 +259,11 @@ export class StockManager implements ManagerMonitor {
       this.#install(kind, await this.#createPolicy(kind, selection));
     }
     this.state.join(this.id, "manager", {}, {});
+    if (ctx.scheduler instanceof ModelScheduler) {
+      // Deterministic mode: processors in other OS processes drive this scheduler.
+      this.#scheduler = new SchedulerHost(ctx.scheduler, (line) => ctx.log(line));
+      ctx.rpc.handle(this.#scheduler.handlers());
+    }
     ctx.rpc.handle({
       MGR_JOIN: async (body, call) => {
         if (!isRole(body.role)) {
@@ -659,6 +669,7 @@ export class StockManager implements ManagerMonitor {
       vregions: this.state.vregionOwners.size,
       files: this.state.fileLocations.size,
       policies: this.policies(),
+      ...(this.#scheduler ? { scheduler: this.#scheduler.stats() } : {}),
     };
   }
 

@@ -7,7 +7,7 @@
  */
 
 import { ModelClock } from "../../kernel/clock.ts";
-import type { Participant } from "../../kernel/model_scheduler.ts";
+import type { SchedulerParticipant } from "../../kernel/model_scheduler.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
 import type { PinHolder } from "./excache.ts";
 import { allocateThreadBlock, CTL, F64, LIFE, type ThreadViews, threadViews } from "./layout.ts";
@@ -171,7 +171,7 @@ export class ThreadRecord implements PinHolder, ChargedThread {
   /** The Worker running the thread. */
   worker: Worker | undefined;
   /** In deterministic mode: the thread's place in the cluster's model-time order. */
-  participant: Participant | undefined;
+  participant: SchedulerParticipant | undefined;
   /** How it ended, once it has. */
   end: ThreadEnd | undefined;
   /** Wall clock when it started and (once it has) ended, in ns. */

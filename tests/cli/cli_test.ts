@@ -104,12 +104,3 @@ Deno.test("the real command: a bad config exits 2, the demo exits 0 with its sum
   assert.match(stdout, /pages fetched\s+[1-9]/);
   assert.match(stdout, /model time\s+[0-9.]+ ms \(latency model: legoos-ib\)/);
 });
-
-Deno.test("cluster --seed on a one-process-per-component config is refused, saying why and what to use", async () => {
-  const config = decodeURIComponent(new URL("examples/clusters/1p1m1s.tcp.json", root).pathname);
-  const { code, err } = await cli("cluster", config, "--seed", "3");
-  assert.equal(code, 2);
-  assert.match(err, /not available with one process per component/);
-  assert.match(err, /nothing orders the events of processors and components in different OS/);
-  assert.match(err, /Add --in-process/);
-});

@@ -384,8 +384,9 @@ export const MESSAGE_KINDS = {
     reply: empty,
   },
   // Is the manager there, hosting a scheduler that still serves `session`? (asked while
-  // threads wait for their turn, so they do not wait forever for a dead manager)
-  MGR_SCHED_PING: { code: 0x0532, request: { session: "u32" }, reply: empty },
+  // threads wait for their turn, so they do not wait forever for a dead manager) `next`:
+  // the number of the session's next operation it waits for (a lost one stops it there).
+  MGR_SCHED_PING: { code: 0x0532, request: { session: "u32" }, reply: { next: "u64" } },
 } as const satisfies Record<string, KindSpec>;
 
 /** The name of a message kind, e.g. `"P2M_PAGE_FETCH"`. */

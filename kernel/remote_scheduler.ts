@@ -12,7 +12,8 @@
  * of other threads' compute). So that nobody waits forever, while threads wait this side
  * asks the manager every `pingMs` whether it still serves this session; when it does not
  * answer, or no longer knows the session (it declared this processor down and made its
- * threads leave), or a one-way operation could not be sent (then the manager waits for a
+ * threads leave), or a one-way operation could not be sent or was lost (the manager still
+ * waits for its number at two pings in a row, both sent after it: then it waits for a
  * number that never comes), every waiting and later `arrive` fails with `EIO` naming why.
  *
  * @module
@@ -69,6 +70,8 @@ export class RemoteScheduler implements ModelTimeScheduler {
   #waiting = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #pinging = false;
+  /** The manager's next number at the last ping, when it lagged behind what was sent. */
+  #stuckAt: number | undefined;
   /** Set once the schedule is lost: every waiting and later `arrive` fails with it. */
   #broken: KernelError | undefined;
   readonly #abort = new AbortController();
@@ -165,12 +168,19 @@ export class RemoteScheduler implements ModelTimeScheduler {
   async #ping(): Promise<void> {
     if (this.#pinging || this.#broken) return;
     this.#pinging = true;
+    const sent = this.#seq;
     try {
-      await withoutSpan(() =>
+      const { next } = await withoutSpan(() =>
         this.#rpc.call(this.#manager, "MGR_SCHED_PING", { session: this.session }, {
           timeoutMs: this.#pingTimeoutMs,
         })
       );
+      // Operations sent before this ping are not all applied: one may be late (a transport
+      // that reorders) or lost. Stuck at the same number on the next ping too: lost.
+      if (next < sent && next === this.#stuckAt) {
+        this.#break(`operation ${next} never reached ${this.#manager} (it waits for it)`);
+      }
+      this.#stuckAt = next < sent ? next : undefined;
     } catch (e) {
       if (!this.#rpc.closed) this.#break(`manager ${this.#manager}: ${message(e)}`);
     } finally {

@@ -95,7 +95,7 @@ export class SchedulerHost {
         if (s?.id !== session && this.#retired.get(call.from)?.has(session)) {
           throw new KernelError("EIO", `${call.from}'s scheduler session ${session} ended`);
         }
-        return {};
+        return { next: s?.id === session ? s.next : 0 };
       },
     };
   }
@@ -275,11 +275,13 @@ export class SchedulerHost {
     const error = new KernelError("EIO", why);
     for (const reject of s.rejects) reject(error);
     s.rejects.clear();
-    let left = 0;
-    for (const p of s.threads.values()) {
-      if (p.state !== "left") left++;
-      p.leave();
-    }
+    // Waiting threads leave first: one leaving while it runs may let the scheduler grant
+    // the next turn, which must not go to another thread that is leaving too.
+    const order = ["waiting", "parked", "served", "running"];
+    const leaving = [...s.threads.values()].filter((p) => p.state !== "left")
+      .sort((a, b) => order.indexOf(a.state) - order.indexOf(b.state));
+    for (const p of leaving) p.leave();
+    const left = leaving.length;
     if (left > 0) this.#log(`scheduler: ${left} thread(s) of ${from} left the schedule: ${why}`);
   }
 }

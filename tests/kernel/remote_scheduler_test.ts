@@ -13,6 +13,9 @@ import { RpcNode } from "../../kernel/rpc.ts";
 import { MAX_BUFFERED_OPS, SchedulerHost } from "../../monitors/manager/scheduler_host.ts";
 import { createMemoryTransport } from "../../transports/memory.ts";
 import { within } from "../within.ts";
+import { startCluster } from "../../mod.ts";
+
+const demo = new URL("../../examples/workloads/demo.ts", import.meta.url).href;
 
 /** One processor's operations, numbered as its RemoteScheduler numbers them. */
 type Op = { seq: number; op: "enter" | "done" | "leave" | "arrive"; name: string; atNs?: number };
@@ -111,7 +114,7 @@ Deno.test("scheduler host: a processor declared down leaves the schedule, so the
   );
   await assert.rejects(host.arrive("p1", 2, 3, "p1/1/1", 7), /declared p1 down/);
   assert.throws(() => ping({ session: 2 }, { from: "p1" } as never), /declared p1 down/);
-  assert.deepEqual(ping({ session: 1 }, { from: "p0" } as never), {});
+  assert.deepEqual(ping({ session: 1 }, { from: "p0" } as never), { next: 2 });
   assert.match(logs.join("\n"), /2 thread\(s\) of p1 left the schedule/);
   // p1 restarts: a new session starts clean.
   host.op("p1", 3, 0, "enter", "p1/1/0", "");
@@ -176,6 +179,71 @@ Deno.test("remote scheduler: when the manager is gone, waiting threads fail with
     assert.ok(scheduler.broken);
   } finally {
     await p0.close();
+    await transport.close();
+  }
+});
+
+Deno.test("manager: a processor whose heartbeats stop is declared down and its threads leave the schedule, so the others' run ends", async () => {
+  const cluster = await startCluster({
+    seed: 5,
+    components: [
+      { id: "gm", role: "manager", options: { heartbeatMs: 40, missedHeartbeats: 2 } },
+      { id: "p0", role: "processor", options: { cacheBytes: 64 * 1024 } },
+      { id: "m0", role: "memory" },
+      { id: "s0", role: "storage" },
+    ],
+  }, { log: () => {} });
+  // p9: a processor in "another process" that joins, enters two threads and then dies
+  // (no more heartbeats): one thread runs (everyone waits for it), one waits for its turn.
+  const p9 = new RpcNode(await cluster.transport.attach("p9"));
+  try {
+    await p9.call("gm", "MGR_JOIN", { role: "processor", capacity: {}, addresses: {} });
+    const remote = new RemoteScheduler(5, p9, "gm", { pingMs: 20 });
+    remote.enter("p9/1/0");
+    const waiting = remote.enter("p9/1/1").arrive(0).then(() => "granted", (e: KernelError) => e);
+    const run = cluster.run(demo, ["1", "2"]);
+    const result = await within(run, 20_000, "p0's run once p9 is declared down");
+    assert.equal(result.exitCode, 0, result.error);
+    assert.equal(result.stats["model.seed"], 5);
+    const error = await within(waiting, 5_000, "p9's waiting thread");
+    assert.ok(error instanceof Error, `p9's waiting thread was ${error}`);
+    assert.equal((error as KernelError).code, "EIO");
+    assert.match(error.message, /left the schedule: the manager declared p9 down/);
+    const stats = cluster.manager.stats() as { downs: number; scheduler: { threads: number } };
+    assert.equal(stats.downs, 1);
+    assert.equal(stats.scheduler.threads, 0);
+  } finally {
+    await p9.close();
+    await cluster.stop();
+  }
+});
+
+Deno.test("remote scheduler: a lost one-way operation is noticed by the pings, and waiting threads fail with EIO", async () => {
+  const transport = createMemoryTransport();
+  const gm = new RpcNode(await transport.attach("gm"));
+  const host = new SchedulerHost(new ModelScheduler(4), () => {});
+  const handlers = host.handlers();
+  gm.handle({
+    ...handlers,
+    // The network loses operation 1.
+    MGR_SCHED_OP: (body, call) => body.seq === 1 ? {} : handlers.MGR_SCHED_OP(body, call),
+  });
+  const p0 = new RpcNode(await transport.attach("p0"));
+  try {
+    const scheduler = new RemoteScheduler(4, p0, "gm", { pingMs: 20 });
+    const a = scheduler.enter("p0/1/0");
+    scheduler.enter("p0/1/1"); // lost
+    const error = await within(
+      a.arrive(10).then(() => "granted", (e: KernelError) => e),
+      5000,
+      "the waiting thread",
+    );
+    assert.ok(error instanceof Error, `the thread was ${error}`);
+    assert.equal((error as KernelError).code, "EIO");
+    assert.match(error.message, /operation 1 never reached gm/);
+  } finally {
+    await p0.close();
+    await gm.close();
     await transport.close();
   }
 });

@@ -11,6 +11,7 @@ import { FLAG_REPLY, PAGE_SIZE } from "../kernel/messages.ts";
 import { type ModelCall, RpcNode } from "../kernel/rpc.ts";
 import { startCluster } from "../mod.ts";
 import { type BenchCase, median } from "./harness.ts";
+import { runDemoOverTcp } from "../tests/tcp_demo.ts";
 
 const demo = new URL("../examples/workloads/demo.ts", import.meta.url).href;
 
@@ -71,6 +72,54 @@ export const benchmarks: BenchCase[] = [
             `baseline = median free-running ms; deterministic median ${
               median(fixed).toFixed(0)
             } ms`,
+        },
+      };
+    },
+  },
+  {
+    name: "model.deterministic_tcp",
+    async run(progress) {
+      const pairs = 3;
+      const args = ["4", "4"]; // 4 MiB, 4 threads
+      await runDemoOverTcp(undefined, args); // warm-up: module loading, JIT
+      const free: number[] = [];
+      const fixed: number[] = [];
+      const perEventUs: number[] = [];
+      let events = 0;
+      for (let i = 0; i < pairs; i++) {
+        // Alternate which goes first, so drift in the machine's load hits both alike.
+        const order = i % 2 === 0 ? [undefined, 1] : [1, undefined];
+        const runs = [];
+        for (const seed of order) runs.push(await runDemoOverTcp(seed, args));
+        const [a, b] = i % 2 === 0 ? runs : runs.reverse();
+        free.push(a.wallMs);
+        fixed.push(b.wallMs);
+        events = b.events;
+        perEventUs.push((b.wallMs - a.wallMs) * 1000 / b.events);
+        progress((i + 1) / pairs);
+      }
+      const ratio = median(fixed) / median(free);
+      const note = `examples/workloads/demo.ts (4 MiB, 4 threads, 256 KiB ExCache) on fresh ` +
+        `clusters of one OS process per component over TCP on 127.0.0.1 (manager, processor, ` +
+        `2 memory, storage; tests/tcp_demo.ts), from MGR_SPAWN to its reply, median of ` +
+        `${pairs} alternating pairs`;
+      return {
+        "model.deterministic_tcp.overhead_ratio": {
+          value: ratio,
+          unit: "x",
+          baseline: median(free),
+          ratio,
+          note: `${note}: wall time in deterministic mode (seed 1: every event a round trip ` +
+            `to the manager's scheduler) divided by free-running; baseline = median ` +
+            `free-running ms; deterministic median ${median(fixed).toFixed(0)} ms`,
+        },
+        "model.deterministic_tcp.per_event": {
+          value: median(perEventUs),
+          unit: "us",
+          note: `${note}: (deterministic - free-running wall time) / events the manager's ` +
+            `scheduler served (${events} per run), per pair: ${
+              perEventUs.map((u) => u.toFixed(0)).join(", ")
+            } us`,
         },
       };
     },

@@ -75,6 +75,23 @@ Deno.test("scheduler host: operations apply in their numbers' order, whatever or
   assert.deepEqual(await feed([3, 9, 1, 7, 5, 0, 8, 2, 6, 4]), inOrder);
 });
 
+Deno.test("scheduler host: a thread entered during an event counts before that event's done, even when the done arrives first", async () => {
+  const host = new SchedulerHost(new ModelScheduler(2), () => {});
+  const order: string[] = [];
+  const turn = (seq: number, name: string, atNs: number) =>
+    host.arrive("p0", 1, seq, name, atNs).then(() => order.push(`${name}@${atNs}`));
+  host.op("p0", 1, 0, "enter", "p0/1/0", "");
+  await within(turn(1, "p0/1/0", 100), 1000, "the first turn");
+  // Serving that event, p0 starts thread 1 (enter: 2), ends the event (done: 3); thread 0
+  // arrives again (4), thread 1 arrives (5). The wire delivers them backwards.
+  const later = [turn(5, "p0/1/1", 150), turn(4, "p0/1/0", 200)];
+  host.op("p0", 1, 3, "done", "p0/1/0", "");
+  assert.equal(host.stats().early, 3, "5, 4 and 3 wait for 2");
+  host.op("p0", 1, 2, "enter", "p0/1/1", "");
+  await within(later[0], 1000, "thread 1's turn");
+  assert.deepEqual(order, ["p0/1/0@100", "p0/1/1@150"], "thread 0 waited for thread 1");
+});
+
 Deno.test("scheduler host: a repeated, unknown or far-ahead operation is refused or logged, and what follows still applies", async () => {
   const logs: string[] = [];
   const host = new SchedulerHost(new ModelScheduler(1), (line) => logs.push(line));

@@ -475,14 +475,17 @@ async function workerRoundTrips(
   rounds: number,
   serves: (undefined | (() => Promise<unknown>))[] = [undefined],
 ): Promise<{ meanUs: number; medianUs: number }[]> {
+  // Each side counts the exchanges in its own word (no flag is ever reset, so no store
+  // can undo the other side's): the Worker posts exchange i and sleeps until the main
+  // thread has answered it.
   const source = `
     self.onmessage = ({ data: { sab, rounds } }) => {
       const ctl = new Int32Array(sab);
-      for (let i = 0; i < rounds; i++) {
-        Atomics.store(ctl, 1, 0);
-        Atomics.store(ctl, 0, 1);
+      for (let i = 1; i <= rounds; i++) {
+        Atomics.store(ctl, 0, i);
         Atomics.notify(ctl, 0);
-        while (Atomics.load(ctl, 1) === 0) Atomics.wait(ctl, 1, 0);
+        let answered;
+        while ((answered = Atomics.load(ctl, 1)) < i) Atomics.wait(ctl, 1, answered);
       }
       self.postMessage("done");
     };`;
@@ -497,19 +500,17 @@ async function workerRoundTrips(
     let woken = 0;
     // Round trip 0 starts at the first wake-up: the worker's start-up is not a round trip.
     for (let served = 0; served <= rounds; served++) {
-      const waiting = Atomics.waitAsync(ctl, 0, 0);
-      if (waiting.async) await waiting.value;
+      while (Atomics.load(ctl, 0) <= served) {
+        const waiting = Atomics.waitAsync(ctl, 0, served);
+        if (waiting.async) await waiting.value;
+      }
       const now = performance.now();
       if (served > 0) times[(served - 1) % serves.length].push((now - woken) * 1000);
       woken = now;
-      if (served === rounds) break;
-      await serves[served % serves.length]?.();
-      Atomics.store(ctl, 0, 0);
-      Atomics.store(ctl, 1, 1);
+      if (served < rounds) await serves[served % serves.length]?.();
+      Atomics.store(ctl, 1, served + 1);
       Atomics.notify(ctl, 1);
     }
-    Atomics.store(ctl, 1, 1);
-    Atomics.notify(ctl, 1);
     await done;
     return times.map((t) => ({
       meanUs: t.reduce((a, b) => a + b, 0) / t.length,

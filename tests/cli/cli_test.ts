@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createStockRegistry, runCli } from "../../mod.ts";
+import { captureCli } from "./_cli.ts";
 
 const root = new URL("../../", import.meta.url);
 const fixture = (name: string) =>
@@ -10,17 +10,7 @@ const demo = {
 };
 
 /** Runs the CLI in this process, capturing its output. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, {
-    registry: createStockRegistry(),
-    demo,
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (...args: string[]) => captureCli(args, { demo });
 
 Deno.test("cluster with a wrongly typed option exits 2 naming the file, JSON path and expectation", async () => {
   const file = fixture("wrong_type.json");

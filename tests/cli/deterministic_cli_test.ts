@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createStockRegistry, runCli } from "../../mod.ts";
+import { captureCli } from "./_cli.ts";
 
 const root = new URL("../../", import.meta.url);
 const path = (relative: string) => decodeURIComponent(new URL(relative, root).pathname);
@@ -13,18 +13,7 @@ const entry = path("mod.ts");
 const demo = path("examples/workloads/demo.ts");
 
 /** Runs the CLI in this process, capturing its output. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, {
-    registry: createStockRegistry(),
-    demo: { config: "", workload: "" },
-    entry,
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (...args: string[]) => captureCli(args, { entry });
 
 /** The summary lines that a seed fixes (all but wall times). */
 function fixedLines(out: string): string[] {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { connectClusterClient } from "../../cli/cluster_client.ts";
-import { createStockRegistry, runCli, startCluster } from "../../mod.ts";
+import { createStockRegistry, startCluster } from "../../mod.ts";
+import { captureCli } from "./_cli.ts";
 
 const root = new URL("../../", import.meta.url);
 const path = (relative: string) => decodeURIComponent(new URL(relative, root).pathname);
@@ -141,18 +142,7 @@ async function waitForState(manager: string, secretFile: string, id: string, sta
 }
 
 /** Runs the CLI in this process, capturing its output. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, {
-    registry: createStockRegistry(),
-    demo: { config: "", workload: "" },
-    entry,
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (...args: string[]) => captureCli(args, { entry });
 
 Deno.test("the demo gives the same results in one process and over TCP with one OS process per component", async () => {
   const dir = await Deno.makeTempDir({ prefix: "legoemu-mp-" });

@@ -16,7 +16,7 @@ import type { Proc } from "../../mod.ts";
  * - `mapBytes`: the mapping's length; `pages`: byte offsets of pages in it.
  * - `flopsPerNs`: the latency model's peak FLOP/ns, to turn a wait into declared compute.
  */
-interface Spec {
+export interface BurstSpec {
   mode: "fetch" | "msync";
   mapBytes: number;
   pages: number[];
@@ -31,7 +31,7 @@ const PAGE = 4096;
 
 /** Runs the spec; returns 0. */
 export function main(proc: Proc): number {
-  const spec = JSON.parse(proc.args[0]) as Spec;
+  const spec = JSON.parse(proc.args[0]) as BurstSpec;
   const base = proc.mmap(spec.mapBytes);
   if (spec.mode === "msync") {
     proc.store(base + spec.pages[0], new Uint8Array([1]));

@@ -13,6 +13,7 @@ import { startCluster } from "../../../mod.ts";
 import { encode } from "../../../kernel/codec.ts";
 import type { LatencyModel } from "../../../kernel/latency.ts";
 import { FLAG_REPLY, type MessageKind } from "../../../kernel/messages.ts";
+import type { BurstSpec } from "../../workloads/model_burst.ts";
 
 const workload = new URL("../../workloads/model_burst.ts", import.meta.url).href;
 const PAGE = 4096;
@@ -20,14 +21,8 @@ const VREGION = 64 * 1024;
 /** When the threads miss: far after everything the set-up did. */
 const T = 5e6;
 
-interface Burst {
-  mode: "fetch" | "msync";
-  mapBytes: number;
-  pages: number[];
-  at: number[];
-  evictPages?: number;
-  touchFirst?: boolean[];
-}
+/** A burst as the test chooses it (the run adds the model's FLOP rate). */
+type Burst = Omit<BurstSpec, "flopsPerNs">;
 
 /** Runs `burst` on a cluster of four memory components; returns what it logged and the model. */
 async function run(burst: Burst, memoryOptions: Record<string, unknown> = {}) {

@@ -643,12 +643,33 @@ function checkHeader(view: DataView, base: number, options: DecodeOptions): Kind
   if (view.getUint16(base + 6, true) !== 0) {
     throw new DecodeError("BAD_FLAGS", "reserved header bytes are not zero");
   }
-  const bodyLength = view.getUint32(base + 12, true);
-  const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  if (bodyLength > max) {
-    throw new DecodeError("OVERSIZED", `body of ${bodyLength} bytes is over the ${max}-byte limit`);
-  }
+  checkBodyBytes(view.getUint32(base + 12, true), options.maxBodyBytes);
   return layout;
+}
+
+/**
+ * Throws `OVERSIZED` when a body of `bodyBytes` is over `maxBodyBytes` (default
+ * {@link DEFAULT_MAX_BODY_BYTES}): the limit a receiver puts on a frame's body, whether it
+ * decodes the frame or takes the message as is (`RpcNode` over `sendMessage`).
+ *
+ * @example
+ * ```ts
+ * import { checkBodyBytes } from "./codec.ts";
+ * checkBodyBytes(4096, 8192); // within the limit: nothing happens
+ * let refused = false;
+ * try {
+ *   checkBodyBytes(9000, 8192);
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("a 9000-byte body passed an 8192-byte limit");
+ * ```
+ */
+export function checkBodyBytes(bodyBytes: number, maxBodyBytes?: number): void {
+  const max = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (bodyBytes > max) {
+    throw new DecodeError("OVERSIZED", `body of ${bodyBytes} bytes is over the ${max}-byte limit`);
+  }
 }
 
 /**

@@ -30,11 +30,11 @@
  */
 
 import {
+  checkBodyBytes,
   type CopiedMessage,
   copyMessage,
   decode,
   decodeHeader,
-  DEFAULT_MAX_BODY_BYTES,
   encode,
   FrameEncoder,
   type FrameHeader,
@@ -43,13 +43,7 @@ import {
   setFrameModelTimes,
   setMessageModelTimes,
 } from "./codec.ts";
-import {
-  DecodeError,
-  KernelError,
-  RemoteError,
-  RpcCancelledError,
-  RpcTimeoutError,
-} from "./errors.ts";
+import { KernelError, RemoteError, RpcCancelledError, RpcTimeoutError } from "./errors.ts";
 import type { ComponentId } from "./ids.ts";
 import {
   type ErrorBody,
@@ -788,13 +782,7 @@ export class RpcNode {
     let message: Message;
     if (passed) {
       // Checked by the sender as encoding checks; only this node's size limit is left.
-      const max = this.#maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-      if (size - HEADER_SIZE > max) {
-        throw new DecodeError(
-          "OVERSIZED",
-          `body of ${size - HEADER_SIZE} bytes is over the ${max}-byte limit`,
-        );
-      }
+      checkBodyBytes(size - HEADER_SIZE, this.#maxBodyBytes);
       message = passed;
     } else message = decode(bytes, { maxBodyBytes: this.#maxBodyBytes });
     if (message.src !== from || message.dst !== this.id) {

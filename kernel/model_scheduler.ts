@@ -12,7 +12,7 @@
  *
  * The limits: a thread that waits for another thread by spinning on memory, with no system
  * call, never reaches an event and stalls everyone (use `join`, or spin with a system call
- * in the loop).
+ * that takes model time in the loop; `schedYield` is not one: it is no event).
  *
  * Across OS processes (one process per component over TCP), the cluster's manager hosts the
  * one `ModelScheduler` and each processor process gets a `RemoteScheduler` of

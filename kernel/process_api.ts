@@ -284,6 +284,16 @@ export interface Proc {
   /** Waits for thread `tid` to end; returns its entry's return value (default 0). */
   join(tid: number): number;
   /**
+   * Gives up the host CPU until the processor monitor has seen this thread (Linux's
+   * `sched_yield`): one round trip to the monitor, which answers at once. A thread that
+   * spins on a flag another thread sets should call it in its loop when the host has
+   * fewer cores than busy threads, so that the spinning does not take the core the
+   * monitor or the other thread needs. It costs no model time and is not an event of
+   * deterministic mode's schedule: there a thread spinning with it still stalls the others
+   * (see `kernel/model_scheduler.ts`), so wait with `join` instead.
+   */
+  schedYield(): void;
+  /**
    * Declares work this thread did over data already in the ExCache: `flops`
    * floating-point operations and `bytes` read or written. The latency model's roofline
    * of the emulated CPU turns it into model time (the slower of the two limits); no wall

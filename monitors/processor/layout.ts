@@ -241,6 +241,8 @@ export const REQUEST = {
   MISS: 1,
   /** A system call (arguments in the mailbox). */
   SYSCALL: 2,
+  /** `sched_yield`: answered at once with {@link RESPONSE}.OK, no model time, no event. */
+  YIELD: 3,
 } as const;
 
 /** Responses the monitor posts in {@link CTL}.RESP. */

@@ -695,7 +695,11 @@ export class StockProcessorMonitor implements ProcessorMonitor {
       if (waiting.async) await waiting.value;
       if (t.end) return;
       const op = Atomics.exchange(ctl, CTL.REQ, 0);
-      if (op !== 0) await this.#handle(t, op);
+      if (op === REQUEST.YIELD) {
+        // Nothing to do but wake the thread: a bare round trip (sched_yield).
+        Atomics.store(ctl, CTL.RESP, RESPONSE.OK);
+        Atomics.notify(ctl, CTL.RESP);
+      } else if (op !== 0) await this.#handle(t, op);
     }
   }
 

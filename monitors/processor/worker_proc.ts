@@ -1361,6 +1361,12 @@ export class WorkerProc extends ThreadStart implements Proc {
     return this.#syscall("join", { tid }).reply.value as number;
   }
 
+  /** Sleeps until the monitor has seen this thread (one bare round trip). */
+  schedYield(): void {
+    const response = this.#request(REQUEST.YIELD);
+    if (response !== RESPONSE.OK) throw this.#failure(response);
+  }
+
   /** Declares work; the CPU's roofline turns it into model time (no wall time passes). */
   compute(work: ComputeWork): void {
     this.#computeNs += rooflineNs(this.#roofline, work);

@@ -11,7 +11,9 @@ import type { Proc } from "../../mod.ts";
  * - `spin`: loops on cache hits until the process is killed;
  * - `evict`: a second thread spins on hits to a flag's line while main's own stores need
  *   that line's slot (run it with a one-line cache): the monitor must take the line back
- *   from the spinning thread, over and over, until main sets the flag.
+ *   from the spinning thread, over and over, until main sets the flag;
+ * - `yield`: main yields 100 times (which must cost no model time and send nothing), then
+ *   two threads each wait for the other's flag with `schedYield` in the loop; returns 5.
  */
 export function main(proc: Proc): number {
   switch (proc.args[0]) {
@@ -46,6 +48,17 @@ export function main(proc: Proc): number {
       proc.storeU32(flag, 1);
       return proc.join(tid);
     }
+    case "yield": {
+      const before = proc.counters();
+      for (let k = 0; k < 100; k++) proc.schedYield();
+      const after = proc.counters();
+      if (after.modelNs !== before.modelNs || after.messages !== before.messages) return 1;
+      const flags = proc.mmap(4096);
+      const tid = proc.spawn("yieldUntil", flags);
+      while (proc.loadU32(flags + 8) === 0) proc.schedYield(); // until the other has started
+      proc.storeU32(flags, 1);
+      return proc.join(tid) === 1 ? 5 : 2;
+    }
     case "spin": {
       const addr = proc.mmap(4096);
       for (;;) proc.loadU32(addr);
@@ -59,6 +72,13 @@ export function main(proc: Proc): number {
 export function slow(proc: Proc, value: number): number {
   proc.compute({ flops: 384_000_000 });
   return value;
+}
+
+/** Says it has started, then yields until main sets the flag at `flags`; returns 1. */
+export function yieldUntil(proc: Proc, flags: number): number {
+  proc.storeU32(flags + 8, 1);
+  while (proc.loadU32(flags) === 0) proc.schedYield();
+  return 1;
 }
 
 /** Fails. */

@@ -59,6 +59,18 @@ Deno.test("a thread spinning on hits gives its line back whenever another thread
   });
 });
 
+Deno.test("schedYield() is a round trip with no model time; threads waiting on each other with it both go on", async () => {
+  await withCluster({ cacheBytes: 1 << 20 }, async (cluster) => {
+    const result = await within(
+      cluster.run(workload("threads.ts"), ["yield"]),
+      60_000,
+      "two threads yielding while they wait for each other",
+    );
+    assert.equal(result.exitCode, 5, result.error ?? "yields cost model time or messages");
+    assert.equal(result.stats.threads, 2);
+  });
+});
+
 Deno.test("a joined thread's model time carries over to the joiner; the process takes the longest", async () => {
   await withCluster({}, async (cluster) => {
     const result = await cluster.run(workload("threads.ts"), ["join"]);

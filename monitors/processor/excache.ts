@@ -45,6 +45,14 @@ export interface PinHolder {
   gone(): boolean;
 }
 
+/** A slot held for a new line, and the line taken out of it to make room, if any. */
+export interface Allocation {
+  /** The held slot (marked evicting until `release` or `discard`). */
+  slot: number;
+  /** The line that was in it, or undefined when the slot was free. */
+  victim: EvictedLine | undefined;
+}
+
 /** A line taken out of the cache. */
 export interface EvictedLine {
   /** Its tag. */
@@ -104,6 +112,11 @@ export class ExCache {
   readonly #holders = new Map<PinHolder, boolean>();
   /** Empty slots a stopped holder may still pin, kept out of the free lists. */
   readonly #quarantined = new Set<number>();
+  /** Every way of a set, in order: the candidates when all are free to take (read-only). */
+  readonly #allWays: readonly number[];
+  /** Per set, made on first use: the policy's view of its referenced bits and last uses. */
+  readonly #referencedOf: ReferencedBits[] = [];
+  readonly #lastUseFns: ((way: number) => number)[] = [];
   readonly #stampArrays = new Set<Float64Array>();
   readonly #copyClean: boolean;
   #waiters: (() => void)[] = [];
@@ -124,6 +137,7 @@ export class ExCache {
     this.lines = lines;
     this.ways = ways;
     this.sets = lines / ways;
+    this.#allWays = [...Array(ways).keys()];
     this.#policy = policy;
     this.buffers = allocateCache(lines, ways);
     this.views = cacheViews(this.buffers);
@@ -238,7 +252,76 @@ export class ExCache {
   async allocate(
     set: number,
     onEvict?: (victim: EvictedLine) => void,
-  ): Promise<{ slot: number; victim: EvictedLine | undefined }> {
+  ): Promise<Allocation> {
+    return this.tryAllocate(set, onEvict) ?? await this.#allocateWaiting(set, onEvict);
+  }
+
+  /**
+   * {@link ExCache.allocate} when it need not wait (the common case): a free way, or a
+   * victim no running thread pins. Returns undefined, having held nothing, when a way is
+   * pinned, being filled or written back; then `allocate` waits for it.
+   *
+   * @example
+   * ```ts ignore
+   * const held = cache.tryAllocate(0) ?? await cache.allocate(0);
+   * ```
+   */
+  tryAllocate(set: number, onEvict?: (victim: EvictedLine) => void): Allocation | undefined {
+    const { evicting } = this.views;
+    const base = set * this.ways;
+    const free = this.#free[set];
+    if (free.length === 0 && this.#quarantined.size > 0) this.#releaseQuarantine();
+    if (free.length > 0) {
+      const slot = base + free[free.length - 1];
+      Atomics.store(evicting, slot, 1);
+      if (this.#pinners(slot).length === 0) {
+        free.pop();
+        return { slot, victim: undefined };
+      }
+      Atomics.store(evicting, slot, 0);
+      return undefined;
+    }
+    const choice = this.#candidates(base);
+    if (choice === undefined) return undefined;
+    const way = this.#policy.victim(set, choice, this.#lastUseOf(set), this.#referencedBits(base));
+    const slot = base + way;
+    Atomics.store(evicting, slot, 1);
+    // The scan was a hint; the exact check finds a pin taken since (then wait as usual).
+    if (this.#announced(slot)) {
+      Atomics.store(evicting, slot, 0);
+      return undefined;
+    }
+    const victim = this.#takeOut(slot);
+    onEvict?.(victim);
+    return { slot, victim };
+  }
+
+  /**
+   * The ways of the set at `base` a victim may be chosen from when every one of them is
+   * free to take (none held by a monitor operation, pinned, or kept from reuse); else
+   * undefined. The same array every time: the policy reads it and must not change it.
+   */
+  #candidates(base: number): readonly number[] | undefined {
+    const { evicting } = this.views;
+    const end = base + this.ways;
+    const quarantined = this.#quarantined.size > 0;
+    for (let slot = base; slot < end; slot++) {
+      if (evicting[slot] !== 0 || (quarantined && this.#quarantined.has(slot))) return undefined;
+    }
+    for (const holder of this.#holders.keys()) {
+      const announce = holder.announce;
+      for (let i = 0; i < announce.length; i++) {
+        const slot = announce[i];
+        if (slot >= base && slot < end) return undefined;
+      }
+    }
+    return this.#allWays;
+  }
+
+  async #allocateWaiting(
+    set: number,
+    onEvict?: (victim: EvictedLine) => void,
+  ): Promise<Allocation> {
     const { evicting } = this.views;
     const base = set * this.ways;
     for (;;) {
@@ -280,7 +363,7 @@ export class ExCache {
       const way = this.#policy.victim(
         set,
         choice,
-        (w) => this.lastUse(base + w),
+        this.#lastUseOf(set),
         this.#referencedBits(base),
       );
       const slot = base + way;
@@ -297,11 +380,35 @@ export class ExCache {
 
   /** The referenced bits of the set whose first slot is `base`, for the policy. */
   #referencedBits(base: number): ReferencedBits {
-    const bits = this.views.referenced;
-    return {
-      test: (way) => bits[base + way] !== 0,
-      clear: (way) => void (bits[base + way] = 0),
-    };
+    const set = base / this.ways;
+    let bits = this.#referencedOf[set];
+    if (bits === undefined) {
+      const referenced = this.views.referenced;
+      bits = this.#referencedOf[set] = {
+        test: (way) => referenced[base + way] !== 0,
+        clear: (way) => void (referenced[base + way] = 0),
+      };
+    }
+    return bits;
+  }
+
+  /** `lastUse` of set `set`'s ways, for the policy (made once per set). */
+  #lastUseOf(set: number): (way: number) => number {
+    const base = set * this.ways;
+    return this.#lastUseFns[set] ??= (way) => this.lastUse(base + way);
+  }
+
+  /**
+   * Whether any holder, running or stopped, announces `slot`: {@link ExCache.#pinners}
+   * as a yes or no, with nothing allocated (the same handshake: the caller marked the slot
+   * evicting first).
+   */
+  #announced(slot: number): boolean {
+    for (const holder of this.#holders.keys()) {
+      Atomics.load(holder.announce, 0);
+      if (holder.announce.indexOf(slot) >= 0) return true;
+    }
+    return false;
   }
 
   /**

@@ -247,9 +247,12 @@ export class PageService {
     const { context, messenger } = this.#host;
     const startNs = t.modelNs();
     let gate: FlushGate | undefined;
-    const { slot, victim } = await this.cache.allocate(this.cache.setOf(vline), (line) => {
+    const set = this.cache.setOf(vline);
+    const onEvict = (line: EvictedLine) => {
       if (line.dirty) gate = this.#openGate(line.key);
-    });
+    };
+    const { slot, victim } = this.cache.tryAllocate(set, onEvict) ??
+      await this.cache.allocate(set, onEvict);
     let victimSaved = !victim?.dirty;
     try {
       if (victim) {
@@ -284,14 +287,14 @@ export class PageService {
           victimSaved = true;
         }
       } else {
-        const owner = await this.ownerOf(t, p, vline);
+        const owner = this.#knownOwner(p, vline) ?? await this.ownerOf(t, p, vline);
+        const victimLine = victim ? keyLine(victim.key) : 0;
         const victimOwner = victim?.dirty && keyPid(victim.key) === p.pid
-          ? await this.ownerOf(t, p, keyLine(victim.key))
+          ? this.#knownOwner(p, victimLine) ?? await this.ownerOf(t, p, victimLine)
           : undefined;
         if (victim?.dirty && victimOwner === owner && range !== undefined) {
           // One round trip: write the victim back and fetch the line.
           await gate?.previous;
-          const victimLine = keyLine(victim.key);
           try {
             const { page } = await messenger.call(t, owner, "P2M_PAGE_FLUSH_FETCH", {
               pid: p.pid,
@@ -425,6 +428,11 @@ export class PageService {
     });
     t.clock.advance(ns);
     t.chargeStall(stall, ns);
+  }
+
+  /** The owner of `vline` of process `p` when it is known already (no promise). */
+  #knownOwner(p: ProcessRecord, vline: number): ComponentId | undefined {
+    return p.owners.get(Math.floor((vline * LINE_BYTES) / this.#host.vregionBytes()));
   }
 
   /** The memory component owning `vline` of process `p` (its vRegion's owner). */

@@ -707,7 +707,7 @@ export class StockProcessorMonitor implements ProcessorMonitor {
     const p = t.process;
     let response: number;
     // Deterministic mode: wait until this is the cluster's earliest event in model time.
-    await t.participant?.arrive(t.modelNs());
+    if (t.participant) await t.participant.arrive(t.modelNs());
     try {
       if (op === REQUEST.MISS) {
         const vaddr = t.views.f64[F64.VADDR];

@@ -239,8 +239,8 @@ export class StockMemoryMonitor implements MemoryMonitor {
       // A call cut short by the crash may have reached this owner: undo it before serving.
       await home.repairLocal();
     }
-    // Page service: served by the owner of the page's vRegion. A fetch or a flush is mostly
-    // answered at once: it enters its request's span only when it has to wait.
+    // Page service: served by the owner of the page's vRegion. A fetch, a flush or both in
+    // one is mostly answered at once: it enters its request's span only when it must wait.
     this.#context.rpc.handle({
       P2M_PAGE_FETCH: ({ pid, vaddr }, ctx) => {
         this.#chargePage(ctx);
@@ -255,15 +255,15 @@ export class StockMemoryMonitor implements MemoryMonitor {
         const done = inSpanOf(ctx, () => owner.flush(pid, vaddr, page));
         return done === undefined ? {} : done.then(() => ({}));
       },
+      P2M_PAGE_FLUSH_FETCH: ({ pid, flushVaddr, page, fetchVaddr }, ctx) => {
+        this.#chargePage(ctx);
+        const now = owner.flushFetchNow(pid, flushVaddr, page, fetchVaddr);
+        if (now) return { page: now };
+        const later = inSpanOf(ctx, () => owner.flushFetch(pid, flushVaddr, page, fetchVaddr));
+        return later instanceof Uint8Array ? { page: later } : later.then((p) => ({ page: p }));
+      },
     }, { explicitSpan: true });
     this.#context.rpc.handle(this.#charged({
-      P2M_PAGE_FLUSH_FETCH: ({ pid, flushVaddr, page, fetchVaddr }) => {
-        const fetched = owner.flushFetch(pid, flushVaddr, page, fetchVaddr);
-        return fetched instanceof Uint8Array
-          ? { page: fetched }
-          : fetched.then((p) => ({ page: p }));
-      },
-
       // Address space: served by the process's home.
       P2M_FORK: ({ pid, parentPid }) =>
         homed(pid, async () => (await home.fork(pid, parentPid), {})),

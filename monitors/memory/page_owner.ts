@@ -245,6 +245,30 @@ export class PageOwner {
     return this.#serial.pending === 0 && this.#flushFast(pid, vaddr, page);
   }
 
+  /**
+   * {@link PageOwner.flushFetch} when neither half needs I/O or waits for anything: the
+   * fetched page's bytes (a view), else undefined, having changed nothing (then
+   * `flushFetch` serves it, and reports a fault of either half as it always does).
+   */
+  flushFetchNow(
+    pid: number,
+    flushVaddr: number,
+    page: Uint8Array,
+    fetchVaddr: number,
+  ): Uint8Array | undefined {
+    if (this.#serial.pending !== 0 || fetchVaddr % PAGE_SIZE !== 0) return undefined;
+    // The fetch must be one fetchNow serves, checked before the flush changes anything.
+    const vma = this.#procs.get(pid)?.vmas.find(fetchVaddr);
+    if (vma === undefined || vma.prot === 0) return undefined;
+    const value = this.#table.get(pid, fetchVaddr / PAGE_SIZE);
+    if (!(value >= 0 && value !== NO_PAGE) && !(value === NO_PAGE && vma.path === "")) {
+      return undefined;
+    }
+    if (!this.flushNow(pid, flushVaddr, page)) return undefined;
+    this.#counts.piggybacked++;
+    return this.fetchNow(pid, fetchVaddr);
+  }
+
   /** A flush and a fetch in one request (the piggybacked miss of LegoOS). */
   flushFetch(
     pid: number,

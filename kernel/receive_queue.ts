@@ -56,6 +56,14 @@ export class ReceiveQueue<T> implements AsyncIterable<T> {
   }
 
   /**
+   * Whether a consumer is parked in `take()` on the empty queue: everything put so far
+   * has been taken and handled as far as it goes without waiting.
+   */
+  get consumerWaiting(): boolean {
+    return this.#takers.length > 0;
+  }
+
+  /**
    * Adds `item` without waiting. Returns false when the queue is full.
    * Throws `QueueClosedError` when closed.
    */

@@ -358,7 +358,7 @@ export class RpcNode {
     this.#onBadFrame = options.onBadFrame;
     this.#direct = typeof endpoint.sendMessage === "function" &&
       typeof endpoint.acceptMessages === "function";
-    if (this.#direct) endpoint.acceptMessages!();
+    if (this.#direct) endpoint.acceptMessages!((frame) => this.#receive(frame));
     this.#encoder = !this.#direct && typeof endpoint.sendCopy === "function"
       ? new FrameEncoder()
       : undefined;
@@ -764,17 +764,25 @@ export class RpcNode {
       // Frames already queued are taken without a promise each; wait only when empty.
       const frame = queue.tryTake() ?? await queue.take();
       if (frame === undefined || this.#closed) break;
-      const size = frame.message ? frame.message.frameBytes : frame.bytes.length;
-      this.#stats.bytesReceived += size;
-      // Nothing a peer sends may stop the loop.
-      try {
-        this.#dispatch(frame, size);
-      } catch (error) {
-        this.#badFrame(asError(error), frame);
-      }
+      this.#receive(frame);
     }
     // The endpoint went away under us: nobody will ever answer the waiting calls.
     this.#shutDown();
+  }
+
+  /**
+   * Serves one frame, taken from the receive queue or handed over at once by an
+   * in-process transport. Never throws: nothing a peer sends may stop the node.
+   */
+  #receive(frame: ReceivedFrame): void {
+    if (this.#closed) return;
+    const size = frame.message ? frame.message.frameBytes : frame.bytes.length;
+    this.#stats.bytesReceived += size;
+    try {
+      this.#dispatch(frame, size);
+    } catch (error) {
+      this.#badFrame(asError(error), frame);
+    }
   }
 
   /** Serves one received frame of `size` bytes (as a frame: also for a message as is). */

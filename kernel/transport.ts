@@ -102,8 +102,13 @@ export interface TransportEndpoint {
    * Optional, with `sendMessage`: says that whoever drains this endpoint's receive queue
    * takes {@link ReceivedFrame.message} too (an `RpcNode` does). Until then, messages
    * sent here arrive encoded, as `bytes`, like any frame.
+   *
+   * With `consume`, the transport may also hand a message to `consume` at once, inside
+   * the peer's `sendMessage`, instead of queueing it: only while the consumer waits on
+   * an empty queue (so nothing is overtaken), and only where that cannot run a
+   * component's code inside its own (see the transport). `consume` must not throw.
    */
-  acceptMessages?(): void;
+  acceptMessages?(consume?: (frame: ReceivedFrame) => void): void;
   /** Registers `bytes` for one-sided access by peers. */
   registerRegion(bytes: Uint8Array, access: RegionAccess): MemoryRegion;
   /** Withdraws a region; later remote accesses to its key fail. */

@@ -4,7 +4,9 @@
  * Two-sided sends hand the frame itself (no copy, ownership passes) to the destination's
  * shared receive queue, waiting while that queue is full; `sendMessage` hands over a
  * message checked and copied by `copyMessage` the same way, so that RPC between
- * components of one process skips encoding and decoding. One-sided `read`/`write` copy
+ * components of one process skips encoding and decoding. A message whose receiver waits on
+ * an empty queue is not even queued: it is handed to the receiver (an `RpcNode`) inside
+ * the send (see `sendMessage`). One-sided `read`/`write` copy
  * straight out of / into the bytes a peer registered, the way an RDMA NIC serves them:
  * the target's receive queue and monitor are never involved.
  *
@@ -39,6 +41,7 @@ import type {
 } from "../kernel/transport.ts";
 import { SENT } from "../kernel/transport.ts";
 import { type CopiedMessage, encode } from "../kernel/codec.ts";
+import { FLAG_REPLY } from "../kernel/messages.ts";
 
 /** Options for {@link createMemoryTransport}. */
 export interface MemoryTransportOptions {
@@ -79,6 +82,11 @@ export interface MemoryTransport extends Transport {
 }
 
 const DEFAULT_RECEIVE_QUEUE_FRAMES = 4096;
+/**
+ * Requests being handed over right now (by any in-memory transport of this process): a
+ * request is handed over only when none is, so a handler never runs inside another.
+ */
+let requestsHandedOver = 0;
 /** The `bytes` of a frame delivered as a message (`sendMessage`). */
 const NO_BYTES = new Uint8Array(0);
 
@@ -152,6 +160,8 @@ class MemoryEndpointImpl implements MemoryEndpoint {
   #closed = false;
   /** Whether the consumer of the receive queue takes messages as they are. */
   #acceptsMessages = false;
+  /** The consumer that takes messages handed over at once, if it said so. */
+  #consume: ((frame: ReceivedFrame) => void) | undefined;
   readonly #stats: MemoryEndpointStats = {
     framesSent: 0,
     bytesSent: 0,
@@ -183,10 +193,33 @@ class MemoryEndpointImpl implements MemoryEndpoint {
     }
   }
 
+  /**
+   * Hands `message` over, or queues it. It is handed to the receiver's consumer at once
+   * (no queue, no promise, no microtask), when that consumer waits on an empty queue (so
+   * nothing queued is overtaken) and the message is a reply, which only settles the
+   * caller's promise, or a request to another component while no other request is being
+   * handed over: its handler then runs inside the sender's call, but never inside its own
+   * component's code nor inside another handler. Everything else is queued.
+   */
   sendMessage(to: ComponentId, message: CopiedMessage): Promise<void> {
     try {
       this.#checkOpen("send");
       const peer = this.#peer(to);
+      const consume = peer.#consume;
+      if (
+        consume !== undefined && peer.receiveQueue.consumerWaiting &&
+        ((message.flags & FLAG_REPLY) !== 0 || (requestsHandedOver === 0 && to !== this.id))
+      ) {
+        this.#delivered(peer, message.frameBytes);
+        const request = (message.flags & FLAG_REPLY) === 0;
+        if (request) requestsHandedOver++;
+        try {
+          consume({ from: this.id, bytes: NO_BYTES, message });
+        } finally {
+          if (request) requestsHandedOver--;
+        }
+        return SENT;
+      }
       // A destination drained by something that reads only bytes gets the frame.
       const frame = peer.#acceptsMessages
         ? { from: this.id, bytes: NO_BYTES, message }
@@ -197,8 +230,9 @@ class MemoryEndpointImpl implements MemoryEndpoint {
     }
   }
 
-  acceptMessages(): void {
+  acceptMessages(consume?: (frame: ReceivedFrame) => void): void {
     this.#acceptsMessages = true;
+    this.#consume = consume;
   }
 
   /**

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { encode } from "../../kernel/codec.ts";
 import { KernelError } from "../../kernel/errors.ts";
+import { RpcNode } from "../../kernel/rpc.ts";
 import { createMemoryTransport } from "../../transports/memory.ts";
 import { runTransportContract } from "./transport_contract.ts";
 
@@ -98,6 +99,44 @@ Deno.test("memory transport: a sender waiting for queue space fails when the rec
     await b.close();
     await assert.rejects(waiting, (e) => e instanceof KernelError && e.code === "EHOSTUNREACH");
   } finally {
+    await transport.close();
+  }
+});
+
+Deno.test("memory transport: a request to a waiting RpcNode is served inside the send, a request made by a handler that was handed over is queued", async () => {
+  const transport = createMemoryTransport();
+  const a = new RpcNode(await transport.attach("a"));
+  const b = new RpcNode(await transport.attach("b"));
+  try {
+    let inHandlerOfB = false;
+    let aServedInsideB: boolean | undefined;
+    a.handle({
+      SYS_PING: ({ data }) => {
+        aServedInsideB = inHandlerOfB;
+        return { data };
+      },
+    });
+    let served = 0;
+    let bCall: Promise<unknown> | undefined;
+    b.handle({
+      SYS_PING: ({ data }) => {
+        served++;
+        inHandlerOfB = true;
+        bCall = b.call("a", "SYS_PING", { data }); // from inside a handed-over request
+        inHandlerOfB = false;
+        return { data };
+      },
+    });
+    await Promise.resolve(); // both nodes wait on their empty queues
+    const reply = a.call("b", "SYS_PING", { data: new Uint8Array([5]) });
+    assert.equal(served, 1, "b's handler should have run inside a's send");
+    assert.equal(aServedInsideB, undefined, "a's handler must not run inside b's");
+    assert.deepEqual((await reply as { data: Uint8Array }).data, new Uint8Array([5]));
+    await bCall;
+    assert.equal(aServedInsideB, false);
+  } finally {
+    await a.close();
+    await b.close();
     await transport.close();
   }
 });

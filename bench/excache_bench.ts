@@ -294,14 +294,6 @@ function miss(proc: Proc): Report {
     for (let page = 0; page < MISS_PAGES; page++) sink += proc.loadU32(base + page * PAGE);
   });
   const after = proc.counters();
-  // One more pass, each miss timed on its own: the typical miss, without the slow ones
-  // (the thread or the monitor preempted by other processes, a garbage collection).
-  const each: number[] = [];
-  for (let page = 0; page < MISS_PAGES; page++) {
-    const start = now();
-    sink += proc.loadU32(base + page * PAGE);
-    each.push((now() - start) * 1000);
-  }
   // The same misses against this thread's own round trips to the monitor, in alternating
   // blocks: a sched_yield is a round trip through the same wait/notify and the same
   // monitor loop as a miss, answered at once. Alternating blocks a few hundred µs long see
@@ -327,7 +319,6 @@ function miss(proc: Proc): Report {
   const interleaved = (INTERLEAVED_PASSES - 1) * MISS_PAGES;
   return {
     missUs: (ms * 1000) / MISS_PAGES,
-    medianMissUs: median(each),
     interleavedMissUs: (missMs * 1000) / interleaved,
     yieldUs: (yieldMs * 1000) / interleaved,
     medianBlockRatio: median(blockRatios),
@@ -701,7 +692,6 @@ export const benchmarks: BenchCase[] = [
       // misses, in the same process with the cluster up.
       type Pair = MissFloor & {
         missUs: number;
-        medianMissUs: number;
         interleavedMissUs: number;
         yieldUs: number;
         medianBlockRatio: number;
@@ -721,7 +711,6 @@ export const benchmarks: BenchCase[] = [
         pairs.push({
           ...(floor as MissFloor),
           missUs: r.missUs,
-          medianMissUs: r.medianMissUs,
           interleavedMissUs: r.interleavedMissUs,
           yieldUs: r.yieldUs,
           medianBlockRatio: r.medianBlockRatio,
@@ -817,26 +806,23 @@ export const benchmarks: BenchCase[] = [
             "model-time charge), the access check and page lookup, the copy of the page " +
             "into the reply and the larger reply",
         ),
-        "excache.miss.rest_us": us(
-          mid.missUs - mid.splitUs[2],
-          "of a miss, the rest: miss minus the round trip with the fetch RPC (the thread's " +
-            "side of the miss, the processor's miss handling: slot allocation and victim " +
-            "choice, the page service's bookkeeping and promises, install)",
-        ),
-        "excache.miss.median_us": us(
-          mid.medianMissUs,
-          "median µs of the 256 misses of one more pass, each timed on its own: a typical " +
-            "miss. The mean (excache.miss.us) minus this is what the slow misses add: the " +
-            "thread or the monitor preempted by other processes (on a loaded machine), " +
-            "garbage collections",
-        ),
-        "excache.miss.median_ratio_vs_worker_rtt": {
-          value: mid.medianMissUs / mid.splitUs[0],
+        "excache.miss.rest_ratio": {
+          value: ratioOf(mid) - mid.splitUs[2] / mid.splitUs[0],
           unit: "x",
-          baseline: mid.splitUs[0],
-          ratio: mid.medianMissUs / mid.splitUs[0],
-          note: "the median miss (excache.miss.median_us) over the median bare worker round " +
-            "trip (excache.miss.breakdown.worker_rtt_us): typical against typical, same run",
+          note: "of a miss, the rest, in round trips: the miss ratio minus its floor (each " +
+            "measured within its own interleaving, same cluster), what the processor's own " +
+            "miss handling (slot and victim choice, the page service's bookkeeping, " +
+            "install) and the thread's side of the miss add to the round trip and the RPC",
+        },
+        "excache.miss.median_block_ratio": {
+          value: mid.medianBlockRatio,
+          unit: "x",
+          note:
+            `the median over the ${
+              (INTERLEAVED_PASSES - 1) * (MISS_PAGES / MISS_BLOCK)
+            } block pairs of the median cluster of (${MISS_BLOCK} misses / the ${MISS_BLOCK} ` +
+            "round trips to the monitor right after them): a typical block, without the " +
+            "blocks a preemption or a garbage collection hit",
         },
         "excache.miss.breakdown.hot_fetch_rpc_us": us(
           mid.hotFetchUs,

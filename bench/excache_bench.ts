@@ -34,6 +34,8 @@ const MISS_PAGES = 256;
 const MISS_BLOCK = 16;
 /** Interleaved passes over the region (the first one untimed). */
 const INTERLEAVED_PASSES = 4;
+/** Round trips per run of the check that a schedYield round trip is a bare one. */
+const YIELD_CHECK_TRIPS = 2000;
 
 // ── the workload side ──
 
@@ -328,6 +330,14 @@ function miss(proc: Proc): Report {
   };
 }
 
+/** µs per round trip to the monitor (`schedYield`), mean of a long run after a warm-up. */
+function yields(proc: Proc): Report {
+  for (let k = 0; k < 200; k++) proc.schedYield();
+  const start = now();
+  for (let k = 0; k < YIELD_CHECK_TRIPS; k++) proc.schedYield();
+  return { yieldUs: ((now() - start) * 1000) / YIELD_CHECK_TRIPS };
+}
+
 interface RateJob {
   base: number;
   accesses: number;
@@ -374,6 +384,8 @@ export function main(proc: Proc): number {
     ? bulkCopy(proc)
     : mode === "miss"
     ? miss(proc)
+    : mode === "yield"
+    ? yields(proc)
     : rate(proc, Number(proc.args[1] ?? "1"));
   proc.log(`bench ${JSON.stringify(report)}`);
   return 0;
@@ -715,7 +727,19 @@ export const benchmarks: BenchCase[] = [
           yieldUs: r.yieldUs,
           medianBlockRatio: r.medianBlockRatio,
         });
-        progress((round + 1) / MISS_ROUNDS);
+        progress((round + 1) / (MISS_ROUNDS + 1));
+      }
+      // Is the thread's round trip to the monitor a bare Worker round trip? Long runs of
+      // each, one after the other in one cluster (bare, schedYield, bare), twice.
+      const yieldChecks: { yieldUs: number; bareUs: number }[] = [];
+      for (let check = 0; check < 2; check++) {
+        const bare: number[] = [];
+        const [y] = await runWorkload(
+          ["yield"],
+          { cacheBytes: 64 * 1024 },
+          async () => void bare.push(await workerRoundTripUs(YIELD_CHECK_TRIPS)),
+        );
+        yieldChecks.push({ yieldUs: y.yieldUs, bareUs: (bare[0] + bare[1]) / 2 });
       }
       const load = `load average ${loadBefore.toFixed(2)} before, ${
         Deno.loadavg()[0].toFixed(2)
@@ -758,6 +782,19 @@ export const benchmarks: BenchCase[] = [
           ratio: ratioOf(mid),
           note: "wall µs per fetched miss (as above); baseline = the thread's round trip to " +
             "the monitor in the same blocks, µs",
+        },
+        "excache.miss.yield_vs_bare_rtt": {
+          value: median(yieldChecks.map((c) => c.yieldUs / c.bareUs)),
+          unit: "x",
+          baseline: median(yieldChecks.map((c) => c.bareUs)),
+          ratio: median(yieldChecks.map((c) => c.yieldUs / c.bareUs)),
+          note: `the baseline of the miss ratio checked: µs per schedYield round trip (a run of ` +
+            `${YIELD_CHECK_TRIPS}) over µs per bare Atomics.wait/notify round trip between a ` +
+            `fresh Worker and the main thread (runs of ${YIELD_CHECK_TRIPS} just before and ` +
+            "after it, mean of the two), same cluster, twice (" +
+            yieldChecks.map((c) => `${c.yieldUs.toFixed(1)} vs ${c.bareUs.toFixed(1)} µs`)
+              .join(", ") +
+            "); mean of the two checks; baseline = bare round trip, µs",
         },
         "excache.miss.separate_ratio_vs_bare_rtt": {
           value: separateOf(mid),

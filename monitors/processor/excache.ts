@@ -269,18 +269,8 @@ export class ExCache {
   tryAllocate(set: number, onEvict?: (victim: EvictedLine) => void): Allocation | undefined {
     const { evicting } = this.views;
     const base = set * this.ways;
-    const free = this.#free[set];
-    if (free.length === 0 && this.#quarantined.size > 0) this.#releaseQuarantine();
-    if (free.length > 0) {
-      const slot = base + free[free.length - 1];
-      Atomics.store(evicting, slot, 1);
-      if (this.#pinners(slot).length === 0) {
-        free.pop();
-        return { slot, victim: undefined };
-      }
-      Atomics.store(evicting, slot, 0);
-      return undefined;
-    }
+    const free = this.#takeFree(set, base);
+    if (free !== undefined) return free === "busy" ? undefined : free;
     const choice = this.#candidates(base);
     if (choice === undefined) return undefined;
     const way = this.#policy.victim(set, choice, this.#lastUseOf(set), this.#referencedBits(base));
@@ -294,6 +284,25 @@ export class ExCache {
     const victim = this.#takeOut(slot);
     onEvict?.(victim);
     return { slot, victim };
+  }
+
+  /**
+   * Holds a free way of set `set` (whose first slot is `base`): its allocation, "busy"
+   * when a thread is checking that empty slot right now (it will give up in a moment), or
+   * undefined when the set has no free way.
+   */
+  #takeFree(set: number, base: number): Allocation | "busy" | undefined {
+    const free = this.#free[set];
+    if (free.length === 0 && this.#quarantined.size > 0) this.#releaseQuarantine();
+    if (free.length === 0) return undefined;
+    const slot = base + free[free.length - 1];
+    Atomics.store(this.views.evicting, slot, 1);
+    if (this.#pinners(slot).length === 0) {
+      free.pop();
+      return { slot, victim: undefined };
+    }
+    Atomics.store(this.views.evicting, slot, 0);
+    return "busy";
   }
 
   /**
@@ -325,20 +334,12 @@ export class ExCache {
     const { evicting } = this.views;
     const base = set * this.ways;
     for (;;) {
-      const free = this.#free[set];
-      if (free.length === 0 && this.#quarantined.size > 0) this.#releaseQuarantine();
-      if (free.length > 0) {
-        const slot = base + free[free.length - 1];
-        Atomics.store(evicting, slot, 1);
-        if (this.#pinners(slot).length === 0) {
-          free.pop();
-          return { slot, victim: undefined };
-        }
-        // A thread is checking this empty slot right now; it will give up in a moment.
-        Atomics.store(evicting, slot, 0);
+      const free = this.#takeFree(set, base);
+      if (free === "busy") {
         await this.progress(1);
         continue;
       }
+      if (free !== undefined) return free;
       const { pinned, stopped } = this.#pinned(base);
       const open: number[] = [];
       const held: number[] = [];

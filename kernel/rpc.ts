@@ -256,6 +256,14 @@ interface PendingCall {
 
 type AnyHandler = (body: never, ctx: CallContext) => unknown;
 
+/** What {@link RpcNode.callNow} learns of its call if it ends within the send. */
+interface SettledAtOnce {
+  call: PendingCall | undefined;
+  done: boolean;
+  reply: Record<string, unknown> | undefined;
+  error: Error | undefined;
+}
+
 /**
  * What a node sends: an encoded frame, or (over a transport with `sendMessage`) the
  * message itself, checked and copied as encoding would.
@@ -333,6 +341,8 @@ export class RpcNode {
   /** Whether the deadline timer holds the process open (only while calls wait). */
   #deadlineRef = false;
   #closed = false;
+  /** The outcome slot of the {@link RpcNode.callNow} being sent, if any. */
+  #settledAtOnce: SettledAtOnce | undefined;
   #closing: Promise<void> | undefined;
   readonly #loop: Promise<void>;
 
@@ -459,6 +469,45 @@ export class RpcNode {
     return this.#callWithRetry(to, kind, body, options, options.retry);
   }
 
+  /**
+   * {@link RpcNode.call}, except that a reply that came back within the send (a peer in
+   * this process that answered at once) is returned as it is, not as a promise, and a
+   * remote error that came back so is thrown: the caller goes on without waiting for a
+   * microtask. Otherwise (and always with `options.retry`) it is `call`'s promise.
+   *
+   * @example
+   * ```ts ignore
+   * const reply = p0.callNow("m0", "SYS_PING", { data: new Uint8Array() });
+   * const { data } = reply instanceof Promise ? await reply : reply;
+   * ```
+   */
+  callNow<K extends MessageKind>(
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+    options: CallOptions = NO_OPTIONS,
+  ): ReplyOf<K> | Promise<ReplyOf<K>> {
+    if (options.retry !== undefined) return this.call(to, kind, body, options);
+    const outcome: SettledAtOnce = {
+      call: undefined,
+      done: false,
+      reply: undefined,
+      error: undefined,
+    };
+    const outer = this.#settledAtOnce;
+    this.#settledAtOnce = outcome;
+    let promise: Promise<ReplyOf<K>>;
+    try {
+      promise = this.#callOnce(to, kind, body, options);
+    } finally {
+      this.#settledAtOnce = outer;
+    }
+    if (!outcome.done) return promise;
+    promise.catch(() => {}); // settled already: the caller gets the outcome itself
+    if (outcome.error) throw outcome.error;
+    return outcome.reply as ReplyOf<K>;
+  }
+
   async #callWithRetry<K extends MessageKind>(
     to: ComponentId,
     kind: K,
@@ -576,6 +625,7 @@ export class RpcNode {
       txWaitNs,
     };
     this.#pending.set(requestId, call);
+    if (this.#settledAtOnce && !this.#settledAtOnce.call) this.#settledAtOnce.call = call;
     this.#armDeadline(call.deadline);
     if (signal) {
       call.onAbort = () => {
@@ -614,6 +664,8 @@ export class RpcNode {
       this.#deadlineRef = false;
     }
     if (call.onAbort) call.signal!.removeEventListener("abort", call.onAbort);
+    const atOnce = this.#settledAtOnce;
+    if (atOnce?.call === call) [atOnce.done, atOnce.reply, atOnce.error] = [true, reply, error];
     if (error) call.reject(error);
     else call.resolve(reply as never);
   }

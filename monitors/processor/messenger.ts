@@ -65,6 +65,18 @@ export interface Messenger {
     body: RequestOf<K>,
     size: CallSize,
   ): Promise<ReplyOf<K>>;
+  /**
+   * Optional: {@link Messenger.call}, except that a reply that came back within the send
+   * (a component in this process that answered at once) is returned (charged) as it is,
+   * and a remote error that came back so is thrown, with no promise in between.
+   */
+  callNow?<K extends MessageKind>(
+    thread: ChargedThread,
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+    size: CallSize,
+  ): ReplyOf<K> | Promise<ReplyOf<K>>;
 }
 
 /**
@@ -114,6 +126,17 @@ export function createMessenger(context: MonitorContext, pager?: Pager): Messeng
     thread.counters.bytesOut += size.request;
     thread.counters.bytesIn += reply;
   };
+  const failed = (
+    thread: ChargedThread,
+    kind: MessageKind,
+    size: CallSize,
+    model: ModelCall,
+    body: unknown,
+    e: unknown,
+  ): never => {
+    if (e instanceof RemoteError) charge(thread, kind, { ...size, reply: 0 }, model, body);
+    throw e;
+  };
   return {
     async call(thread, to, kind, body, size) {
       const model: ModelCall = { atNs: thread.modelNs() };
@@ -122,9 +145,25 @@ export function createMessenger(context: MonitorContext, pager?: Pager): Messeng
         charge(thread, kind, size, model, body);
         return reply;
       } catch (e) {
-        if (e instanceof RemoteError) charge(thread, kind, { ...size, reply: 0 }, model, body);
-        throw e;
+        return failed(thread, kind, size, model, body, e);
       }
+    },
+    callNow(thread, to, kind, body, size) {
+      const model: ModelCall = { atNs: thread.modelNs() };
+      let reply;
+      try {
+        reply = context.rpc.callNow(to, kind, body, { model });
+      } catch (e) {
+        return failed(thread, kind, size, model, body, e);
+      }
+      if (reply instanceof Promise) {
+        return reply.then((r) => {
+          charge(thread, kind, size, model, body);
+          return r;
+        }, (e) => failed(thread, kind, size, model, body, e));
+      }
+      charge(thread, kind, size, model, body);
+      return reply;
     },
   };
 }

@@ -92,6 +92,19 @@ export interface PageServiceStats {
   droppedVictims: number;
 }
 
+/** A fill {@link PageService.missNow} began: its slot is held, maybe its fetch is sent. */
+interface HeldFill {
+  /** The thread's model time when the fill began. */
+  startNs: number;
+  /** The held slot, and the line taken out of it. */
+  slot: number;
+  victim: EvictedLine | undefined;
+  /** The victim's write-back gate, when it is dirty. */
+  gate: FlushGate | undefined;
+  /** The fetch already sent (its clean victim accounted for): only its reply is left. */
+  fetching?: Promise<{ page: Uint8Array }>;
+}
+
 interface FlushGate {
   previous: Promise<void> | undefined;
   done: () => void;
@@ -210,27 +223,116 @@ export class PageService {
         await flush;
         continue;
       }
-      let settle!: (ns: number) => void;
-      let fail!: (e: unknown) => void;
-      const filling = new Promise<number>((resolve, reject) => [settle, fail] = [resolve, reject]);
-      filling.catch(() => {}); // waiters handle failures; nobody else must see them as unhandled
-      this.#fills.set(key, filling);
-      try {
-        const ns = await this.#fill(t, p, vline, key, range, write, generation);
-        settle(ns);
-        if (this.#host.pager?.takeReadahead) await this.#readAhead(t);
+      if (
+        await this.#runFill(t, key, () => this.#fill(t, p, vline, key, range, write, generation))
+      ) {
         return RESPONSE.MISS;
-      } catch (e) {
-        if (!(e instanceof StaleFill)) {
-          fail(e);
-          throw e;
-        }
-        // The mappings changed while the line travelled: start over under the new ones.
-        this.stats.staleFills++;
-        settle(0);
-      } finally {
-        if (this.#fills.get(key) === filling) this.#fills.delete(key);
       }
+    }
+  }
+
+  /**
+   * {@link PageService.miss} at once, for the common miss that needs nothing to wait for:
+   * the line is neither resident nor on its way in or out, its vRegion's owner is known, a
+   * way is free or its victim is clean, and the line is zero-filled here (p-local) or
+   * fetched by an RPC that comes back within the send (an in-process memory component
+   * that has the page at hand). Returns the response, with the same effects and charges as
+   * `miss`; or undefined, having changed nothing (then `miss` serves it). A fill that
+   * turns out to need waiting after all (a dirty victim, a fetch that did not come back at
+   * once) goes on as `miss` would, as a promise.
+   */
+  missNow(t: ThreadRecord, vaddr: number, write: boolean): number | Promise<number> | undefined {
+    const p = t.process;
+    if (p.ending || p.addressSpaceChanging || this.#host.pager || this.#victims) return undefined;
+    const range = p.vmas.find(vaddr);
+    if (range === undefined || (write ? (range.prot & PROT_WRITE) === 0 : range.prot === 0)) {
+      return undefined; // miss() reports the fault, or asks memory about an unknown range
+    }
+    const vline = Math.floor(vaddr / LINE_BYTES);
+    const key = lineKey(p.pid, vline);
+    if (this.cache.slotOf(key) >= 0 || this.#fills.has(key) || this.#flushes.has(key)) {
+      return undefined;
+    }
+    const plocal = !range.file && !p.flushed.has(vline);
+    const owner = plocal ? undefined : this.#knownOwner(p, vline);
+    if (!plocal && owner === undefined) return undefined;
+    const startNs = t.modelNs();
+    let gate: FlushGate | undefined;
+    const held = this.cache.tryAllocate(this.cache.setOf(vline), (line) => {
+      if (line.dirty) gate = this.#openGate(line.key);
+    });
+    if (held === undefined) return undefined;
+    const generation = p.addressSpaceGeneration;
+    const goOn = (fill: HeldFill) =>
+      this.#runFill(
+        t,
+        key,
+        () => this.#fill(t, p, vline, key, range, write, generation, false, fill),
+      )
+        .then((done) => done ? RESPONSE.MISS : this.miss(t, vaddr, write));
+    const { slot, victim } = held;
+    if (victim?.dirty) return goOn({ startNs, slot, victim, gate }); // its write-back may wait
+    if (victim) this.#evicted(t, victim);
+    if (plocal) {
+      this.#zeroFill(t, p, vline);
+      this.#install(t, p, vline, key, slot, null, range, write, true, false, generation, startNs);
+      return RESPONSE.MISS;
+    }
+    const { messenger } = this.#host;
+    const body = { pid: p.pid, vaddr: vline * LINE_BYTES };
+    const size = { request: 16, reply: LINE_BYTES };
+    let reply;
+    try {
+      reply = messenger.callNow
+        ? messenger.callNow(t, owner!, "P2M_PAGE_FETCH", body, size)
+        : messenger.call(t, owner!, "P2M_PAGE_FETCH", body, size);
+    } catch (e) {
+      throw this.#dropFill(p, vline, write, slot, e);
+    }
+    if (reply instanceof Promise) return goOn({ startNs, slot, victim, gate, fetching: reply });
+    t.counters.pagesFetched++;
+    this.#install(
+      t,
+      p,
+      vline,
+      key,
+      slot,
+      reply.page,
+      range,
+      write,
+      false,
+      false,
+      generation,
+      startNs,
+    );
+    return RESPONSE.MISS;
+  }
+
+  /**
+   * Runs `fill` for `t` as the one fill of line `key`: other threads missing on the line
+   * meanwhile wait for it. True when the line is in; false when the mappings changed while
+   * it travelled (then the miss starts over under the new ones).
+   */
+  async #runFill(t: ThreadRecord, key: number, fill: () => Promise<number>): Promise<boolean> {
+    let settle!: (ns: number) => void;
+    let fail!: (e: unknown) => void;
+    const filling = new Promise<number>((resolve, reject) => [settle, fail] = [resolve, reject]);
+    filling.catch(() => {}); // waiters handle failures; nobody else must see them as unhandled
+    this.#fills.set(key, filling);
+    try {
+      settle(await fill());
+      if (this.#host.pager?.takeReadahead) await this.#readAhead(t);
+      return true;
+    } catch (e) {
+      if (!(e instanceof StaleFill)) {
+        fail(e);
+        throw e;
+      }
+      this.stats.staleFills++;
+      settle(0);
+      return false;
+    } finally {
+      if (this.#fills.get(key) === filling) this.#fills.delete(key);
     }
   }
 
@@ -243,37 +345,39 @@ export class PageService {
     write: boolean,
     generation: number,
     ahead = false,
+    held?: HeldFill,
   ): Promise<number> {
     const { context, messenger } = this.#host;
-    const startNs = t.modelNs();
-    let gate: FlushGate | undefined;
-    const set = this.cache.setOf(vline);
-    const onEvict = (line: EvictedLine) => {
-      if (line.dirty) gate = this.#openGate(line.key);
-    };
-    const { slot, victim } = this.cache.tryAllocate(set, onEvict) ??
-      await this.cache.allocate(set, onEvict);
+    const startNs = held ? held.startNs : t.modelNs();
+    let gate = held?.gate;
+    let slot: number;
+    let victim: EvictedLine | undefined;
+    if (held) ({ slot, victim } = held);
+    else {
+      const set = this.cache.setOf(vline);
+      const onEvict = (line: EvictedLine) => {
+        if (line.dirty) gate = this.#openGate(line.key);
+      };
+      ({ slot, victim } = this.cache.tryAllocate(set, onEvict) ??
+        await this.cache.allocate(set, onEvict));
+    }
     let victimSaved = !victim?.dirty;
+    const plocal = range !== undefined && !range.file && !p.flushed.has(vline);
+    const install = (data: Uint8Array | null, plocal: boolean) =>
+      this.#install(t, p, vline, key, slot, data, range, write, plocal, ahead, generation, startNs);
     try {
-      if (victim) {
-        t.counters.evictions++;
-        this.#keepVictim(victim);
-        const [pid, line] = [keyPid(victim.key), keyLine(victim.key)];
-        this.#chargePage(t, "reclaim", "evict", pid, line, victim.dirty);
-      }
-      const plocal = range !== undefined && !range.file && !p.flushed.has(vline);
-      const kept = plocal ? undefined : this.#victims?.take(key);
       let data: Uint8Array | null = null;
+      // A fetch missNow sent (its victim, clean, accounted for already): only its reply.
+      if (held?.fetching) {
+        ({ page: data } = await held.fetching);
+        t.counters.pagesFetched++;
+        return install(data, false);
+      }
+      if (victim) this.#evicted(t, victim);
+      const kept = plocal ? undefined : this.#victims?.take(key);
       if (plocal || kept) {
         if (plocal) {
-          t.counters.pLocalZeroFills++;
-          if (this.#host.pager?.pageEventNs) {
-            this.#chargePage(t, "zero-fill", "first-touch", p.pid, vline, false); // a minor fault
-          } else {
-            const ns = context.latency.deviceNs("dram", "write", LINE_BYTES);
-            t.clock.advance(ns);
-            t.chargeStall("zero-fill", ns);
-          }
+          this.#zeroFill(t, p, vline);
         } else {
           data = kept!;
           t.counters.victimHits++;
@@ -333,23 +437,7 @@ export class PageService {
         }
         t.counters.pagesFetched++;
       }
-      if (p.ending) throw ending(p);
-      if (p.addressSpaceGeneration !== generation) throw new StaleFill();
-      const writable = range === undefined || (range.prot & PROT_WRITE) !== 0;
-      this.cache.install(
-        slot,
-        key,
-        data,
-        (writable ? STATE_WRITABLE : 0) | (write ? STATE_DIRTY : 0) | (plocal ? STATE_PLOCAL : 0) |
-          (ahead ? STATE_UNMAPPED : 0),
-        !ahead,
-      );
-      if (!ahead) Atomics.store(t.announce, vline & TLB_MASK, slot);
-      this.#readyNs[slot] = t.modelNs();
-      this.#fillNs[slot] = t.modelNs() - startNs;
-      this.cache.release(slot);
-      if (!ahead) t.counters.misses++;
-      return t.modelNs();
+      return install(data, plocal);
     } catch (e) {
       if (victim?.dirty && !victimSaved) {
         // A failed piggyback may not have written the victim: send it on its own.
@@ -364,14 +452,77 @@ export class PageService {
           throw this.#outOfMemory(p, vline, victim, refused);
         }
       }
-      this.cache.discard(slot);
-      if (e instanceof RemoteError && e.code === "EFAULT") {
-        throw this.#segfault(p, vline * LINE_BYTES, write, e.message);
-      }
-      throw e;
+      throw this.#dropFill(p, vline, write, slot, e);
     } finally {
       gate?.done();
     }
+  }
+
+  /** Accounts for a victim taken out of the cache for a fill (its reclaim on a Linux baseline). */
+  #evicted(t: ThreadRecord, victim: EvictedLine): void {
+    t.counters.evictions++;
+    this.#keepVictim(victim);
+    this.#chargePage(t, "reclaim", "evict", keyPid(victim.key), keyLine(victim.key), victim.dirty);
+  }
+
+  /** Charges a p-local line's zero fill: a DRAM write, or a minor fault on a Linux baseline. */
+  #zeroFill(t: ThreadRecord, p: ProcessRecord, vline: number): void {
+    t.counters.pLocalZeroFills++;
+    if (this.#host.pager?.pageEventNs) {
+      this.#chargePage(t, "zero-fill", "first-touch", p.pid, vline, false); // a minor fault
+    } else {
+      const ns = this.#host.context.latency.deviceNs("dram", "write", LINE_BYTES);
+      t.clock.advance(ns);
+      t.chargeStall("zero-fill", ns);
+    }
+  }
+
+  /**
+   * The end of a fill: the line goes into its held slot (zeros when `data` is null) and
+   * threads may use it; for an access (not `ahead`) it is pinned in `t`'s TLB and counted
+   * as `t`'s miss. Returns the model time the fill was done. Throws when the process is
+   * ending, or `StaleFill` when the mappings changed since `generation`.
+   */
+  #install(
+    t: ThreadRecord,
+    p: ProcessRecord,
+    vline: number,
+    key: number,
+    slot: number,
+    data: Uint8Array | null,
+    range: MirroredRange | undefined,
+    write: boolean,
+    plocal: boolean,
+    ahead: boolean,
+    generation: number,
+    startNs: number,
+  ): number {
+    if (p.ending) throw ending(p);
+    if (p.addressSpaceGeneration !== generation) throw new StaleFill();
+    const writable = range === undefined || (range.prot & PROT_WRITE) !== 0;
+    this.cache.install(
+      slot,
+      key,
+      data,
+      (writable ? STATE_WRITABLE : 0) | (write ? STATE_DIRTY : 0) | (plocal ? STATE_PLOCAL : 0) |
+        (ahead ? STATE_UNMAPPED : 0),
+      !ahead,
+    );
+    if (!ahead) Atomics.store(t.announce, vline & TLB_MASK, slot);
+    this.#readyNs[slot] = t.modelNs();
+    this.#fillNs[slot] = t.modelNs() - startNs;
+    this.cache.release(slot);
+    if (!ahead) t.counters.misses++;
+    return t.modelNs();
+  }
+
+  /** Gives up a fill's held slot; the error to report (a segmentation fault as one). */
+  #dropFill(p: ProcessRecord, vline: number, write: boolean, slot: number, e: unknown): unknown {
+    this.cache.discard(slot);
+    if (e instanceof RemoteError && e.code === "EFAULT") {
+      return this.#segfault(p, vline * LINE_BYTES, write, e.message);
+    }
+    return e;
   }
 
   /**

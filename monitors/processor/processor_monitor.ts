@@ -715,7 +715,11 @@ export class StockProcessorMonitor implements ProcessorMonitor {
         if (!Number.isSafeInteger(vaddr) || vaddr < 0 || vaddr >= VADDR_LIMIT) {
           throw new KernelError("EFAULT", `segmentation fault: bad address ${vaddr}`);
         }
-        response = await p.track(this.#pages!.miss(t, vaddr, write));
+        // Most misses are served at once, with no promise; the rest as miss() serves them.
+        const now = this.#pages!.missNow(t, vaddr, write);
+        response = typeof now === "number"
+          ? now
+          : await p.track(now ?? this.#pages!.miss(t, vaddr, write));
       } else if (op === REQUEST.SYSCALL) {
         response = await p.track(this.#syscall(t));
       } else {

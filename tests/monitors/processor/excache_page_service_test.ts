@@ -52,6 +52,7 @@ function harness(lines: number) {
   };
   return {
     calls,
+    messenger,
     cache,
     process,
     pages,
@@ -81,6 +82,38 @@ Deno.test("miss() lets two threads missing on the same line share one fetch", as
   assert.equal(h.cache.views.u8[slot * PAGE], 7);
   assert.equal(t1.counters.misses + t2.counters.misses, 2);
   assert.equal(t1.counters.pagesFetched + t2.counters.pagesFetched, 1);
+});
+
+Deno.test("missNow() serves at once a fetch answered within the send and a p-local zero fill, and leaves the rest to miss()", async () => {
+  const h = harness(2);
+  const now: MessageKind[] = [];
+  h.messenger.callNow = (thread, _to, kind) => {
+    now.push(kind);
+    thread.counters.messages++;
+    return { page: new Uint8Array(PAGE).fill(9) } as never;
+  };
+  h.process.owners.set(0, "m0"); // the vRegion's owner is known
+  const t = h.thread(0);
+  h.process.flushed.add(BASE / PAGE); // memory holds the line
+  assert.equal(h.pages.missNow(t, BASE, false), RESPONSE.MISS);
+  assert.equal(h.cache.views.u8[h.cache.lookup(lineKey(1, BASE / PAGE)) * PAGE], 9);
+  assert.deepEqual([now, t.counters.pagesFetched, t.counters.misses], [["P2M_PAGE_FETCH"], 1, 1]);
+  assert.equal(h.pages.missNow(t, BASE + 8 * PAGE, true), RESPONSE.MISS); // p-local
+  assert.equal(t.counters.pLocalZeroFills, 1);
+  assert.equal(h.pages.missNow(t, BASE, false), undefined, "a resident line is miss()'s");
+  assert.equal(h.pages.missNow(t, 2 ** 30, false), undefined, "so is an unmapped one");
+  t.announce.fill(-1);
+  // The next victim (FIFO) is the clean fetched line: at once again.
+  h.process.flushed.add(BASE / PAGE + 1);
+  assert.equal(h.pages.missNow(t, BASE + PAGE, false), RESPONSE.MISS);
+  t.announce.fill(-1);
+  // Then the dirty p-local line: its write-back may wait, so the fill goes on as a promise.
+  h.process.flushed.add(BASE / PAGE + 2);
+  const later = h.pages.missNow(t, BASE + 2 * PAGE, false);
+  assert.ok(later instanceof Promise);
+  assert.equal(await later, RESPONSE.MISS);
+  assert.deepEqual(h.kinds(), ["P2M_PAGE_FLUSH_FETCH"]);
+  assert.deepEqual([t.counters.evictions, t.counters.piggybacked, t.counters.misses], [2, 1, 4]);
 });
 
 Deno.test("miss() zero-fills a p-local line without any message", async () => {

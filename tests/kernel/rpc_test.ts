@@ -67,6 +67,29 @@ Deno.test("RpcNode.call() round-trips a typed page reply", () =>
     assert.equal(m0.stats().requestsHandled, 1);
   }));
 
+Deno.test("RpcNode.callNow() returns a reply that came back within the send, throws such a remote error, and otherwise gives call()'s promise", () =>
+  withCluster(async ({ m0, p0 }) => {
+    await Promise.resolve(); // both nodes wait on their empty queues
+    m0.handle({
+      SYS_PING: ({ data }) => {
+        if (data[0] === 1) throw new KernelError("EPERM", "no ones");
+        return { data };
+      },
+      P2M_BRK: async ({ addr }) => ({ addr: await Promise.resolve(addr + 1) }),
+    });
+    const reply = p0.callNow("m0", "SYS_PING", { data: new Uint8Array([5]) });
+    assert.ok(!(reply instanceof Promise), "answered within the send");
+    assert.deepEqual(reply.data, new Uint8Array([5]));
+    assert.throws(
+      () => p0.callNow("m0", "SYS_PING", { data: new Uint8Array([1]) }),
+      (e) => e instanceof RemoteError && e.code === "EPERM",
+    );
+    const later = p0.callNow("m0", "P2M_BRK", { pid: 1, addr: 7 });
+    assert.ok(later instanceof Promise, "an asynchronous handler answers later");
+    assert.equal((await later).addr, 8);
+    assert.equal(p0.stats().inFlight, 0);
+  }));
+
 Deno.test("RpcNode.call() keeps 100 concurrent calls apart when replies come out of order", () =>
   withCluster(async ({ m0, p0 }) => {
     const random = mulberry32(42);

@@ -13,6 +13,10 @@
  *   to the same owner for the same process, write-back and fetch share one round trip
  *   (`P2M_PAGE_FLUSH_FETCH`).
  *
+ * A miss that needs nothing to wait for is served at once, with no promise (`missNow`): a free way or a clean
+ * victim, and a p-local zero fill or a fetch that an in-process memory component answers
+ * within the send. Everything else takes the path above as a promise (`miss`).
+ *
  * Two threads missing on the same line cause one fill: the second waits for the first.
  * A line being written back is not fetched again until the write-back has landed, and
  * write-backs of one line are sent in order.
@@ -273,9 +277,13 @@ export class PageService {
     const { slot, victim } = held;
     if (victim?.dirty) return goOn({ startNs, slot, victim, gate }); // its write-back may wait
     if (victim) this.#evicted(t, victim);
+    // Nothing of this processor runs until the fill is done, so the process cannot be ending
+    // nor its mappings have changed: installing cannot fail.
+    const install = (data: Uint8Array | null) =>
+      this.#install(t, p, vline, key, slot, data, range, write, plocal, false, generation, startNs);
     if (plocal) {
       this.#zeroFill(t, p, vline);
-      this.#install(t, p, vline, key, slot, null, range, write, true, false, generation, startNs);
+      install(null);
       return RESPONSE.MISS;
     }
     const { messenger } = this.#host;
@@ -291,20 +299,7 @@ export class PageService {
     }
     if (reply instanceof Promise) return goOn({ startNs, slot, victim, gate, fetching: reply });
     t.counters.pagesFetched++;
-    this.#install(
-      t,
-      p,
-      vline,
-      key,
-      slot,
-      reply.page,
-      range,
-      write,
-      false,
-      false,
-      generation,
-      startNs,
-    );
+    install(reply.page);
     return RESPONSE.MISS;
   }
 
@@ -328,6 +323,7 @@ export class PageService {
         fail(e);
         throw e;
       }
+      // The mappings changed while the line travelled: start over under the new ones.
       this.stats.staleFills++;
       settle(0);
       return false;

@@ -13,9 +13,10 @@
  *   to the same owner for the same process, write-back and fetch share one round trip
  *   (`P2M_PAGE_FLUSH_FETCH`).
  *
- * A miss that needs nothing to wait for is served at once, with no promise (`missNow`): a free way or a clean
- * victim, and a p-local zero fill or a fetch that an in-process memory component answers
- * within the send. Everything else takes the path above as a promise (`miss`).
+ * A miss that needs nothing to wait for is served at once, with no promise (`missNow`):
+ * a free way or a clean victim, and a p-local zero fill or a fetch that an in-process
+ * memory component answers within the send. Everything else takes the path above as a
+ * promise (`miss`).
  *
  * Two threads missing on the same line cause one fill: the second waits for the first.
  * A line being written back is not fetched again until the write-back has landed, and

@@ -14,9 +14,9 @@
  *   (`P2M_PAGE_FLUSH_FETCH`).
  *
  * A miss that needs nothing to wait for is served at once, with no promise (`missNow`):
- * a free way or a clean victim, and a p-local zero fill or a fetch that an in-process
- * memory component answers within the send. Everything else takes the path above as a
- * promise (`miss`).
+ * a free way, a clean victim or one that rides on the fetch, and a p-local zero fill or a
+ * fetch that an in-process memory component answers within the send. Everything else
+ * takes the path above as a promise (`miss`).
  *
  * Two threads missing on the same line cause one fill: the second waits for the first.
  * A line being written back is not fetched again until the write-back has landed, and
@@ -34,6 +34,7 @@
 import { PROT_WRITE } from "../../kernel/abi.ts";
 import { KernelError, RemoteError } from "../../kernel/errors.ts";
 import type { ComponentId } from "../../kernel/ids.ts";
+import type { MessageKind, ReplyOf, RequestOf } from "../../kernel/messages.ts";
 import type { MonitorContext } from "../../kernel/monitor.ts";
 import type { Pager } from "../../kernel/pager.ts";
 import type { EvictedLine, ExCache } from "./excache.ts";
@@ -49,7 +50,7 @@ import {
   STATE_WRITABLE,
   TLB_ENTRIES,
 } from "./layout.ts";
-import type { Messenger } from "./messenger.ts";
+import type { CallSize, Messenger } from "./messenger.ts";
 import {
   type ChargedThread,
   type ProcessRecord,
@@ -106,8 +107,13 @@ interface HeldFill {
   victim: EvictedLine | undefined;
   /** The victim's write-back gate, when it is dirty. */
   gate: FlushGate | undefined;
-  /** The fetch already sent (its clean victim accounted for): only its reply is left. */
-  fetching?: Promise<{ page: Uint8Array }>;
+  /** Whether the victim was accounted for (counted, charged) already. */
+  accounted: boolean;
+  /**
+   * The fetch already sent, `P2M_PAGE_FLUSH_FETCH` with a dirty victim or
+   * `P2M_PAGE_FETCH`: what is left is its reply (or failure).
+   */
+  sent?: Promise<{ page: Uint8Array }>;
 }
 
 interface FlushGate {
@@ -239,12 +245,13 @@ export class PageService {
   /**
    * {@link PageService.miss} at once, for the common miss that needs nothing to wait for:
    * the line is neither resident nor on its way in or out, its vRegion's owner is known, a
-   * way is free or its victim is clean, and the line is zero-filled here (p-local) or
-   * fetched by an RPC that comes back within the send (an in-process memory component
-   * that has the page at hand). Returns the response, with the same effects and charges as
-   * `miss`; or undefined, having changed nothing (then `miss` serves it). A fill that
-   * turns out to need waiting after all (a dirty victim, a fetch that did not come back at
-   * once) goes on as `miss` would, as a promise.
+   * way is free or its victim is clean or goes back in the fetch's own message
+   * (`P2M_PAGE_FLUSH_FETCH`), and the line is zero-filled here (p-local) or fetched by an
+   * RPC that comes back within the send (an in-process memory component that has the page
+   * at hand). Returns the response, with the same effects and charges as `miss`; or
+   * undefined, having changed nothing (then `miss` serves it). A fill that turns out to
+   * need waiting after all (a dirty victim written back on its own, a fetch that did not
+   * come back at once) goes on as `miss` would, as a promise.
    */
   missNow(t: ThreadRecord, vaddr: number, write: boolean): number | Promise<number> | undefined {
     const p = t.process;
@@ -276,7 +283,14 @@ export class PageService {
       )
         .then((done) => done ? RESPONSE.MISS : this.miss(t, vaddr, write));
     const { slot, victim } = held;
-    if (victim?.dirty) return goOn({ startNs, slot, victim, gate }); // its write-back may wait
+    const victimLine = victim ? keyLine(victim.key) : 0;
+    // A dirty victim goes back in the fetch's own message when #fill would send it so (and
+    // no earlier write-back of it is still on its way); any other write-back may wait.
+    const piggyback = victim?.dirty === true && !plocal && keyPid(victim.key) === p.pid &&
+      this.#knownOwner(p, victimLine) === owner && gate?.previous === undefined;
+    if (victim?.dirty && !piggyback) {
+      return goOn({ startNs, slot, victim, gate, accounted: false });
+    }
     if (victim) this.#evicted(t, victim);
     // Nothing of this processor runs until the fill is done, so the process cannot be ending
     // nor its mappings have changed: installing cannot fail.
@@ -287,21 +301,52 @@ export class PageService {
       install(null);
       return RESPONSE.MISS;
     }
-    const { messenger } = this.#host;
-    const body = { pid: p.pid, vaddr: vline * LINE_BYTES };
-    const size = { request: 16, reply: LINE_BYTES };
-    let reply;
+    let reply: { page: Uint8Array } | Promise<{ page: Uint8Array }>;
     try {
-      reply = messenger.callNow
-        ? messenger.callNow(t, owner!, "P2M_PAGE_FETCH", body, size)
-        : messenger.call(t, owner!, "P2M_PAGE_FETCH", body, size);
+      reply = piggyback
+        ? this.#callNow(t, owner!, "P2M_PAGE_FLUSH_FETCH", {
+          pid: p.pid,
+          flushVaddr: victimLine * LINE_BYTES,
+          page: victim!.data!,
+          fetchVaddr: vline * LINE_BYTES,
+        }, { request: LINE_BYTES + 24, reply: LINE_BYTES })
+        : this.#callNow(t, owner!, "P2M_PAGE_FETCH", {
+          pid: p.pid,
+          vaddr: vline * LINE_BYTES,
+        }, { request: 16, reply: LINE_BYTES });
     } catch (e) {
-      throw this.#dropFill(p, vline, write, slot, e);
+      reply = Promise.reject(e); // #fill deals with it as with any failed call
+      reply.catch(() => {});
     }
-    if (reply instanceof Promise) return goOn({ startNs, slot, victim, gate, fetching: reply });
+    if (reply instanceof Promise) {
+      return goOn({ startNs, slot, victim, gate, accounted: true, sent: reply });
+    }
+    if (piggyback) this.#piggybacked(t, p, victimLine, gate);
     t.counters.pagesFetched++;
     install(reply.page);
     return RESPONSE.MISS;
+  }
+
+  /** The messenger's `callNow` when it has one, else its `call`. */
+  #callNow<K extends MessageKind>(
+    t: ThreadRecord,
+    to: ComponentId,
+    kind: K,
+    body: RequestOf<K>,
+    size: CallSize,
+  ): ReplyOf<K> | Promise<ReplyOf<K>> {
+    const { messenger } = this.#host;
+    return messenger.callNow
+      ? messenger.callNow(t, to, kind, body, size)
+      : messenger.call(t, to, kind, body, size);
+  }
+
+  /** A dirty victim written back in its fetch's own message: memory has the line now. */
+  #piggybacked(t: ThreadRecord, p: ProcessRecord, victimLine: number, gate?: FlushGate): void {
+    p.flushed.add(victimLine);
+    gate?.done();
+    t.counters.dirtyFlushes++;
+    t.counters.piggybacked++;
   }
 
   /**
@@ -364,13 +409,7 @@ export class PageService {
       this.#install(t, p, vline, key, slot, data, range, write, plocal, ahead, generation, startNs);
     try {
       let data: Uint8Array | null = null;
-      // A fetch missNow sent (its victim, clean, accounted for already): only its reply.
-      if (held?.fetching) {
-        ({ page: data } = await held.fetching);
-        t.counters.pagesFetched++;
-        return install(data, false);
-      }
-      if (victim) this.#evicted(t, victim);
+      if (victim && !held?.accounted) this.#evicted(t, victim);
       const kept = plocal ? undefined : this.#victims?.take(key);
       if (plocal || kept) {
         if (plocal) {
@@ -397,17 +436,15 @@ export class PageService {
           // One round trip: write the victim back and fetch the line.
           await gate?.previous;
           try {
-            const { page } = await messenger.call(t, owner, "P2M_PAGE_FLUSH_FETCH", {
-              pid: p.pid,
-              flushVaddr: victimLine * LINE_BYTES,
-              page: victim.data!,
-              fetchVaddr: vline * LINE_BYTES,
-            }, { request: LINE_BYTES + 24, reply: LINE_BYTES });
-            p.flushed.add(victimLine);
+            const { page } = await (held?.sent ??
+              messenger.call(t, owner, "P2M_PAGE_FLUSH_FETCH", {
+                pid: p.pid,
+                flushVaddr: victimLine * LINE_BYTES,
+                page: victim.data!,
+                fetchVaddr: vline * LINE_BYTES,
+              }, { request: LINE_BYTES + 24, reply: LINE_BYTES }));
+            this.#piggybacked(t, p, victimLine, gate);
             victimSaved = true;
-            gate?.done();
-            t.counters.dirtyFlushes++;
-            t.counters.piggybacked++;
             data = page;
           } catch (e) {
             if (!(e instanceof RemoteError && e.code === "EFAULT")) throw e;
@@ -427,10 +464,11 @@ export class PageService {
             if (refused) throw new VictimRefused(refused);
             victimSaved = true;
           }
-          ({ page: data } = await messenger.call(t, owner, "P2M_PAGE_FETCH", {
-            pid: p.pid,
-            vaddr: vline * LINE_BYTES,
-          }, { request: 16, reply: LINE_BYTES }));
+          ({ page: data } = await (held?.sent ??
+            messenger.call(t, owner, "P2M_PAGE_FETCH", {
+              pid: p.pid,
+              vaddr: vline * LINE_BYTES,
+            }, { request: 16, reply: LINE_BYTES })));
         }
         t.counters.pagesFetched++;
       }

@@ -84,7 +84,7 @@ Deno.test("miss() lets two threads missing on the same line share one fetch", as
   assert.equal(t1.counters.pagesFetched + t2.counters.pagesFetched, 1);
 });
 
-Deno.test("missNow() serves at once a fetch answered within the send and a p-local zero fill, and leaves the rest to miss()", async () => {
+Deno.test("missNow() serves at once a fetch answered within the send, a piggybacked dirty victim and a p-local zero fill, and leaves the rest to miss()", async () => {
   const h = harness(2);
   const now: MessageKind[] = [];
   h.messenger.callNow = (thread, _to, kind) => {
@@ -107,13 +107,23 @@ Deno.test("missNow() serves at once a fetch answered within the send and a p-loc
   h.process.flushed.add(BASE / PAGE + 1);
   assert.equal(h.pages.missNow(t, BASE + PAGE, false), RESPONSE.MISS);
   t.announce.fill(-1);
-  // Then the dirty p-local line: its write-back may wait, so the fill goes on as a promise.
+  // Then the dirty p-local line: it goes back in the fetch's own message, at once too.
   h.process.flushed.add(BASE / PAGE + 2);
-  const later = h.pages.missNow(t, BASE + 2 * PAGE, false);
+  assert.equal(h.pages.missNow(t, BASE + 2 * PAGE, true), RESPONSE.MISS);
+  assert.deepEqual(now.at(-1), "P2M_PAGE_FLUSH_FETCH");
+  assert.ok(h.process.flushed.has(BASE / PAGE + 8), "memory has the written-back line");
+  assert.deepEqual([t.counters.evictions, t.counters.piggybacked, t.counters.misses], [2, 1, 4]);
+  t.announce.fill(-1);
+  // The oldest line (FIFO) is the clean one: p-local line 9 takes its way at once.
+  assert.equal(h.pages.missNow(t, BASE + 9 * PAGE, false), RESPONSE.MISS);
+  t.announce.fill(-1);
+  // Then line 2, dirty, before p-local line 10: it must be written back on its own, which
+  // may wait, so the fill goes on as a promise, through call().
+  const later = h.pages.missNow(t, BASE + 10 * PAGE, false);
   assert.ok(later instanceof Promise);
   assert.equal(await later, RESPONSE.MISS);
-  assert.deepEqual(h.kinds(), ["P2M_PAGE_FLUSH_FETCH"]);
-  assert.deepEqual([t.counters.evictions, t.counters.piggybacked, t.counters.misses], [2, 1, 4]);
+  assert.deepEqual(h.kinds(), ["P2M_PAGE_FLUSH"]);
+  assert.deepEqual([t.counters.evictions, t.counters.dirtyFlushes, t.counters.misses], [4, 2, 6]);
 });
 
 Deno.test("miss() zero-fills a p-local line without any message", async () => {

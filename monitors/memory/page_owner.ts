@@ -224,9 +224,16 @@ export class PageOwner {
     if (this.#serial.pending !== 0) return undefined;
     const vma = this.#access(pid, vaddr, false);
     const value = this.#table.get(pid, vaddr / PAGE_SIZE);
-    if (value >= 0 && value !== NO_PAGE) return this.#served(value);
-    if (value === NO_PAGE && vma.path === "") return this.#zeroServed();
-    return undefined;
+    if (!this.#atHand(value, vma)) return undefined;
+    return value === NO_PAGE ? this.#zeroServed() : this.#served(value);
+  }
+
+  /**
+   * Whether a page of `vma` whose page-table value is `value` is served with no I/O: it
+   * is in a frame, or it is anonymous memory never touched (zeros).
+   */
+  #atHand(value: number, vma: Vma): boolean {
+    return (value >= 0 && value !== NO_PAGE) || (value === NO_PAGE && vma.path === "");
   }
 
   /** Serves a flush: `page` becomes the content of the page at `vaddr`. */
@@ -260,10 +267,7 @@ export class PageOwner {
     // The fetch must be one fetchNow serves, checked before the flush changes anything.
     const vma = this.#procs.get(pid)?.vmas.find(fetchVaddr);
     if (vma === undefined || vma.prot === 0) return undefined;
-    const value = this.#table.get(pid, fetchVaddr / PAGE_SIZE);
-    if (!(value >= 0 && value !== NO_PAGE) && !(value === NO_PAGE && vma.path === "")) {
-      return undefined;
-    }
+    if (!this.#atHand(this.#table.get(pid, fetchVaddr / PAGE_SIZE), vma)) return undefined;
     if (!this.flushNow(pid, flushVaddr, page)) return undefined;
     this.#counts.piggybacked++;
     return this.fetchNow(pid, fetchVaddr);

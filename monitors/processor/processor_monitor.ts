@@ -715,7 +715,8 @@ export class StockProcessorMonitor implements ProcessorMonitor {
         if (!Number.isSafeInteger(vaddr) || vaddr < 0 || vaddr >= VADDR_LIMIT) {
           throw new KernelError("EFAULT", `segmentation fault: bad address ${vaddr}`);
         }
-        // Most misses are served at once, with no promise; the rest as miss() serves them.
+        // A miss that needs nothing to wait for is served at once, with no promise; the rest
+        // as miss() serves them.
         const now = this.#pages!.missNow(t, vaddr, write);
         response = typeof now === "number"
           ? now
